@@ -1,0 +1,116 @@
+//! Application state, router assembly and the server with graceful shutdown.
+
+use std::{ops::Deref, sync::Arc};
+
+use anyhow::Context;
+use axum::{Router, extract::Request};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::keys,
+    config::Config,
+    db::{self, Database},
+    error::AppError,
+    http::{
+        self,
+        layers::{self, PipelineSettings},
+    },
+    ops,
+};
+
+/// Shared state of every handler; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    /// The configuration the process started with.
+    pub config: Config,
+    /// The database pool.
+    pub pool: PgPool,
+    /// The HS256 secret for tokens and API keys.
+    pub jwt_secret: SecretString,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State for `config` over `pool`; resolves (or generates) the JWT secret.
+    pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        let jwt_secret = keys::jwt_secret(&config)?;
+        Ok(Self(Arc::new(Inner { config, pool, jwt_secret })))
+    }
+}
+
+/// The whole HTTP application: every surface behind the shared pipeline.
+pub fn build_app(state: AppState) -> Router {
+    let settings = PipelineSettings {
+        cors_origins: state.config.cors_origins.clone(),
+        max_body_bytes: state.config.max_body_bytes,
+        request_timeout: state.config.request_timeout,
+    };
+    // Make sure the recorder exists before the first request is counted.
+    let _ = http::metrics::handle();
+    let router = Router::new().merge(ops::router()).fallback(unknown_route).with_state(state);
+    layers::apply(router, &settings)
+}
+
+async fn unknown_route(req: Request) -> AppError {
+    AppError::not_found(format!("no route for {} {}", req.method(), req.uri().path()))
+}
+
+/// `bizbase serve`: opens the database (starting the embedded cluster if needed), migrates,
+/// serves until SIGINT/SIGTERM, drains in-flight requests, then stops the database.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let database = Database::open(&config).await?;
+    let result = serve_on(&config, &database).await;
+    if let Err(e) = database.close().await {
+        tracing::error!(error = %format!("{e:#}"), "stopping the database failed");
+    }
+    result
+}
+
+async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
+    if config.migrate_on_start {
+        db::migrate(&database.pool).await?;
+    }
+    let state = AppState::new(config.clone(), database.pool.clone())?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("BIZBASE_ADDR: cannot listen on {}", config.addr))?;
+    tracing::info!(url = %config.public_url, addr = %config.addr, "bizbase is listening");
+    axum::serve(listener, build_app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped accepting requests; shutting down");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+}

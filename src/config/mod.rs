@@ -1,0 +1,158 @@
+//! Typed configuration: `BIZBASE_*` environment variables (plus `DATABASE_URL`) over an optional TOML
+//! file over defaults. Every value is validated at start-up, and an error names the variable (or the
+//! file key) that was wrong, so a bad deploy fails at once instead of on the first request.
+
+mod source;
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+pub use source::{ConfigError, Sources};
+
+/// The log filter when `BIZBASE_LOG` is unset: informative, without sqlx's notices ("relation
+/// already exists, skipping") that migrations produce on every start.
+pub const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Which origins browsers may call the API from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin (`*`): the API authenticates with bearer tokens, never cookies.
+    Any,
+    /// Only these exact origins.
+    List(Vec<String>),
+}
+
+/// The whole configuration of one bizbase process.
+///
+/// Secrets are [`SecretString`]s, so `Debug` never prints them.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds (`BIZBASE_ADDR`).
+    pub addr: SocketAddr,
+    /// Base URL clients use to reach this server (`BIZBASE_PUBLIC_URL`); defaults to `http://<addr>`.
+    pub public_url: String,
+    /// Directory for the embedded database, the generated JWT secret and local files (`BIZBASE_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// External PostgreSQL (`DATABASE_URL`); when absent bizbase runs its own cluster in the data dir.
+    pub database_url: Option<SecretString>,
+    /// Directory holding `initdb`, `pg_ctl`, `postgres` (`BIZBASE_PG_BIN_DIR`); searched for when absent.
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Maximum connections in the database pool (`BIZBASE_DB_POOL_MAX`).
+    pub db_pool_max: u32,
+    /// Run pending migrations when `serve` starts (`BIZBASE_MIGRATE`).
+    pub migrate_on_start: bool,
+    /// HS256 secret for tokens (`BIZBASE_JWT_SECRET`); generated and kept in the data dir when absent.
+    pub jwt_secret: Option<SecretString>,
+    /// `tracing` filter directives (`BIZBASE_LOG`).
+    pub log: String,
+    /// Log line format (`BIZBASE_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Allowed browser origins (`BIZBASE_CORS_ORIGINS`, comma-separated, `*` for any).
+    pub cors_origins: CorsOrigins,
+    /// Largest request body accepted, in bytes (`BIZBASE_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered with 504 (`BIZBASE_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment and, if given, a TOML file.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let sources = Sources::from_process(file)?;
+        Self::from_sources(&sources)
+    }
+
+    /// Builds the configuration from explicit sources (tests pass their own environment).
+    pub fn from_sources(src: &Sources) -> Result<Self, ConfigError> {
+        let addr: SocketAddr = src.parsed("ADDR")?.unwrap_or(([127, 0, 0, 1], 8080).into());
+        let public_url = match src.get("PUBLIC_URL") {
+            Some(v) => parse_public_url(&v.value).map_err(|m| v.error(m))?,
+            None => format!("http://{addr}"),
+        };
+        let log = src.get("LOG").map_or_else(|| DEFAULT_LOG.to_owned(), |v| v.value.clone());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
+            return Err(src.error_for("LOG", &format!("not a valid log filter: {e}")));
+        }
+        let log_format = match src.get("LOG_FORMAT") {
+            None => LogFormat::Pretty,
+            Some(v) => match v.value.as_str() {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                _ => return Err(v.error("must be `pretty` or `json`")),
+            },
+        };
+        let jwt_secret = match src.get("JWT_SECRET") {
+            Some(v) if v.value.len() < 32 => {
+                return Err(v.error("must be at least 32 characters long"));
+            }
+            Some(v) => Some(SecretString::from(v.value.clone())),
+            None => None,
+        };
+        let database_url = match src.get("DATABASE_URL") {
+            Some(v) if !v.value.starts_with("postgres://") && !v.value.starts_with("postgresql://") => {
+                return Err(v.error("must start with postgres:// or postgresql://"));
+            }
+            Some(v) => Some(SecretString::from(v.value.clone())),
+            None => None,
+        };
+        let db_pool_max: u32 = src.parsed("DB_POOL_MAX")?.unwrap_or(16);
+        if db_pool_max == 0 {
+            return Err(src.error_for("DB_POOL_MAX", "must be at least 1"));
+        }
+        let timeout_secs: u64 = src.parsed("REQUEST_TIMEOUT_SECS")?.unwrap_or(30);
+        if timeout_secs == 0 {
+            return Err(src.error_for("REQUEST_TIMEOUT_SECS", "must be at least 1"));
+        }
+        Ok(Self {
+            addr,
+            public_url,
+            data_dir: src.get("DATA_DIR").map_or_else(|| PathBuf::from("./data"), |v| PathBuf::from(&v.value)),
+            database_url,
+            pg_bin_dir: src.get("PG_BIN_DIR").map(|v| PathBuf::from(&v.value)),
+            db_pool_max,
+            migrate_on_start: src.parsed_bool("MIGRATE")?.unwrap_or(true),
+            jwt_secret,
+            log,
+            log_format,
+            cors_origins: parse_origins(src.get("CORS_ORIGINS").map(|v| v.value.as_str())),
+            max_body_bytes: src.parsed("MAX_BODY_BYTES")?.unwrap_or(10 * 1024 * 1024),
+            request_timeout: Duration::from_secs(timeout_secs),
+        })
+    }
+}
+
+fn parse_public_url(value: &str) -> Result<String, &'static str> {
+    let trimmed = value.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err("must name a host");
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn parse_origins(value: Option<&str>) -> CorsOrigins {
+    match value.map(str::trim) {
+        None | Some("") | Some("*") => CorsOrigins::Any,
+        Some(list) => CorsOrigins::List(
+            list.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+//! The identity transaction: every request that touches data runs inside a transaction that first
+//! switches to the caller's database role and publishes their JWT claims under the GUC names
+//! Supabase uses (`role`, `request.jwt.claims`, `request.method`, `request.path`,
+//! `request.headers`), so row-level security decides what the caller sees.
+//!
+//! `BEGIN` and the settings travel in one simple-query message, so the identity costs no extra
+//! round trip: begin (with identity), the caller's statements, commit.
+
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+
+/// The database roles a request may run as; created by the first migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbRole {
+    /// Callers without a user session (the anon key).
+    Anon,
+    /// Signed-in users.
+    Authenticated,
+    /// Trusted server-side callers; bypasses row-level security.
+    ServiceRole,
+}
+
+impl DbRole {
+    /// The role name in PostgreSQL (and in the JWT `role` claim).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anon => "anon",
+            Self::Authenticated => "authenticated",
+            Self::ServiceRole => "service_role",
+        }
+    }
+
+    /// The role a JWT `role` claim maps to; unknown roles get none.
+    pub fn from_claim(role: &str) -> Option<Self> {
+        match role {
+            "anon" => Some(Self::Anon),
+            "authenticated" => Some(Self::Authenticated),
+            "service_role" => Some(Self::ServiceRole),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the transaction may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `READ WRITE`.
+    ReadWrite,
+    /// `READ ONLY`: writes fail with SQLSTATE 25006.
+    ReadOnly,
+}
+
+/// Who is calling, as the database should see it.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The role to switch to.
+    pub role: DbRole,
+    /// The verified JWT claims (always including `role`).
+    pub claims: Value,
+    /// HTTP method, path and lower-cased headers of the request, when there is one.
+    pub request: Option<RequestInfo>,
+}
+
+/// The parts of the HTTP request that SQL may read through `current_setting('request.*')`.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path below the API prefix, e.g. `/leads`.
+    pub path: String,
+    /// Header names (lower case) to values, as a JSON object.
+    pub headers: Value,
+}
+
+impl Identity {
+    /// An identity with just a role and its claims.
+    pub fn new(role: DbRole, mut claims: Value) -> Self {
+        if let Value::Object(map) = &mut claims {
+            map.insert("role".into(), role.as_str().into());
+        }
+        Self { role, claims, request: None }
+    }
+
+    /// The service role, for privileged server-side work (jobs, webhook ingestion).
+    pub fn service() -> Self {
+        Self::new(DbRole::ServiceRole, serde_json::json!({}))
+    }
+
+    /// The statement that begins the transaction and sets the identity, as one message.
+    pub fn begin_sql(&self, access: Access) -> String {
+        let mode = match access {
+            Access::ReadWrite => "READ WRITE",
+            Access::ReadOnly => "READ ONLY",
+        };
+        let mut sql = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED {mode}; SELECT set_config('role', {}, true), \
+             set_config('request.jwt.claims', {}, true)",
+            quote_literal(self.role.as_str()),
+            quote_literal(&self.claims.to_string()),
+        );
+        if let Some(r) = &self.request {
+            sql.push_str(&format!(
+                ", set_config('request.method', {}, true), set_config('request.path', {}, true), \
+                 set_config('request.headers', {}, true)",
+                quote_literal(&r.method),
+                quote_literal(&r.path),
+                quote_literal(&r.headers.to_string()),
+            ));
+        }
+        sql
+    }
+}
+
+/// Quotes `text` as an SQL string literal that means exactly `text` whatever
+/// `standard_conforming_strings` says (the `E''` form, as libpq's `PQescapeLiteral` writes it).
+/// NUL cannot occur in PostgreSQL text and is dropped.
+pub fn quote_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 3);
+    out.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Begins a transaction as `identity`. Dropping it without commit rolls back.
+pub async fn begin(
+    pool: &PgPool,
+    identity: &Identity,
+    access: Access,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with(AssertSqlSafe(identity.begin_sql(access))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_quotes_and_backslashes() {
+        assert_eq!(quote_literal("plain"), "E'plain'");
+        assert_eq!(quote_literal("it's"), "E'it''s'");
+        assert_eq!(quote_literal(r"a\'; drop table x; --"), r"E'a\\''; drop table x; --'");
+        assert_eq!(quote_literal("nul\0byte"), "E'nulbyte'");
+    }
+
+    #[test]
+    fn the_role_is_always_part_of_the_claims() {
+        let id = Identity::new(DbRole::Authenticated, serde_json::json!({"sub": "u1", "role": "service_role"}));
+        assert_eq!(id.claims["role"], "authenticated");
+        assert!(id.begin_sql(Access::ReadOnly).starts_with("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"));
+    }
+}

@@ -1,0 +1,109 @@
+//! The database: connection pool, migrations, the embedded PostgreSQL supervisor and the
+//! identity transaction.
+
+pub mod embedded;
+pub mod identity;
+
+use std::{str::FromStr, time::Duration};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use crate::config::Config;
+pub use embedded::EmbeddedPostgres;
+
+/// The migrations, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The database bizbase runs on: a pool and, in embedded mode, the cluster it supervises.
+#[derive(Debug)]
+pub struct Database {
+    /// The connection pool.
+    pub pool: PgPool,
+    /// The cluster bizbase started itself, if any; stopped by [`Database::close`].
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the embedded cluster in the data dir and connects to it.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let (options, embedded) = match &config.database_url {
+            Some(url) => {
+                let options = PgConnectOptions::from_str(url.expose_secret())
+                    .context("DATABASE_URL: not a valid PostgreSQL connection string")?;
+                (options, None)
+            }
+            None => {
+                let pg = EmbeddedPostgres::new(&config.data_dir, config.pg_bin_dir.as_deref())?;
+                pg.start().await?;
+                (pg.connect_options(), Some(pg))
+            }
+        };
+        let pool = pool_options(config)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", describe(&options)))?;
+        Ok(Self { pool, embedded })
+    }
+
+    /// Closes the pool and stops the embedded cluster, if bizbase started one.
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.pool.close().await;
+        if let Some(pg) = self.embedded {
+            pg.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Pool settings: bounded waits so an unavailable database turns into a quick 503.
+pub fn pool_options(config: &Config) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(config.db_pool_max)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .test_before_acquire(true)
+}
+
+/// Where a connection goes, without credentials (for messages and logs).
+fn describe(options: &PgConnectOptions) -> String {
+    format!("{}:{} database {}", options.get_host(), options.get_port(), options.get_database().unwrap_or("(default)"))
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("running migrations")?;
+    Ok(())
+}
+
+/// Why the schema is not current (`None` when every embedded migration is applied).
+pub async fn migrations_pending(pool: &PgPool) -> Result<Option<String>, sqlx::Error> {
+    let applied: Vec<(i64, bool)> = match sqlx::query_as(
+        "select version, success from _sqlx_migrations order by version",
+    )
+    .fetch_all(pool)
+    .await
+    {
+        Ok(rows) => rows,
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
+            return Ok(Some("migrations have not been run".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some((version, _)) = applied.iter().find(|(_, ok)| !ok) {
+        return Ok(Some(format!("migration {version} failed")));
+    }
+    let missing: Vec<i64> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.iter().any(|(a, _)| a == v))
+        .collect();
+    Ok(missing.first().map(|v| format!("{} migration(s) pending, first {v}", missing.len())))
+}

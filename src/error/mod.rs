@@ -1,0 +1,200 @@
+//! The one error type of bizbase.
+//!
+//! Every failure a handler can report is an [`AppError`]; each variant has an HTTP status and a
+//! stable snake_case code that clients switch on. `into_response` has no side effects: it puts the
+//! error into the response extensions, and the error middleware (`crate::http::errors`) renders it
+//! in the shape of the surface that was called (native, GoTrue, PostgREST or Storage) and logs
+//! internal faults once, with the request id.
+
+mod render;
+
+use std::{borrow::Cow, sync::Arc};
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+pub use render::{Surface, render};
+
+/// Result alias used by handlers and services.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Message text; static for the common case.
+pub type Text = Cow<'static, str>;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input failed validation (`validation_failed`, 400).
+    #[error("{0}")]
+    Validation(Text),
+    /// The body is not the JSON expected (`bad_json`, 400).
+    #[error("{0}")]
+    BadJson(Text),
+    /// No or bad credentials (401); `code` says which, e.g. `no_authorization`.
+    #[error("{message}")]
+    Unauthorized {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
+    /// Authenticated but not allowed (403); `code` says why, e.g. `not_admin`.
+    #[error("{message}")]
+    Forbidden {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
+    /// The thing asked for does not exist (404).
+    #[error("{message}")]
+    NotFound {
+        /// Stable machine code, e.g. `not_found`, `user_not_found`.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
+    /// The HTTP method is not served at this path (`method_not_allowed`, 405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The request conflicts with the current state (409).
+    #[error("{message}")]
+    Conflict {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
+    /// Well-formed but refused by a business rule (422), e.g. `weak_password`.
+    #[error("{message}")]
+    Unprocessable {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
+    /// The body exceeds the configured limit (`payload_too_large`, 413).
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// Too many requests from this client (`over_request_rate_limit`, 429).
+    #[error("too many requests")]
+    RateLimited {
+        /// Seconds until a retry may succeed (sent as `Retry-After`).
+        retry_after: u64,
+    },
+    /// The request took longer than the configured timeout (`request_timeout`, 504).
+    #[error("request timed out")]
+    Timeout,
+    /// A dependency (the database) is unavailable (`service_unavailable`, 503).
+    #[error("service unavailable: {0}")]
+    Unavailable(Text),
+    /// A database failure that is not the client's fault (`internal`, 500).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Any other internal fault (`internal`, 500).
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A `validation_failed` error.
+    pub fn validation(message: impl Into<Text>) -> Self {
+        Self::Validation(message.into())
+    }
+
+    /// A `not_found` error.
+    pub fn not_found(message: impl Into<Text>) -> Self {
+        Self::NotFound { code: "not_found", message: message.into() }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadJson(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::BadJson(_) => "bad_json",
+            Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited { .. } => "over_request_rate_limit",
+            Self::Timeout => "request_timeout",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Database(e) if is_unavailable(e) => "service_unavailable",
+            Self::Database(_) | Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The message a client may see. Internal faults never reveal their cause.
+    pub fn public_message(&self) -> Cow<'static, str> {
+        match self {
+            Self::Database(e) if is_unavailable(e) => "the database is unavailable".into(),
+            Self::Database(_) | Self::Internal(_) => "internal error".into(),
+            Self::Validation(m) | Self::BadJson(m) | Self::Unavailable(m) => m.clone(),
+            Self::Unauthorized { message, .. }
+            | Self::Forbidden { message, .. }
+            | Self::NotFound { message, .. }
+            | Self::Conflict { message, .. }
+            | Self::Unprocessable { message, .. } => message.clone(),
+            other => other.to_string().into(),
+        }
+    }
+
+    /// An error for a bare status produced by a layer that does not know [`AppError`] (a tower-http
+    /// limit, an axum rejection), so every error body has the same shape.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::NOT_FOUND => Self::not_found("not found"),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::Validation("unsupported content type".into()),
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited { retry_after: 1 },
+            s if s.is_client_error() => Self::Validation(s.canonical_reason().unwrap_or("bad request").into()),
+            s => Self::Internal(anyhow::anyhow!("a layer answered {s}")),
+        }
+    }
+}
+
+/// Whether a database error means "the database cannot be reached" rather than a bug.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+}
+
+/// The error as carried from a handler to the error middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorExt(pub Arc<AppError>);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = status.into_response();
+        response.extensions_mut().insert(ErrorExt(Arc::new(self)));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,17 @@
+//! bizbase: the backend of a digital business platform in one binary over PostgreSQL.
+//!
+//! The HTTP surface is wire-compatible with Supabase (`/auth/v1`, `/rest/v1`, `/storage/v1`,
+//! `/functions/v1`); data and its rules live in PostgreSQL, guarded by row-level security.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod telemetry;
+
+pub use app::{AppState, build_app, serve};
+pub use config::Config;
+pub use error::{AppError, AppResult};

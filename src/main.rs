@@ -1,0 +1,103 @@
+//! The `bizbase` command line: parse, load the configuration, call into the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use bizbase::{
+    Config,
+    auth::keys::ApiKeys,
+    db::{self, Database},
+    telemetry,
+};
+use clap::{Parser, Subcommand};
+
+/// bizbase: the backend of a digital business platform, in one binary over PostgreSQL.
+///
+/// Configuration comes from BIZBASE_* environment variables (and DATABASE_URL), over an optional
+/// TOML file given with --config; see the README for the list.
+#[derive(Parser, Debug)]
+#[command(name = "bizbase", version, propagate_version = true)]
+struct Cli {
+    /// TOML configuration file (environment variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the HTTP server (and the embedded PostgreSQL when DATABASE_URL is not set).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Print the API keys (anon and service_role) for the configured or generated JWT secret.
+    Keys {
+        /// Print {"url", "anon_key", "service_role_key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Version = cli.command {
+        println!("bizbase {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bizbase: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    if let Ok(sources) = bizbase::config::Sources::from_process(None) {
+        for name in sources.unknown_env {
+            tracing::warn!(variable = %name, "unknown BIZBASE_ variable ignored");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bizbase: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bizbase: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => bizbase::serve(config).await,
+        Command::Migrate => {
+            let database = Database::open(&config).await?;
+            let result = db::migrate(&database.pool).await;
+            database.close().await?;
+            result?;
+            println!("migrations are current");
+            Ok(())
+        }
+        Command::Keys { json } => {
+            let keys = ApiKeys::for_config(&config)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys).context("encoding keys")?);
+            } else {
+                println!("url:              {}", keys.url);
+                println!("anon key:         {}", keys.anon_key);
+                println!("service_role key: {}", keys.service_role_key);
+            }
+            Ok(())
+        }
+        Command::Version => Ok(()),
+    }
+}

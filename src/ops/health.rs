@@ -1,0 +1,54 @@
+//! Liveness (`/health`), readiness (`/ready`) and metrics (`/metrics`).
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    app::AppState,
+    db,
+    error::{AppError, AppResult},
+    http::metrics,
+};
+
+/// How long the readiness probe waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /health`: 200 while the process serves requests.
+pub async fn get_health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// `GET /ready`: 200 only when the database answers and every migration is applied.
+pub async fn get_ready(State(app): State<AppState>) -> AppResult<Json<Value>> {
+    let check = async {
+        sqlx::query("select 1").execute(&app.pool).await?;
+        db::migrations_pending(&app.pool).await
+    };
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Err(_) => Err(AppError::Unavailable("the database did not answer in time".into())),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: database unavailable");
+            Err(AppError::Unavailable("the database is unavailable".into()))
+        }
+        Ok(Ok(Some(reason))) => Err(AppError::Unavailable(reason.into())),
+        Ok(Ok(None)) => Ok(Json(json!({ "status": "ready" }))),
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn get_metrics(State(app): State<AppState>) -> Response {
+    let Some(handle) = metrics::handle() else {
+        return AppError::Internal(anyhow::anyhow!("another metrics recorder is installed")).into_response();
+    };
+    ::metrics::gauge!("db_pool_connections").set(f64::from(app.pool.size()));
+    ::metrics::gauge!("db_pool_idle_connections").set(app.pool.num_idle() as f64);
+    ::metrics::gauge!("db_pool_max_connections").set(f64::from(app.pool.options().get_max_connections()));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
+}

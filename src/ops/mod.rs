@@ -1,0 +1,15 @@
+//! Operations endpoints: liveness, readiness and Prometheus metrics.
+
+mod health;
+
+use axum::{Router, routing::get};
+
+use crate::app::AppState;
+
+/// `/health`, `/ready`, `/metrics`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::get_health))
+        .route("/ready", get(health::get_ready))
+        .route("/metrics", get(health::get_metrics))
+}
