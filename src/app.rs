@@ -46,7 +46,11 @@ impl AppState {
     /// State for `config` over `pool`; resolves (or generates) the JWT secret.
     pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
         let jwt_secret = keys::jwt_secret(&config)?;
-        Ok(Self(Arc::new(Inner { config, pool, jwt_secret })))
+        Ok(Self(Arc::new(Inner {
+            config,
+            pool,
+            jwt_secret,
+        })))
     }
 }
 
@@ -59,12 +63,19 @@ pub fn build_app(state: AppState) -> Router {
     };
     // Make sure the recorder exists before the first request is counted.
     let _ = http::metrics::handle();
-    let router = Router::new().merge(ops::router()).fallback(unknown_route).with_state(state);
+    let router = Router::new()
+        .merge(ops::router())
+        .fallback(unknown_route)
+        .with_state(state);
     layers::apply(router, &settings)
 }
 
 async fn unknown_route(req: Request) -> AppError {
-    AppError::not_found(format!("no route for {} {}", req.method(), req.uri().path()))
+    AppError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
 }
 
 /// `bizbase serve`: opens the database (starting the embedded cluster if needed), migrates,

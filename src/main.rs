@@ -60,7 +60,10 @@ fn main() -> ExitCode {
             tracing::warn!(variable = %name, "unknown BIZBASE_ variable ignored");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bizbase: cannot start the async runtime: {e}");
@@ -90,7 +93,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys { json } => {
             let keys = ApiKeys::for_config(&config)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&keys).context("encoding keys")?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&keys).context("encoding keys")?
+                );
             } else {
                 println!("url:              {}", keys.url);
                 println!("anon key:         {}", keys.anon_key);

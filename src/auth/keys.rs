@@ -40,19 +40,30 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
         URL_SAFE_NO_PAD.encode(bytes)
     };
     // create_new: when two processes start at once, exactly one writes and both read its secret.
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
         Ok(mut file) => {
-            file.write_all(fresh.as_bytes()).and_then(|()| file.sync_all()).context("writing the JWT secret")?;
+            file.write_all(fresh.as_bytes())
+                .and_then(|()| file.sync_all())
+                .context("writing the JWT secret")?;
             tracing::info!(path = %path.display(), "generated a new JWT secret");
             return Ok(SecretString::from(fresh));
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let secret = text.trim();
     if secret.len() < 32 {
-        anyhow::bail!("{} holds a secret shorter than 32 characters; delete it to generate a new one", path.display());
+        anyhow::bail!(
+            "{} holds a secret shorter than 32 characters; delete it to generate a new one",
+            path.display()
+        );
     }
     Ok(SecretString::from(secret.to_owned()))
 }
@@ -73,9 +84,15 @@ struct ApiKeyClaims<'a> {
 /// Signs a long-lived API key for `role` (`anon` or `service_role`).
 pub fn api_key(secret: &SecretString, role: &str) -> anyhow::Result<String> {
     let iat = chrono::Utc::now().timestamp();
-    let claims = ApiKeyClaims { iss: "bizbase", role, iat, exp: iat + API_KEY_LIFETIME_SECS };
+    let claims = ApiKeyClaims {
+        iss: "bizbase",
+        role,
+        iat,
+        exp: iat + API_KEY_LIFETIME_SECS,
+    };
     let key = EncodingKey::from_secret(secret.expose_secret().as_bytes());
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).context("signing an API key")
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        .context("signing an API key")
 }
 
 /// What `bizbase keys --json` prints.
@@ -119,7 +136,10 @@ mod tests {
 
         assert_eq!(first.expose_secret(), second.expose_secret());
         assert!(first.expose_secret().len() >= 64);
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -137,7 +157,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(data.claims["role"], "service_role");
-        assert!(data.claims["exp"].as_i64().unwrap() - data.claims["iat"].as_i64().unwrap() > 9 * 365 * 86400);
-        assert!(jsonwebtoken::decode::<serde_json::Value>(&key, &DecodingKey::from_secret(b"wrong-secret-wrong-secret-wrong!!"), &validation).is_err());
+        assert!(
+            data.claims["exp"].as_i64().unwrap() - data.claims["iat"].as_i64().unwrap()
+                > 9 * 365 * 86400
+        );
+        assert!(
+            jsonwebtoken::decode::<serde_json::Value>(
+                &key,
+                &DecodingKey::from_secret(b"wrong-secret-wrong-secret-wrong!!"),
+                &validation
+            )
+            .is_err()
+        );
     }
 }

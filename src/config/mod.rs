@@ -78,7 +78,9 @@ impl Config {
             Some(v) => parse_public_url(&v.value).map_err(|m| v.error(m))?,
             None => format!("http://{addr}"),
         };
-        let log = src.get("LOG").map_or_else(|| DEFAULT_LOG.to_owned(), |v| v.value.clone());
+        let log = src
+            .get("LOG")
+            .map_or_else(|| DEFAULT_LOG.to_owned(), |v| v.value.clone());
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log) {
             return Err(src.error_for("LOG", &format!("not a valid log filter: {e}")));
         }
@@ -98,7 +100,9 @@ impl Config {
             None => None,
         };
         let database_url = match src.get("DATABASE_URL") {
-            Some(v) if !v.value.starts_with("postgres://") && !v.value.starts_with("postgresql://") => {
+            Some(v)
+                if !v.value.starts_with("postgres://") && !v.value.starts_with("postgresql://") =>
+            {
                 return Err(v.error("must start with postgres:// or postgresql://"));
             }
             Some(v) => Some(SecretString::from(v.value.clone())),
@@ -115,7 +119,9 @@ impl Config {
         Ok(Self {
             addr,
             public_url,
-            data_dir: src.get("DATA_DIR").map_or_else(|| PathBuf::from("./data"), |v| PathBuf::from(&v.value)),
+            data_dir: src
+                .get("DATA_DIR")
+                .map_or_else(|| PathBuf::from("./data"), |v| PathBuf::from(&v.value)),
             database_url,
             pg_bin_dir: src.get("PG_BIN_DIR").map(|v| PathBuf::from(&v.value)),
             db_pool_max,

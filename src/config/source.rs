@@ -44,7 +44,10 @@ pub struct Value {
 impl Value {
     /// An error about this value, naming its origin.
     pub fn error(&self, message: impl fmt::Display) -> ConfigError {
-        ConfigError { origin: self.origin.clone(), message: message.to_string() }
+        ConfigError {
+            origin: self.origin.clone(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -58,7 +61,11 @@ pub struct Sources {
 
 /// The environment variable that sets `key`.
 pub fn env_name(key: &str) -> String {
-    if key == "DATABASE_URL" { key.to_owned() } else { format!("BIZBASE_{key}") }
+    if key == "DATABASE_URL" {
+        key.to_owned()
+    } else {
+        format!("BIZBASE_{key}")
+    }
 }
 
 impl Sources {
@@ -74,7 +81,10 @@ impl Sources {
                 Some((path.display().to_string(), text))
             }
         };
-        Self::from_parts(std::env::vars(), file.as_ref().map(|(n, t)| (n.as_str(), t.as_str())))
+        Self::from_parts(
+            std::env::vars(),
+            file.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+        )
     }
 
     /// Builds sources from explicit environment pairs and an optional `(file name, TOML text)`.
@@ -93,7 +103,10 @@ impl Sources {
                 let key = KEYS
                     .iter()
                     .find(|known| known.to_ascii_lowercase() == k)
-                    .ok_or_else(|| ConfigError { origin: origin.clone(), message: "unknown setting".into() })?;
+                    .ok_or_else(|| ConfigError {
+                        origin: origin.clone(),
+                        message: "unknown setting".into(),
+                    })?;
                 let value = match v {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
@@ -103,19 +116,35 @@ impl Sources {
                         for item in items {
                             match item {
                                 toml::Value::String(s) => parts.push(s),
-                                _ => return Err(ConfigError { origin, message: "must be a list of strings".into() }),
+                                _ => {
+                                    return Err(ConfigError {
+                                        origin,
+                                        message: "must be a list of strings".into(),
+                                    });
+                                }
                             }
                         }
                         parts.join(",")
                     }
-                    _ => return Err(ConfigError { origin, message: "must be a string, number or boolean".into() }),
+                    _ => {
+                        return Err(ConfigError {
+                            origin,
+                            message: "must be a string, number or boolean".into(),
+                        });
+                    }
                 };
                 sources.values.insert(key, Value { value, origin });
             }
         }
         for (name, value) in env {
             if let Some(key) = KEYS.iter().find(|k| env_name(k) == name) {
-                sources.values.insert(key, Value { value, origin: name });
+                sources.values.insert(
+                    key,
+                    Value {
+                        value,
+                        origin: name,
+                    },
+                );
             } else if name.starts_with("BIZBASE_") {
                 sources.unknown_env.push(name);
             }
@@ -125,7 +154,13 @@ impl Sources {
 
     /// Sets a key as if it came from its environment variable.
     pub fn set(&mut self, key: &'static str, value: &str) {
-        self.values.insert(key, Value { value: value.to_owned(), origin: env_name(key) });
+        self.values.insert(
+            key,
+            Value {
+                value: value.to_owned(),
+                origin: env_name(key),
+            },
+        );
     }
 
     /// The value of `key`, if set (empty values count as unset, as shells make them easily).
@@ -137,7 +172,10 @@ impl Sources {
     pub fn error_for(&self, key: &str, message: &str) -> ConfigError {
         match self.values.get(key) {
             Some(v) => v.error(message),
-            None => ConfigError { origin: env_name(key), message: message.to_owned() },
+            None => ConfigError {
+                origin: env_name(key),
+                message: message.to_owned(),
+            },
         }
     }
 
@@ -146,7 +184,9 @@ impl Sources {
     where
         T::Err: fmt::Display,
     {
-        let Some(v) = self.get(key) else { return Ok(None) };
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
         v.value.trim().parse().map(Some).map_err(|e| {
             if SECRET_KEYS.contains(&key) {
                 v.error(format!("invalid value: {e}"))
@@ -158,7 +198,9 @@ impl Sources {
 
     /// Parses a boolean: `true/false`, `1/0`, `yes/no`, `on/off`.
     pub fn parsed_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        let Some(v) = self.get(key) else { return Ok(None) };
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
         match v.value.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Some(true)),
             "false" | "0" | "no" | "off" => Ok(Some(false)),

@@ -3,7 +3,9 @@ use secrecy::ExposeSecret;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Sources {
-    let vars = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let vars = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     match Sources::from_parts(vars, None) {
         Ok(s) => s,
         Err(e) => panic!("sources: {e}"),
@@ -36,13 +38,22 @@ fn invalid_address_names_the_variable() {
     let e = load_err(&[("BIZBASE_ADDR", "localhost:eighty")]);
 
     assert_eq!(e.origin, "BIZBASE_ADDR");
-    assert!(e.to_string().starts_with("BIZBASE_ADDR: invalid value"), "{e}");
+    assert!(
+        e.to_string().starts_with("BIZBASE_ADDR: invalid value"),
+        "{e}"
+    );
 }
 
 #[test]
 fn invalid_log_format_and_filter_name_their_variables() {
-    assert_eq!(load_err(&[("BIZBASE_LOG_FORMAT", "xml")]).origin, "BIZBASE_LOG_FORMAT");
-    assert_eq!(load_err(&[("BIZBASE_LOG", "info,[[[")]).origin, "BIZBASE_LOG");
+    assert_eq!(
+        load_err(&[("BIZBASE_LOG_FORMAT", "xml")]).origin,
+        "BIZBASE_LOG_FORMAT"
+    );
+    assert_eq!(
+        load_err(&[("BIZBASE_LOG", "info,[[[")]).origin,
+        "BIZBASE_LOG"
+    );
 }
 
 #[test]
@@ -64,7 +75,10 @@ fn database_url_must_be_postgres_and_is_never_echoed() {
 #[test]
 fn debug_output_hides_secrets() {
     let c = Config::from_sources(&env(&[
-        ("BIZBASE_JWT_SECRET", "a-very-long-secret-value-of-at-least-32-chars"),
+        (
+            "BIZBASE_JWT_SECRET",
+            "a-very-long-secret-value-of-at-least-32-chars",
+        ),
         ("DATABASE_URL", "postgres://app:dbpassword@db/app"),
     ]))
     .unwrap();
@@ -72,7 +86,10 @@ fn debug_output_hides_secrets() {
     let shown = format!("{c:?}");
     assert!(!shown.contains("a-very-long-secret"), "{shown}");
     assert!(!shown.contains("dbpassword"), "{shown}");
-    assert_eq!(c.jwt_secret.unwrap().expose_secret(), "a-very-long-secret-value-of-at-least-32-chars");
+    assert_eq!(
+        c.jwt_secret.unwrap().expose_secret(),
+        "a-very-long-secret-value-of-at-least-32-chars"
+    );
 }
 
 #[test]
@@ -97,7 +114,8 @@ fn file_errors_name_the_file_key() {
     let e = Config::from_sources(&src).unwrap_err();
     assert_eq!(e.origin, "db_pool_max in bizbase.toml");
 
-    let unknown = Sources::from_parts(Vec::new(), Some(("bizbase.toml", "adr = \"x\"\n"))).unwrap_err();
+    let unknown =
+        Sources::from_parts(Vec::new(), Some(("bizbase.toml", "adr = \"x\"\n"))).unwrap_err();
     assert_eq!(unknown.origin, "adr in bizbase.toml");
     assert_eq!(unknown.message, "unknown setting");
 }
@@ -112,12 +130,19 @@ fn unknown_bizbase_variables_are_reported() {
 fn booleans_accept_common_spellings_and_reject_others() {
     let off = Config::from_sources(&env(&[("BIZBASE_MIGRATE", "off")])).unwrap();
     assert!(!off.migrate_on_start);
-    assert_eq!(load_err(&[("BIZBASE_MIGRATE", "maybe")]).origin, "BIZBASE_MIGRATE");
+    assert_eq!(
+        load_err(&[("BIZBASE_MIGRATE", "maybe")]).origin,
+        "BIZBASE_MIGRATE"
+    );
 }
 
 #[test]
 fn public_url_must_be_http_and_loses_its_trailing_slash() {
-    let c = Config::from_sources(&env(&[("BIZBASE_PUBLIC_URL", "https://api.example.com/")])).unwrap();
+    let c =
+        Config::from_sources(&env(&[("BIZBASE_PUBLIC_URL", "https://api.example.com/")])).unwrap();
     assert_eq!(c.public_url, "https://api.example.com");
-    assert_eq!(load_err(&[("BIZBASE_PUBLIC_URL", "ftp://x")]).origin, "BIZBASE_PUBLIC_URL");
+    assert_eq!(
+        load_err(&[("BIZBASE_PUBLIC_URL", "ftp://x")]).origin,
+        "BIZBASE_PUBLIC_URL"
+    );
 }

@@ -78,7 +78,11 @@ impl Identity {
         if let Value::Object(map) = &mut claims {
             map.insert("role".into(), role.as_str().into());
         }
-        Self { role, claims, request: None }
+        Self {
+            role,
+            claims,
+            request: None,
+        }
     }
 
     /// The service role, for privileged server-side work (jobs, webhook ingestion).
@@ -135,7 +139,8 @@ pub async fn begin(
     identity: &Identity,
     access: Access,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(AssertSqlSafe(identity.begin_sql(access))).await
+    pool.begin_with(AssertSqlSafe(identity.begin_sql(access)))
+        .await
 }
 
 #[cfg(test)]
@@ -146,14 +151,23 @@ mod tests {
     fn quoting_doubles_quotes_and_backslashes() {
         assert_eq!(quote_literal("plain"), "E'plain'");
         assert_eq!(quote_literal("it's"), "E'it''s'");
-        assert_eq!(quote_literal(r"a\'; drop table x; --"), r"E'a\\''; drop table x; --'");
+        assert_eq!(
+            quote_literal(r"a\'; drop table x; --"),
+            r"E'a\\''; drop table x; --'"
+        );
         assert_eq!(quote_literal("nul\0byte"), "E'nulbyte'");
     }
 
     #[test]
     fn the_role_is_always_part_of_the_claims() {
-        let id = Identity::new(DbRole::Authenticated, serde_json::json!({"sub": "u1", "role": "service_role"}));
+        let id = Identity::new(
+            DbRole::Authenticated,
+            serde_json::json!({"sub": "u1", "role": "service_role"}),
+        );
         assert_eq!(id.claims["role"], "authenticated");
-        assert!(id.begin_sql(Access::ReadOnly).starts_with("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"));
+        assert!(
+            id.begin_sql(Access::ReadOnly)
+                .starts_with("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;")
+        );
     }
 }

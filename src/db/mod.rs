@@ -73,7 +73,12 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
 
 /// Where a connection goes, without credentials (for messages and logs).
 fn describe(options: &PgConnectOptions) -> String {
-    format!("{}:{} database {}", options.get_host(), options.get_port(), options.get_database().unwrap_or("(default)"))
+    format!(
+        "{}:{} database {}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(default)")
+    )
 }
 
 /// Applies every pending migration.
@@ -84,18 +89,17 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Why the schema is not current (`None` when every embedded migration is applied).
 pub async fn migrations_pending(pool: &PgPool) -> Result<Option<String>, sqlx::Error> {
-    let applied: Vec<(i64, bool)> = match sqlx::query_as(
-        "select version, success from _sqlx_migrations order by version",
-    )
-    .fetch_all(pool)
-    .await
-    {
-        Ok(rows) => rows,
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
-            return Ok(Some("migrations have not been run".into()));
-        }
-        Err(e) => return Err(e),
-    };
+    let applied: Vec<(i64, bool)> =
+        match sqlx::query_as("select version, success from _sqlx_migrations order by version")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
+                return Ok(Some("migrations have not been run".into()));
+            }
+            Err(e) => return Err(e),
+        };
     if let Some((version, _)) = applied.iter().find(|(_, ok)| !ok) {
         return Ok(Some(format!("migration {version} failed")));
     }
@@ -105,5 +109,7 @@ pub async fn migrations_pending(pool: &PgPool) -> Result<Option<String>, sqlx::E
         .map(|m| m.version)
         .filter(|v| !applied.iter().any(|(a, _)| a == v))
         .collect();
-    Ok(missing.first().map(|v| format!("{} migration(s) pending, first {v}", missing.len())))
+    Ok(missing
+        .first()
+        .map(|v| format!("{} migration(s) pending, first {v}", missing.len())))
 }

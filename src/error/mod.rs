@@ -105,7 +105,10 @@ impl AppError {
 
     /// A `not_found` error.
     pub fn not_found(message: impl Into<Text>) -> Self {
-        Self::NotFound { code: "not_found", message: message.into() }
+        Self::NotFound {
+            code: "not_found",
+            message: message.into(),
+        }
     }
 
     /// The HTTP status of this error.
@@ -170,9 +173,13 @@ impl AppError {
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::NOT_FOUND => Self::not_found("not found"),
             StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::Validation("unsupported content type".into()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::Validation("unsupported content type".into())
+            }
             StatusCode::TOO_MANY_REQUESTS => Self::RateLimited { retry_after: 1 },
-            s if s.is_client_error() => Self::Validation(s.canonical_reason().unwrap_or("bad request").into()),
+            s if s.is_client_error() => {
+                Self::Validation(s.canonical_reason().unwrap_or("bad request").into())
+            }
             s => Self::Internal(anyhow::anyhow!("a layer answered {s}")),
         }
     }
@@ -180,7 +187,10 @@ impl AppError {
 
 /// Whether a database error means "the database cannot be reached" rather than a bug.
 fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
 }
 
 /// The error as carried from a handler to the error middleware.

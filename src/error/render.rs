@@ -30,10 +30,13 @@ impl Surface {
     /// The surface a request path belongs to.
     pub fn for_path(path: &str, api_version: Option<&str>) -> Self {
         let under = |prefix: &str| {
-            path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
         if under("/auth/v1") {
-            Self::GoTrue { versioned: api_version.is_some_and(|v| v >= "2024-01-01") }
+            Self::GoTrue {
+                versioned: api_version.is_some_and(|v| v >= "2024-01-01"),
+            }
         } else if under("/rest/v1") {
             Self::PostgRest
         } else if under("/storage/v1") {
@@ -63,32 +66,42 @@ pub fn render(err: &AppError, surface: Surface, request_id: &str) -> Response {
         Surface::GoTrue { versioned } => gotrue(err, status, &message, versioned, request_id),
         Surface::PostgRest => {
             let (code, message) = match err {
-                AppError::NotFound { code: "not_found", .. } => {
-                    ("PGRST125", "Invalid path specified in request URL".into())
-                }
+                AppError::NotFound {
+                    code: "not_found", ..
+                } => ("PGRST125", "Invalid path specified in request URL".into()),
                 AppError::MethodNotAllowed => ("PGRST117", "Unsupported HTTP method".into()),
                 AppError::BadJson(_) => ("PGRST102", message),
                 _ => (err.code(), message),
             };
-            let mut body = json!({ "code": code, "message": message, "details": null, "hint": null });
+            let mut body =
+                json!({ "code": code, "message": message, "details": null, "hint": null });
             if internal {
                 body["error_id"] = request_id.into();
             }
             let mut r = (status, Json(body)).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={code}")) {
-                r.headers_mut().insert(HeaderName::from_static("proxy-status"), v);
+                r.headers_mut()
+                    .insert(HeaderName::from_static("proxy-status"), v);
             }
             r
         }
         Surface::Storage => storage(err, status, &message, request_id),
     };
     if let AppError::RateLimited { retry_after } = err {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
     response
 }
 
-fn gotrue(err: &AppError, status: StatusCode, message: &str, versioned: bool, request_id: &str) -> Response {
+fn gotrue(
+    err: &AppError,
+    status: StatusCode,
+    message: &str,
+    versioned: bool,
+    request_id: &str,
+) -> Response {
     let code = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
         "unexpected_failure"
     } else {
@@ -110,23 +123,29 @@ fn gotrue(err: &AppError, status: StatusCode, message: &str, versioned: bool, re
             HeaderValue::from_static(GOTRUE_API_VERSION),
         );
     }
-    headers.insert(HeaderName::from_static("x-sb-error-code"), HeaderValue::from_static(code));
+    headers.insert(
+        HeaderName::from_static("x-sb-error-code"),
+        HeaderValue::from_static(code),
+    );
     r
 }
 
 fn storage(err: &AppError, status: StatusCode, message: &str, request_id: &str) -> Response {
     let (code, error) = match err {
-        AppError::NotFound { code: "not_found", .. } => ("InvalidRequest", "Not Found"),
+        AppError::NotFound {
+            code: "not_found", ..
+        } => ("InvalidRequest", "Not Found"),
         AppError::NotFound { .. } => ("NoSuchKey", "not_found"),
-        AppError::Unauthorized { .. } | AppError::Forbidden { .. } => ("AccessDenied", "Unauthorized"),
+        AppError::Unauthorized { .. } | AppError::Forbidden { .. } => {
+            ("AccessDenied", "Unauthorized")
+        }
         AppError::Conflict { .. } => ("ResourceAlreadyExists", "Duplicate"),
         AppError::PayloadTooLarge => ("EntityTooLarge", "Payload too large"),
         AppError::RateLimited { .. } => ("SlowDown", "too_many_requests"),
         _ if status.is_server_error() => ("InternalError", "internal"),
         _ => ("InvalidRequest", "invalid_request"),
     };
-    let mut body: Value =
-        json!({ "statusCode": status.as_u16().to_string(), "code": code, "error": error, "message": message });
+    let mut body: Value = json!({ "statusCode": status.as_u16().to_string(), "code": code, "error": error, "message": message });
     if status.is_server_error() {
         body["error_id"] = request_id.into();
     }
@@ -134,7 +153,10 @@ fn storage(err: &AppError, status: StatusCode, message: &str, request_id: &str) 
     // unknown route (a real 404) and rate limiting (a real 429); storage-js relies on this.
     let http_status = match err {
         _ if status.is_server_error() => status,
-        AppError::NotFound { code: "not_found", .. } | AppError::RateLimited { .. } => status,
+        AppError::NotFound {
+            code: "not_found", ..
+        }
+        | AppError::RateLimited { .. } => status,
         _ => StatusCode::BAD_REQUEST,
     };
     (http_status, Json(body)).into_response()

@@ -3,17 +3,20 @@
 
 use axum::{
     extract::Request,
-    http::{header, HeaderMap},
+    http::{HeaderMap, header},
     middleware::Next,
     response::Response,
 };
 
 use super::RequestId;
-use crate::error::{render, AppError, ErrorExt, Surface};
+use crate::error::{AppError, ErrorExt, Surface, render};
 
 /// Middleware: renders [`AppError`]s (and bare error statuses from other layers) per surface.
 pub async fn render_errors(req: Request, next: Next) -> Response {
-    let api_version = req.headers().get("x-supabase-api-version").and_then(|v| v.to_str().ok());
+    let api_version = req
+        .headers()
+        .get("x-supabase-api-version")
+        .and_then(|v| v.to_str().ok());
     let surface = Surface::for_path(req.uri().path(), api_version);
     let request_id = req.extensions().get::<RequestId>().cloned();
     let response = next.run(req).await;
@@ -47,7 +50,8 @@ fn needs_rendering(response: &Response) -> bool {
 /// `WWW-Authenticate`, CORS).
 fn keep_headers(from: &HeaderMap, to: &mut HeaderMap) {
     for (name, value) in from {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !to.contains_key(name) {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !to.contains_key(name)
+        {
             to.insert(name.clone(), value.clone());
         }
     }

@@ -119,7 +119,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
     for (name, value) in HEADERS {
         let name = HeaderName::from_static(name);
         if !response.headers().contains_key(&name) {
-            response.headers_mut().insert(name, HeaderValue::from_static(value));
+            response
+                .headers_mut()
+                .insert(name, HeaderValue::from_static(value));
         }
     }
     response
@@ -134,9 +136,26 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers(ALLOW_HEADERS.iter().map(|h| HeaderName::from_static(h)).collect::<Vec<_>>())
-        .expose_headers(EXPOSE_HEADERS.iter().map(|h| HeaderName::from_static(h)).collect::<Vec<_>>())
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers(
+            ALLOW_HEADERS
+                .iter()
+                .map(|h| HeaderName::from_static(h))
+                .collect::<Vec<_>>(),
+        )
+        .expose_headers(
+            EXPOSE_HEADERS
+                .iter()
+                .map(|h| HeaderName::from_static(h))
+                .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(24 * 3600))
         .vary([header::ORIGIN])
 }

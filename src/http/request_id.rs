@@ -28,7 +28,9 @@ impl RequestId {
 /// `[A-Za-z0-9._:-]`.
 fn is_acceptable(id: &str) -> bool {
     (1..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// Middleware: assigns the request id and echoes it on the response.

@@ -32,7 +32,9 @@ pub async fn get_ready(State(app): State<AppState>) -> AppResult<Json<Value>> {
         db::migrations_pending(&app.pool).await
     };
     match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Err(_) => Err(AppError::Unavailable("the database did not answer in time".into())),
+        Err(_) => Err(AppError::Unavailable(
+            "the database did not answer in time".into(),
+        )),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unavailable");
             Err(AppError::Unavailable("the database is unavailable".into()))
@@ -45,10 +47,19 @@ pub async fn get_ready(State(app): State<AppState>) -> AppResult<Json<Value>> {
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn get_metrics(State(app): State<AppState>) -> Response {
     let Some(handle) = metrics::handle() else {
-        return AppError::Internal(anyhow::anyhow!("another metrics recorder is installed")).into_response();
+        return AppError::Internal(anyhow::anyhow!("another metrics recorder is installed"))
+            .into_response();
     };
     ::metrics::gauge!("db_pool_connections").set(f64::from(app.pool.size()));
     ::metrics::gauge!("db_pool_idle_connections").set(app.pool.num_idle() as f64);
-    ::metrics::gauge!("db_pool_max_connections").set(f64::from(app.pool.options().get_max_connections()));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
+    ::metrics::gauge!("db_pool_max_connections")
+        .set(f64::from(app.pool.options().get_max_connections()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }

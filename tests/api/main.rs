@@ -1,1 +1,12 @@
-//! Integration tests.
+//! Integration tests: the real application on a random loopback port against a real PostgreSQL,
+//! a fresh database per test (`#[sqlx::test]`, which needs `DATABASE_URL`; `scripts/test` sets it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod embedded;
+mod harness;
+mod identity;
+mod migrations;
+mod ops;
+mod pipeline;

@@ -12,7 +12,11 @@ pub fn not_found_message(looked: &[PathBuf]) -> String {
         "no PostgreSQL server binaries (initdb, postgres) found; looked in: {}.\n\
          Install them (Debian/Ubuntu: `apt-get install postgresql`), point BIZBASE_PG_BIN_DIR at their \
          directory, or set DATABASE_URL to use an existing PostgreSQL server.",
-        if places.is_empty() { "nowhere".to_owned() } else { places.join(", ") }
+        if places.is_empty() {
+            "nowhere".to_owned()
+        } else {
+            places.join(", ")
+        }
     )
 }
 
@@ -33,7 +37,9 @@ pub fn find(configured: Option<&Path>) -> Result<PathBuf, String> {
             dir.display()
         ));
     }
-    if let Ok(out) = std::process::Command::new("pg_config").arg("--bindir").output()
+    if let Ok(out) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
         && out.status.success()
     {
         let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
@@ -62,5 +68,8 @@ pub fn find(configured: Option<&Path>) -> Result<PathBuf, String> {
         .collect();
     versions.sort();
     looked.push(PathBuf::from("/usr/lib/postgresql/*/bin"));
-    versions.pop().map(|(_, bin)| bin).ok_or_else(|| not_found_message(&looked))
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or_else(|| not_found_message(&looked))
 }

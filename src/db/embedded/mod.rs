@@ -58,7 +58,12 @@ impl EmbeddedPostgres {
                 socket.as_os_str().len()
             );
         }
-        Ok(Self { bin, pgdata, owner, running: Mutex::new(None) })
+        Ok(Self {
+            bin,
+            pgdata,
+            owner,
+            running: Mutex::new(None),
+        })
     }
 
     /// The cluster directory.
@@ -82,7 +87,10 @@ impl EmbeddedPostgres {
         if running.is_some() {
             return Ok(());
         }
-        let granted = self.owner.ensure_reachable(self.pgdata.parent().unwrap_or(&self.pgdata)).map_err(anyhow::Error::msg)?;
+        let granted = self
+            .owner
+            .ensure_reachable(self.pgdata.parent().unwrap_or(&self.pgdata))
+            .map_err(anyhow::Error::msg)?;
         for dir in granted {
             tracing::warn!(dir = %dir.display(), user = %self.owner.name, "granted search access (ACL) so the database server can reach its data dir");
         }
@@ -91,10 +99,15 @@ impl EmbeddedPostgres {
         }
         let server = match process::adopt(&self.pgdata, self.admin_options()).await? {
             Some(server) => {
-                tracing::info!(pid = server.pid(), "adopted the database server left running by a previous bizbase");
+                tracing::info!(
+                    pid = server.pid(),
+                    "adopted the database server left running by a previous bizbase"
+                );
                 server
             }
-            None => process::spawn(self.server_command(), &self.pgdata, self.admin_options()).await?,
+            None => {
+                process::spawn(self.server_command(), &self.pgdata, self.admin_options()).await?
+            }
         };
         *running = Some(server);
         drop(running);
@@ -117,11 +130,14 @@ impl EmbeddedPostgres {
     fn command(&self, program: &str) -> tokio::process::Command {
         let mut cmd = std::process::Command::new(self.bin.join(program));
         if self.owner.switch {
-            cmd.uid(self.owner.uid.as_raw()).gid(self.owner.gid.as_raw());
+            cmd.uid(self.owner.uid.as_raw())
+                .gid(self.owner.gid.as_raw());
         }
         // Its own process group: a Ctrl-C at the terminal reaches bizbase, which then shuts the
         // server down in order, instead of reaching both at once.
-        cmd.process_group(0).env_remove("PGDATA").env("LC_MESSAGES", "C");
+        cmd.process_group(0)
+            .env_remove("PGDATA")
+            .env("LC_MESSAGES", "C");
         tokio::process::Command::from(cmd)
     }
 
@@ -134,17 +150,31 @@ impl EmbeddedPostgres {
             );
         }
         self.owner.make_private_dir(&self.pgdata)?;
-        let locale = if Path::new("/usr/lib/locale/C.utf8").exists() { "--locale=C.UTF-8" } else { "--no-locale" };
+        let locale = if Path::new("/usr/lib/locale/C.utf8").exists() {
+            "--locale=C.UTF-8"
+        } else {
+            "--no-locale"
+        };
         let out = self
             .command("initdb")
             .arg("-D")
             .arg(&self.pgdata)
-            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", locale, "--no-instructions"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                locale,
+                "--no-instructions",
+            ])
             .output()
             .await
             .context("running initdb")?;
         if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     }
@@ -162,12 +192,16 @@ impl EmbeddedPostgres {
 
     async fn create_database(&self) -> anyhow::Result<()> {
         let mut conn = sqlx::PgConnection::connect_with(&self.admin_options()).await?;
-        let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(DATABASE)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+                .bind(DATABASE)
+                .fetch_one(&mut conn)
+                .await?;
         if !exists {
-            match sqlx::query(sqlx::AssertSqlSafe(format!("create database {DATABASE}"))).execute(&mut conn).await {
+            match sqlx::query(sqlx::AssertSqlSafe(format!("create database {DATABASE}")))
+                .execute(&mut conn)
+                .await
+            {
                 Ok(_) => {}
                 // Another process created it at the same moment: fine.
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}

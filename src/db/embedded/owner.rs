@@ -28,8 +28,16 @@ impl Owner {
     pub fn resolve() -> Result<Self, String> {
         let euid = geteuid();
         if !euid.is_root() {
-            let name = User::from_uid(euid).ok().flatten().map_or_else(|| euid.to_string(), |u| u.name);
-            return Ok(Self { uid: euid, gid: nix::unistd::getegid(), name, switch: false });
+            let name = User::from_uid(euid)
+                .ok()
+                .flatten()
+                .map_or_else(|| euid.to_string(), |u| u.name);
+            return Ok(Self {
+                uid: euid,
+                gid: nix::unistd::getegid(),
+                name,
+                switch: false,
+            });
         }
         match User::from_name("postgres") {
             Ok(Some(u)) => Ok(Self { uid: u.uid, gid: u.gid, name: u.name, switch: true }),
@@ -56,9 +64,12 @@ impl Owner {
         if !self.switch {
             return Ok(granted);
         }
-        let dir = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         for ancestor in dir.ancestors() {
-            let meta = std::fs::metadata(ancestor).map_err(|e| format!("{}: {e}", ancestor.display()))?;
+            let meta =
+                std::fs::metadata(ancestor).map_err(|e| format!("{}: {e}", ancestor.display()))?;
             let mode = meta.mode();
             let bits = if meta.uid() == self.uid.as_raw() {
                 mode >> 6
@@ -123,19 +134,38 @@ mod acl {
     fn from_mode(mode: u32) -> Vec<Entry> {
         let bits = |shift: u32| ((mode >> shift) & 0o7) as u16;
         vec![
-            Entry { tag: USER_OBJ, perm: bits(6), id: UNDEFINED_ID },
-            Entry { tag: GROUP_OBJ, perm: bits(3), id: UNDEFINED_ID },
-            Entry { tag: OTHER, perm: bits(0), id: UNDEFINED_ID },
+            Entry {
+                tag: USER_OBJ,
+                perm: bits(6),
+                id: UNDEFINED_ID,
+            },
+            Entry {
+                tag: GROUP_OBJ,
+                perm: bits(3),
+                id: UNDEFINED_ID,
+            },
+            Entry {
+                tag: OTHER,
+                perm: bits(0),
+                id: UNDEFINED_ID,
+            },
         ]
     }
 
     /// Whether the directory's ACL already lets `uid` search it.
     pub fn allows_search(dir: &Path, uid: u32) -> bool {
-        let Some(entries) = xattr::get(dir, NAME).ok().flatten().as_deref().and_then(parse) else {
+        let Some(entries) = xattr::get(dir, NAME)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(parse)
+        else {
             return false;
         };
         let has = |tag: u16, id: Option<u32>| {
-            entries.iter().any(|e| e.tag == tag && id.is_none_or(|id| e.id == id) && e.perm & EXECUTE != 0)
+            entries
+                .iter()
+                .any(|e| e.tag == tag && id.is_none_or(|id| e.id == id) && e.perm & EXECUTE != 0)
         };
         has(USER, Some(uid)) && has(MASK, None)
     }
@@ -143,15 +173,29 @@ mod acl {
     /// Adds (or extends) the entry `user:<uid>:--x` and widens the mask to let it through.
     pub fn grant_search(dir: &Path, uid: u32, mode: u32) -> std::io::Result<()> {
         let current = xattr::get(dir, NAME)?;
-        let mut entries = current.as_deref().and_then(parse).unwrap_or_else(|| from_mode(mode));
+        let mut entries = current
+            .as_deref()
+            .and_then(parse)
+            .unwrap_or_else(|| from_mode(mode));
         match entries.iter_mut().find(|e| e.tag == USER && e.id == uid) {
             Some(e) => e.perm |= EXECUTE,
-            None => entries.push(Entry { tag: USER, perm: EXECUTE, id: uid }),
+            None => entries.push(Entry {
+                tag: USER,
+                perm: EXECUTE,
+                id: uid,
+            }),
         }
-        let group_perm = entries.iter().find(|e| e.tag == GROUP_OBJ).map_or(0, |e| e.perm);
+        let group_perm = entries
+            .iter()
+            .find(|e| e.tag == GROUP_OBJ)
+            .map_or(0, |e| e.perm);
         match entries.iter_mut().find(|e| e.tag == MASK) {
             Some(m) => m.perm |= EXECUTE,
-            None => entries.push(Entry { tag: MASK, perm: group_perm | EXECUTE, id: UNDEFINED_ID }),
+            None => entries.push(Entry {
+                tag: MASK,
+                perm: group_perm | EXECUTE,
+                id: UNDEFINED_ID,
+            }),
         }
         entries.sort_by_key(|e| (e.tag, e.id));
         let mut bytes = VERSION.to_le_bytes().to_vec();

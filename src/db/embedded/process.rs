@@ -40,7 +40,10 @@ impl Server {
         if self.wait_exit(grace).await {
             return Ok(());
         }
-        tracing::warn!(pid = self.pid(), "database server did not stop in time; forcing an immediate shutdown");
+        tracing::warn!(
+            pid = self.pid(),
+            "database server did not stop in time; forcing an immediate shutdown"
+        );
         self.signal(Signal::SIGQUIT)?;
         if self.wait_exit(Duration::from_secs(10)).await {
             return Ok(());
@@ -81,7 +84,10 @@ fn is_alive(pid: Pid) -> bool {
     }
     // /proc/<pid>/stat is "pid (comm) STATE …"; comm may contain spaces, so read after the last ')'.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 
@@ -93,13 +99,21 @@ fn is_postgres(pid: Pid) -> bool {
 /// The postmaster pid recorded in `postmaster.pid`, if the file exists.
 fn recorded_pid(pgdata: &Path) -> Option<Pid> {
     let text = std::fs::read_to_string(pgdata.join("postmaster.pid")).ok()?;
-    text.lines().next()?.trim().parse::<i32>().ok().filter(|p| *p > 0).map(Pid::from_raw)
+    text.lines()
+        .next()?
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|p| *p > 0)
+        .map(Pid::from_raw)
 }
 
 /// Adopts a server that is still running for this cluster (a previous bizbase was killed), or
 /// clears the lock files a crashed one left behind.
 pub async fn adopt(pgdata: &Path, admin: PgConnectOptions) -> anyhow::Result<Option<Server>> {
-    let Some(pid) = recorded_pid(pgdata) else { return Ok(None) };
+    let Some(pid) = recorded_pid(pgdata) else {
+        return Ok(None);
+    };
     if is_alive(pid) && is_postgres(pid) {
         match wait_ready(&admin, || Ok(is_alive(pid)), pgdata).await {
             Ok(()) => return Ok(Some(Server { pid, child: None })),
@@ -110,7 +124,10 @@ pub async fn adopt(pgdata: &Path, admin: PgConnectOptions) -> anyhow::Result<Opt
     }
     // The recorded process is gone, or its id now belongs to another program: the lock files are
     // stale. PostgreSQL would refuse to start in the second case, so remove them here.
-    tracing::warn!(pid = pid.as_raw(), "removing the stale lock file of a database server that is no longer running");
+    tracing::warn!(
+        pid = pid.as_raw(),
+        "removing the stale lock file of a database server that is no longer running"
+    );
     for stale in ["postmaster.pid", ".s.PGSQL.5432.lock", ".s.PGSQL.5432"] {
         match std::fs::remove_file(pgdata.join(stale)) {
             Ok(()) => {}
@@ -128,18 +145,26 @@ pub async fn spawn(
     admin: PgConnectOptions,
 ) -> anyhow::Result<Server> {
     let log_path = pgdata.join("server.log");
-    let log = OpenOptions::new().create(true).append(true).open(&log_path).context("opening server.log")?;
-    cmd.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).kill_on_drop(false);
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .context("opening server.log")?;
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(false);
     let mut child = cmd.spawn().context("starting postgres")?;
-    let pid = child.id().map(|p| Pid::from_raw(p as i32)).context("postgres exited at once")?;
-    let result = wait_ready(
-        &admin,
-        || Ok(child.try_wait()?.is_none()),
-        pgdata,
-    )
-    .await;
+    let pid = child
+        .id()
+        .map(|p| Pid::from_raw(p as i32))
+        .context("postgres exited at once")?;
+    let result = wait_ready(&admin, || Ok(child.try_wait()?.is_none()), pgdata).await;
     match result {
-        Ok(()) => Ok(Server { pid, child: Some(child) }),
+        Ok(()) => Ok(Server {
+            pid,
+            child: Some(child),
+        }),
         Err(e) => {
             let _ = kill(pid, Signal::SIGQUIT);
             Err(e)
@@ -160,10 +185,16 @@ async fn wait_ready(
             return Ok(());
         }
         if !alive()? {
-            bail!("the database server stopped while starting:\n{}", log_tail(pgdata));
+            bail!(
+                "the database server stopped while starting:\n{}",
+                log_tail(pgdata)
+            );
         }
         if Instant::now() > deadline {
-            bail!("the database server did not accept connections within {START_TIMEOUT:?}:\n{}", log_tail(pgdata));
+            bail!(
+                "the database server did not accept connections within {START_TIMEOUT:?}:\n{}",
+                log_tail(pgdata)
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -1,0 +1,277 @@
+//! The request pipeline: request ids, JSON errors for unknown routes, methods and oversized
+//! bodies, CORS, security headers, timeouts and compression.
+
+use std::time::Duration;
+
+use axum::{Router, body::Body, routing::get};
+use bizbase::{
+    config::CorsOrigins,
+    http::layers::{self, PipelineSettings},
+};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+use crate::harness::{TestApp, json};
+
+#[sqlx::test]
+async fn a_request_id_is_generated_and_echoed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let a = app.get("/health").await;
+    let b = app.get("/health").await;
+
+    let id_a = a.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id_b = b.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id_a.len(), 36);
+    assert_ne!(id_a, id_b);
+}
+
+#[sqlx::test]
+async fn a_sane_caller_request_id_is_kept_and_a_malicious_one_replaced(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let kept = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "trace-42.a")
+        .send()
+        .await
+        .unwrap();
+    let replaced = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "x y\tz")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(kept.headers()["x-request-id"], "trace-42.a");
+    assert_ne!(replaced.headers()["x-request-id"], "x y\tz");
+}
+
+#[sqlx::test]
+async fn an_unknown_route_gets_a_json_404_with_a_code(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app.get("/no/such/thing").await;
+
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body = json(r).await;
+    assert_eq!(body["code"], "not_found");
+    assert!(body["message"].as_str().unwrap().contains("/no/such/thing"));
+}
+
+#[sqlx::test]
+async fn unknown_routes_under_compatible_prefixes_use_their_surface_shape(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let rest = json(app.get("/rest/v1/x/y/z").await).await;
+    let storage = app.get("/storage/v1/nowhere").await;
+    let auth = app
+        .client
+        .get(app.url("/auth/v1/nowhere"))
+        .header("x-supabase-api-version", "2024-01-01")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(rest["code"], "PGRST125");
+    assert!(rest.get("hint").is_some());
+    assert_eq!(storage.status(), 404);
+    assert_eq!(json(storage).await["statusCode"], "404");
+    assert_eq!(auth.headers()["x-supabase-api-version"], "2024-01-01");
+    assert_eq!(json(auth).await["code"], "not_found");
+}
+
+#[sqlx::test]
+async fn a_wrong_method_gets_a_json_405(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app.client.post(app.url("/health")).send().await.unwrap();
+
+    assert_eq!(r.status(), 405);
+    assert!(r.headers().contains_key("allow"));
+    assert_eq!(json(r).await["code"], "method_not_allowed");
+}
+
+#[sqlx::test]
+async fn an_oversized_body_gets_413_with_a_code(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("MAX_BODY_BYTES", "1024")]).await;
+
+    let r = app
+        .client
+        .post(app.url("/health"))
+        .body(vec![b'x'; 4096])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 413);
+    assert_eq!(json(r).await["code"], "payload_too_large");
+}
+
+#[sqlx::test]
+async fn cors_preflight_allows_the_supabase_headers(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/rest/v1/leads"))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "apikey, authorization, prefer, x-client-info",
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "apikey",
+        "authorization",
+        "prefer",
+        "x-client-info",
+        "x-supabase-api-version",
+        "content-profile",
+    ] {
+        assert!(allowed.contains(h), "{h} not in {allowed}");
+    }
+}
+
+#[sqlx::test]
+async fn cors_origins_can_be_restricted(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("CORS_ORIGINS", "https://app.example.com")]).await;
+
+    let allowed = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    let other = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let exposed = allowed.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        exposed.contains("content-range") && exposed.contains("x-supabase-api-version"),
+        "{exposed}"
+    );
+}
+
+#[sqlx::test]
+async fn responses_carry_security_headers(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app.get("/health").await;
+
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+}
+
+fn settings(timeout: Duration) -> PipelineSettings {
+    PipelineSettings {
+        cors_origins: CorsOrigins::Any,
+        max_body_bytes: 1 << 20,
+        request_timeout: timeout,
+    }
+}
+
+#[tokio::test]
+async fn a_request_past_the_timeout_gets_504_with_a_code() {
+    let router = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let app = layers::apply(router, &settings(Duration::from_millis(100)));
+
+    let r = app
+        .oneshot(
+            axum::http::Request::get("/slow")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 504);
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "request_timeout");
+}
+
+async fn boom() -> &'static str {
+    panic!("secret detail")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_gets_a_500_with_only_the_request_id() {
+    let router = Router::new().route("/boom", get(boom));
+    let app = layers::apply(router, &settings(Duration::from_secs(5)));
+
+    let r = app
+        .oneshot(
+            axum::http::Request::get("/boom")
+                .header("x-request-id", "rid-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 500);
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"code": "internal", "message": "internal error", "error_id": "rid-1"})
+    );
+}
+
+#[tokio::test]
+async fn large_responses_are_compressed_when_the_client_accepts_gzip() {
+    let router = Router::new().route("/big", get(|| async { "x".repeat(100_000) }));
+    let app = layers::apply(router, &settings(Duration::from_secs(5)));
+
+    let r = app
+        .oneshot(
+            axum::http::Request::get("/big")
+                .header("accept-encoding", "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+}
