@@ -1,6 +1,6 @@
 //! Application state, router assembly and the server with graceful shutdown.
 
-use std::{ops::Deref, sync::Arc};
+use std::{net::SocketAddr, ops::Deref, sync::Arc};
 
 use anyhow::Context;
 use axum::{Router, extract::Request};
@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::keys,
+    auth::{AuthState, keys},
     config::Config,
     db::{self, Database},
     error::AppError,
@@ -17,7 +17,7 @@ use crate::{
         self,
         layers::{self, PipelineSettings},
     },
-    ops,
+    jobs, ops,
 };
 
 /// Shared state of every handler; cheap to clone.
@@ -33,6 +33,8 @@ pub struct Inner {
     pub pool: PgPool,
     /// The HS256 secret for tokens and API keys.
     pub jwt_secret: SecretString,
+    /// Keys and helpers of `/auth/v1`.
+    pub auth: AuthState,
 }
 
 impl Deref for AppState {
@@ -46,10 +48,12 @@ impl AppState {
     /// State for `config` over `pool`; resolves (or generates) the JWT secret.
     pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
         let jwt_secret = keys::jwt_secret(&config)?;
+        let auth = AuthState::new(&config, &jwt_secret)?;
         Ok(Self(Arc::new(Inner {
             config,
             pool,
             jwt_secret,
+            auth,
         })))
     }
 }
@@ -65,6 +69,7 @@ pub fn build_app(state: AppState) -> Router {
     let _ = http::metrics::handle();
     let router = Router::new()
         .merge(ops::router())
+        .merge(crate::auth::router(state.clone()))
         .fallback(unknown_route)
         .with_state(state);
     layers::apply(router, &settings)
@@ -98,11 +103,16 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("BIZBASE_ADDR: cannot listen on {}", config.addr))?;
     tracing::info!(url = %config.public_url, addr = %config.addr, "bizbase is listening");
-    axum::serve(listener, build_app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let worker = jobs::outbox::spawn(state.clone());
+    axum::serve(
+        listener,
+        build_app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     tracing::info!("stopped accepting requests; shutting down");
+    worker.stop().await;
     Ok(())
 }
 

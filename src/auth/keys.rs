@@ -32,14 +32,27 @@ pub fn jwt_secret(config: &Config) -> anyhow::Result<SecretString> {
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
+    load_or_create_file(
+        path,
+        || {
+            let bytes: [u8; 48] = rand::rng().random();
+            URL_SAFE_NO_PAD.encode(bytes)
+        },
+        32,
+    )
+}
+
+/// Reads a secret kept in a file, or creates the file (mode 0600) with `generate()` first.
+/// When two processes start at once, exactly one writes and both read its value.
+pub fn load_or_create_file(
+    path: &Path,
+    generate: impl FnOnce() -> String,
+    min_len: usize,
+) -> anyhow::Result<SecretString> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let fresh = {
-        let bytes: [u8; 48] = rand::rng().random();
-        URL_SAFE_NO_PAD.encode(bytes)
-    };
-    // create_new: when two processes start at once, exactly one writes and both read its secret.
+    let fresh = generate();
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -49,8 +62,8 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
         Ok(mut file) => {
             file.write_all(fresh.as_bytes())
                 .and_then(|()| file.sync_all())
-                .context("writing the JWT secret")?;
-            tracing::info!(path = %path.display(), "generated a new JWT secret");
+                .context("writing a generated secret")?;
+            tracing::info!(path = %path.display(), "generated a new secret");
             return Ok(SecretString::from(fresh));
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -59,9 +72,9 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<SecretString> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let secret = text.trim();
-    if secret.len() < 32 {
+    if secret.len() < min_len {
         anyhow::bail!(
-            "{} holds a secret shorter than 32 characters; delete it to generate a new one",
+            "{} holds a secret shorter than {min_len} characters; delete it to generate a new one",
             path.display()
         );
     }

@@ -2,10 +2,12 @@
 //! file over defaults. Every value is validated at start-up, and an error names the variable (or the
 //! file key) that was wrong, so a bad deploy fails at once instead of on the first request.
 
+pub mod auth;
 mod source;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+pub use auth::AuthConfig;
 use secrecy::SecretString;
 pub use source::{ConfigError, Sources};
 
@@ -62,6 +64,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Longest a request may take before it is answered with 504 (`BIZBASE_REQUEST_TIMEOUT_SECS`).
     pub request_timeout: Duration,
+    /// Identity settings.
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -116,7 +120,9 @@ impl Config {
         if timeout_secs == 0 {
             return Err(src.error_for("REQUEST_TIMEOUT_SECS", "must be at least 1"));
         }
+        let auth = AuthConfig::from_sources(src, &public_url)?;
         Ok(Self {
+            auth,
             addr,
             public_url,
             data_dir: src
@@ -136,7 +142,7 @@ impl Config {
     }
 }
 
-fn parse_public_url(value: &str) -> Result<String, &'static str> {
+pub(crate) fn parse_public_url(value: &str) -> Result<String, &'static str> {
     let trimmed = value.trim_end_matches('/');
     let rest = trimmed
         .strip_prefix("http://")

@@ -20,8 +20,15 @@ pub const KEYS: &[&str] = &[
     "REQUEST_TIMEOUT_SECS",
 ];
 
+fn known(key: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .chain(super::auth::KEYS)
+        .find(|k| **k == key)
+        .copied()
+}
+
 /// Keys whose values must never be echoed back, not even in an error message.
-const SECRET_KEYS: &[&str] = &["DATABASE_URL", "JWT_SECRET"];
+const SECRET_KEYS: &[&str] = &["DATABASE_URL", "JWT_SECRET", "SMTP_URL", "ENCRYPTION_KEY"];
 
 /// A configuration value that stopped start-up, naming where it came from.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +107,8 @@ impl Sources {
             })?;
             for (k, v) in table {
                 let origin = format!("{k} in {name}");
-                let key = KEYS
-                    .iter()
-                    .find(|known| known.to_ascii_lowercase() == k)
+                let key = known(&k.to_ascii_uppercase())
+                    .filter(|key| key.to_ascii_lowercase() == k)
                     .ok_or_else(|| ConfigError {
                         origin: origin.clone(),
                         message: "unknown setting".into(),
@@ -137,7 +143,11 @@ impl Sources {
             }
         }
         for (name, value) in env {
-            if let Some(key) = KEYS.iter().find(|k| env_name(k) == name) {
+            let key = match name.strip_prefix("BIZBASE_") {
+                Some(rest) => known(rest).filter(|k| *k != "DATABASE_URL"),
+                None => known(&name).filter(|k| *k == "DATABASE_URL"),
+            };
+            if let Some(key) = key {
                 sources.values.insert(
                     key,
                     Value {

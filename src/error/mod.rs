@@ -28,6 +28,14 @@ pub enum AppError {
     /// Input failed validation (`validation_failed`, 400).
     #[error("{0}")]
     Validation(Text),
+    /// A bad request with its own code (400), e.g. `invalid_credentials`.
+    #[error("{message}")]
+    BadRequest {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
     /// The body is not the JSON expected (`bad_json`, 400).
     #[error("{0}")]
     BadJson(Text),
@@ -74,6 +82,12 @@ pub enum AppError {
         /// Human message.
         message: Text,
     },
+    /// The password does not meet the policy (`weak_password`, 422); GoTrue adds the reasons.
+    #[error("password is too weak")]
+    WeakPassword {
+        /// `length`, `characters`, …
+        reasons: Vec<&'static str>,
+    },
     /// The body exceeds the configured limit (`payload_too_large`, 413).
     #[error("request body too large")]
     PayloadTooLarge,
@@ -81,6 +95,16 @@ pub enum AppError {
     #[error("too many requests")]
     RateLimited {
         /// Seconds until a retry may succeed (sent as `Retry-After`).
+        retry_after: u64,
+    },
+    /// Too many requests of one kind, with its own code and message (429).
+    #[error("{message}")]
+    RateLimitedWith {
+        /// Stable machine code, e.g. `over_email_send_rate_limit`.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+        /// Seconds until a retry may succeed.
         retry_after: u64,
     },
     /// The request took longer than the configured timeout (`request_timeout`, 504).
@@ -103,6 +127,14 @@ impl AppError {
         Self::Validation(message.into())
     }
 
+    /// A 400 with its own code.
+    pub fn bad_request(code: &'static str, message: impl Into<Text>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// A `not_found` error.
     pub fn not_found(message: impl Into<Text>) -> Self {
         Self::NotFound {
@@ -114,15 +146,21 @@ impl AppError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::BadJson(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::BadJson(_) | Self::BadRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable { .. } | Self::WeakPassword { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::RateLimitedWith { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -135,11 +173,14 @@ impl AppError {
         match self {
             Self::Validation(_) => "validation_failed",
             Self::BadJson(_) => "bad_json",
-            Self::Unauthorized { code, .. }
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::RateLimitedWith { code, .. } => code,
+            Self::WeakPassword { .. } => "weak_password",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited { .. } => "over_request_rate_limit",
@@ -156,11 +197,26 @@ impl AppError {
             Self::Database(e) if is_unavailable(e) => "the database is unavailable".into(),
             Self::Database(_) | Self::Internal(_) => "internal error".into(),
             Self::Validation(m) | Self::BadJson(m) | Self::Unavailable(m) => m.clone(),
-            Self::Unauthorized { message, .. }
+            Self::BadRequest { message, .. }
+            | Self::Unauthorized { message, .. }
             | Self::Forbidden { message, .. }
             | Self::NotFound { message, .. }
             | Self::Conflict { message, .. }
-            | Self::Unprocessable { message, .. } => message.clone(),
+            | Self::Unprocessable { message, .. }
+            | Self::RateLimitedWith { message, .. } => message.clone(),
+            Self::WeakPassword { reasons } => format!(
+                "Password is too weak: {}",
+                reasons
+                    .iter()
+                    .map(|r| match *r {
+                        "length" => "it is too short",
+                        "characters" => "it lacks required character classes",
+                        other => other,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into(),
             other => other.to_string().into(),
         }
     }

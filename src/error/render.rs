@@ -87,7 +87,9 @@ pub fn render(err: &AppError, surface: Surface, request_id: &str) -> Response {
         }
         Surface::Storage => storage(err, status, &message, request_id),
     };
-    if let AppError::RateLimited { retry_after } = err {
+    if let AppError::RateLimited { retry_after } | AppError::RateLimitedWith { retry_after, .. } =
+        err
+    {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
@@ -115,6 +117,9 @@ fn gotrue(
     if status.is_server_error() {
         body["error_id"] = request_id.into();
     }
+    if let AppError::WeakPassword { reasons } = err {
+        body["weak_password"] = json!({ "reasons": reasons, "message": message });
+    }
     let mut r = (status, Json(body)).into_response();
     let headers = r.headers_mut();
     if versioned {
@@ -141,7 +146,9 @@ fn storage(err: &AppError, status: StatusCode, message: &str, request_id: &str) 
         }
         AppError::Conflict { .. } => ("ResourceAlreadyExists", "Duplicate"),
         AppError::PayloadTooLarge => ("EntityTooLarge", "Payload too large"),
-        AppError::RateLimited { .. } => ("SlowDown", "too_many_requests"),
+        AppError::RateLimited { .. } | AppError::RateLimitedWith { .. } => {
+            ("SlowDown", "too_many_requests")
+        }
         _ if status.is_server_error() => ("InternalError", "internal"),
         _ => ("InvalidRequest", "invalid_request"),
     };

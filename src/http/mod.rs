@@ -2,6 +2,7 @@
 //! timeouts, CORS and security headers.
 
 pub mod errors;
+pub mod json;
 pub mod layers;
 pub mod metrics;
 pub mod request_id;

@@ -1,0 +1,173 @@
+//! Who is calling: the client's address and agent, the verified bearer token, and the signed-in
+//! user with their session.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts},
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    session::{self, SessionRow},
+    user::{self, UserRow},
+};
+use crate::{app::AppState, error::AppError, http::RequestId};
+
+/// Where a request came from, for sessions, rate limits and the audit log.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// The client IP: from the configured header when set, else the socket peer.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+        let from_header = app.config.auth.ip_header.as_deref().and_then(|name| {
+            let value = parts.headers.get(name)?.to_str().ok()?;
+            // X-Forwarded-For style lists: the left-most entry is the original client.
+            value.split(',').next()?.trim().parse::<IpAddr>().ok()
+        });
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self {
+            ip: if app.config.auth.ip_header.is_some() {
+                from_header
+            } else {
+                peer
+            },
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|r| r.as_str().to_owned()),
+        })
+    }
+}
+
+/// The bearer token of the request, verified (Authorization falls back to the apikey).
+#[derive(Debug, Clone)]
+pub struct Bearer {
+    /// The verified claims.
+    pub claims: Value,
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+        let token = bearer_token(parts).ok_or(AppError::Unauthorized {
+            code: "no_authorization",
+            message: "This endpoint requires a Bearer token".into(),
+        })?;
+        let claims = app
+            .auth
+            .signer
+            .verify(token)
+            .map_err(|e| AppError::Forbidden {
+                code: "bad_jwt",
+                message: format!("invalid JWT: unable to parse or verify signature, {e}").into(),
+            })?;
+        Ok(Self { claims })
+    }
+}
+
+/// A caller holding the service role (admin endpoints).
+#[derive(Debug, Clone)]
+pub struct ServiceRole;
+
+impl FromRequestParts<AppState> for ServiceRole {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+        let bearer = Bearer::from_request_parts(parts, app).await?;
+        match bearer.claims.get("role").and_then(Value::as_str) {
+            Some("service_role" | "supabase_admin") => Ok(Self),
+            _ => Err(AppError::Forbidden {
+                code: "not_admin",
+                message: "User not allowed".into(),
+            }),
+        }
+    }
+}
+
+/// A signed-in user with a live session.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user.
+    pub user: UserRow,
+    /// The session the token belongs to.
+    pub session: SessionRow,
+    /// The token's claims.
+    pub claims: Value,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+        let Bearer { claims } = Bearer::from_request_parts(parts, app).await?;
+        let not_found = || AppError::Forbidden {
+            code: "user_not_found",
+            message: "User from sub claim in JWT does not exist".into(),
+        };
+        let user_id = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(not_found)?;
+        let session_id = claims
+            .get("session_id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or(AppError::Forbidden {
+                code: "session_not_found",
+                message: "Session from session_id claim in JWT does not exist".into(),
+            })?;
+        let mut conn = app.pool.acquire().await?;
+        let user = user::find(&mut conn, user_id)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
+            .ok_or_else(not_found)?;
+        let session = session::find(&mut conn, session_id)
+            .await?
+            .filter(|s| s.user_id == user.id)
+            .ok_or(AppError::Forbidden {
+                code: "session_not_found",
+                message: "Session from session_id claim in JWT does not exist".into(),
+            })?;
+        if user.is_banned() {
+            return Err(AppError::Forbidden {
+                code: "user_banned",
+                message: "User is banned".into(),
+            });
+        }
+        Ok(Self {
+            user,
+            session,
+            claims,
+        })
+    }
+}

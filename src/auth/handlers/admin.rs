@@ -1,0 +1,573 @@
+//! Admin endpoints (service role): users, their factors, generated links and invitations.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{RedirectQuery, check_password, parse_email};
+use crate::{
+    app::AppState,
+    auth::{
+        audit,
+        context::{ClientInfo, ServiceRole},
+        mail::{self, TokenKind},
+        user::{self, UserRow},
+    },
+    error::{AppError, AppResult},
+    http::json::AppJson,
+};
+
+fn parse_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound {
+        code: "validation_failed",
+        message: "user_id must be an UUID".into(),
+    })
+}
+
+fn user_not_found() -> AppError {
+    AppError::NotFound {
+        code: "user_not_found",
+        message: "User not found".into(),
+    }
+}
+
+fn email_exists() -> AppError {
+    AppError::Unprocessable {
+        code: "email_exists",
+        message: "A user with this email address has already been registered".into(),
+    }
+}
+
+/// `POST|PUT /admin/users` body (`AdminUserAttributes`).
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminUserBody {
+    email: Option<String>,
+    password: Option<String>,
+    password_hash: Option<String>,
+    email_confirm: Option<bool>,
+    user_metadata: Option<Value>,
+    app_metadata: Option<Value>,
+    role: Option<String>,
+    ban_duration: Option<String>,
+}
+
+/// Parses a Go-style duration (`24h`, `90m`, `1h30m`, `3600s`) or `none`.
+fn parse_ban(raw: &str) -> AppResult<Option<chrono::Duration>> {
+    if raw == "none" {
+        return Ok(None);
+    }
+    let bad = || AppError::validation("ban_duration: invalid format, use e.g. 24h, 30m or none");
+    let mut total = 0i64;
+    let mut number = String::new();
+    for c in raw.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+    }
+    if !number.is_empty() || total <= 0 {
+        return Err(bad());
+    }
+    Ok(Some(chrono::Duration::seconds(total)))
+}
+
+async fn hash_for(app: &AppState, body: &AdminUserBody) -> AppResult<Option<String>> {
+    match (&body.password, &body.password_hash) {
+        (Some(_), Some(_)) => Err(AppError::validation(
+            "Only a password or a password hash should be provided",
+        )),
+        (Some(p), None) => {
+            check_password(app, p)?;
+            Ok(Some(app.auth.passwords.hash(p.clone()).await?))
+        }
+        (None, Some(h)) if h.starts_with("$2") || h.starts_with("$argon2") => Ok(Some(h.clone())),
+        (None, Some(_)) => Err(AppError::validation(
+            "Invalid password hash: use bcrypt or argon2",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Applies the attributes shared by create and update.
+async fn apply(conn: &mut sqlx::PgConnection, id: Uuid, body: &AdminUserBody) -> AppResult<()> {
+    if let Some(Value::Object(m)) = &body.user_metadata {
+        sqlx::query(
+            "update auth.users set raw_user_meta_data = raw_user_meta_data || $2 where id = $1",
+        )
+        .bind(id)
+        .bind(Value::Object(m.clone()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(Value::Object(m)) = &body.app_metadata {
+        sqlx::query(
+            "update auth.users set raw_app_meta_data = raw_app_meta_data || $2 where id = $1",
+        )
+        .bind(id)
+        .bind(Value::Object(m.clone()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(role) = &body.role {
+        sqlx::query("update auth.users set role = $2 where id = $1")
+            .bind(id)
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if body.email_confirm == Some(true) {
+        sqlx::query("update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if let Some(ban) = &body.ban_duration {
+        let until = parse_ban(ban)?.map(|d| Utc::now() + d);
+        sqlx::query("update auth.users set banned_until = $2 where id = $1")
+            .bind(id)
+            .bind(until)
+            .execute(&mut *conn)
+            .await?;
+        if until.is_some() {
+            sqlx::query("delete from auth.sessions where user_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /admin/users`.
+pub async fn create_user(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    AppJson(body): AppJson<AdminUserBody>,
+) -> AppResult<Json<Value>> {
+    let email = parse_email(body.email.as_deref())?;
+    let hash = hash_for(&app, &body).await?;
+    let mut tx = app.pool.begin().await?;
+    let created = user::insert(
+        &mut tx,
+        &email,
+        hash.as_deref(),
+        &json!({}),
+        &json!({}),
+        false,
+    )
+    .await?
+    .ok_or_else(email_exists)?;
+    apply(&mut tx, created.id, &body).await?;
+    audit::record(
+        &mut tx,
+        "user_created_by_admin",
+        None,
+        Some(created.id),
+        &client,
+        json!({}),
+    )
+    .await?;
+    let fresh = user::find(&mut tx, created.id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let json = user::full_json(&mut tx, &fresh).await?;
+    tx.commit().await?;
+    Ok(Json(json))
+}
+
+/// `?page=&per_page=`.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// `GET /admin/users`: `{users, aud}` with `X-Total-Count` and `Link`.
+pub async fn list_users(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    Query(p): Query<Page>,
+) -> AppResult<Response> {
+    let page = p.page.unwrap_or(1).max(1);
+    let per_page = p.per_page.unwrap_or(50).clamp(1, 1000);
+    let mut conn = app.pool.acquire().await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {} from auth.users order by created_at desc, id limit $1 offset $2",
+        user::COLUMNS
+    )))
+    .bind(per_page)
+    .bind((page - 1) * per_page)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut users = Vec::with_capacity(rows.len());
+    for row in &rows {
+        users.push(user::full_json(&mut conn, row).await?);
+    }
+    let last = ((total + per_page - 1) / per_page).max(1);
+    let mut links = Vec::new();
+    if page < last {
+        links.push(format!(
+            "</admin/users?page={}&per_page={per_page}>; rel=\"next\"",
+            page + 1
+        ));
+    }
+    links.push(format!(
+        "</admin/users?page={last}&per_page={per_page}>; rel=\"last\""
+    ));
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+        headers.insert("link", v);
+    }
+    Ok((
+        headers,
+        Json(json!({ "users": users, "aud": "authenticated" })),
+    )
+        .into_response())
+}
+
+/// `GET /admin/users/{id}`.
+pub async fn get_user(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let mut conn = app.pool.acquire().await?;
+    let found = user::find(&mut conn, id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    Ok(Json(user::full_json(&mut conn, &found).await?))
+}
+
+/// `PUT /admin/users/{id}`.
+pub async fn update_user(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<AdminUserBody>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let hash = hash_for(&app, &body).await?;
+    let mut tx = app.pool.begin().await?;
+    let found = user::find_for_update(&mut tx, id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    if let Some(raw) = &body.email {
+        let email = parse_email(Some(raw))?;
+        if Some(email.as_str()) != found.email.as_deref() {
+            if user::find_by_email(&mut tx, &email).await?.is_some() {
+                return Err(email_exists());
+            }
+            sqlx::query("update auth.users set email = $2 where id = $1")
+                .bind(id)
+                .bind(&email)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    if let Some(hash) = hash {
+        sqlx::query("update auth.users set encrypted_password = $2 where id = $1")
+            .bind(id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    apply(&mut tx, id, &body).await?;
+    audit::record(
+        &mut tx,
+        "user_updated_by_admin",
+        None,
+        Some(id),
+        &client,
+        json!({}),
+    )
+    .await?;
+    let fresh = user::find(&mut tx, id).await?.ok_or_else(user_not_found)?;
+    let json = user::full_json(&mut tx, &fresh).await?;
+    tx.commit().await?;
+    Ok(Json(json))
+}
+
+/// `DELETE /admin/users/{id}` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteBody {
+    should_soft_delete: Option<bool>,
+}
+
+/// `DELETE /admin/users/{id}`: hard delete, or (soft) anonymize and mark deleted.
+pub async fn delete_user(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<DeleteBody>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let mut tx = app.pool.begin().await?;
+    user::find_for_update(&mut tx, id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    if body.should_soft_delete == Some(true) {
+        sqlx::query(
+            "update auth.users set email = null, encrypted_password = null, email_change = null, \
+             raw_user_meta_data = '{}', deleted_at = now() where id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        for table in [
+            "auth.sessions",
+            "auth.identities",
+            "auth.mfa_factors",
+            "auth.one_time_tokens",
+            "auth.mfa_recovery_codes",
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "delete from {table} where user_id = $1"
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    } else {
+        sqlx::query("delete from auth.users where id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        "user_deleted",
+        None,
+        Some(id),
+        &client,
+        json!({ "soft": body.should_soft_delete == Some(true) }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({})))
+}
+
+/// `GET /admin/users/{id}/factors`: a bare array.
+pub async fn list_factors(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let mut conn = app.pool.acquire().await?;
+    let factors = user::factors_of(&mut conn, id).await?;
+    Ok(Json(Value::Array(
+        factors.iter().map(user::FactorRow::to_json).collect(),
+    )))
+}
+
+/// `DELETE /admin/users/{id}/factors/{factor_id}`: returns the deleted factor.
+pub async fn delete_factor(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    Path((id, factor_id)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| AppError::NotFound {
+        code: "mfa_factor_not_found",
+        message: "Factor not found".into(),
+    })?;
+    let mut tx = app.pool.begin().await?;
+    let factor = super::factors::remove_factor(&mut tx, id, factor_id).await?;
+    audit::record(
+        &mut tx,
+        "factor_deleted_by_admin",
+        None,
+        Some(id),
+        &client,
+        json!({ "factor_id": factor_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(factor.to_json()))
+}
+
+/// `POST /admin/generate_link` body.
+#[derive(Debug, Deserialize)]
+pub struct LinkBody {
+    #[serde(rename = "type")]
+    kind: String,
+    email: Option<String>,
+    password: Option<String>,
+    new_email: Option<String>,
+    data: Option<Value>,
+    #[serde(rename = "redirectTo")]
+    redirect: Option<String>,
+}
+
+/// `POST /admin/generate_link`: the link and code a mail would carry, without sending it.
+pub async fn generate_link(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    Query(q): Query<RedirectQuery>,
+    AppJson(body): AppJson<LinkBody>,
+) -> AppResult<Json<Value>> {
+    let email = parse_email(body.email.as_deref())?;
+    let redirect =
+        mail::allowed_redirect(&app, q.redirect_to.as_deref().or(body.redirect.as_deref()));
+    let data = body
+        .data
+        .clone()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    let hash = match &body.password {
+        Some(p) => {
+            check_password(&app, p)?;
+            Some(app.auth.passwords.hash(p.clone()).await?)
+        }
+        None => None,
+    };
+    let mut tx = app.pool.begin().await?;
+    let existing = user::find_by_email(&mut tx, &email).await?;
+    let (target, kind, to) = match (body.kind.as_str(), existing) {
+        ("signup", Some(_)) => return Err(email_exists()),
+        ("signup", None) => {
+            let h = hash.ok_or(AppError::validation(
+                "Password is required for a signup link",
+            ))?;
+            let u = user::insert(&mut tx, &email, Some(&h), &data, &json!({}), false)
+                .await?
+                .ok_or_else(email_exists)?;
+            (u, TokenKind::Confirmation, email.clone())
+        }
+        ("magiclink", Some(u)) => (u, TokenKind::MagicLink, email.clone()),
+        ("magiclink", None) => {
+            let u = user::insert(&mut tx, &email, None, &data, &json!({}), false)
+                .await?
+                .ok_or_else(email_exists)?;
+            (u, TokenKind::Confirmation, email.clone())
+        }
+        ("recovery", Some(u)) => (u, TokenKind::Recovery, email.clone()),
+        ("recovery", None) => return Err(user_not_found()),
+        ("invite", Some(u)) if u.email_confirmed_at.is_some() => return Err(email_exists()),
+        ("invite", Some(u)) => (u, TokenKind::Invite, email.clone()),
+        ("invite", None) => {
+            let u = user::insert(&mut tx, &email, None, &data, &json!({}), false)
+                .await?
+                .ok_or_else(email_exists)?;
+            (u, TokenKind::Invite, email.clone())
+        }
+        ("email_change_current" | "email_change_new", Some(u)) => {
+            let new_email = parse_email(body.new_email.as_deref())?;
+            if user::find_by_email(&mut tx, &new_email).await?.is_some() {
+                return Err(email_exists());
+            }
+            sqlx::query("update auth.users set email_change = $2 where id = $1")
+                .bind(u.id)
+                .bind(&new_email)
+                .execute(&mut *tx)
+                .await?;
+            (u, TokenKind::EmailChange, new_email)
+        }
+        ("email_change_current" | "email_change_new", None) => return Err(user_not_found()),
+        _ => return Err(AppError::validation("Invalid link type")),
+    };
+    let issued = mail::issue(&app, &mut tx, &target, kind, &to, &redirect).await?;
+    audit::record(
+        &mut tx,
+        "link_generated_by_admin",
+        None,
+        Some(target.id),
+        &client,
+        json!({ "type": body.kind }),
+    )
+    .await?;
+    let fresh = user::find(&mut tx, target.id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let mut answer = user::full_json(&mut tx, &fresh).await?;
+    tx.commit().await?;
+    if let Some(m) = answer.as_object_mut() {
+        m.insert("action_link".into(), json!(issued.action_link));
+        m.insert("email_otp".into(), json!(issued.otp));
+        m.insert("hashed_token".into(), json!(issued.token_hash));
+        m.insert("verification_type".into(), json!(kind.verify_type()));
+        m.insert("redirect_to".into(), json!(issued.redirect_to));
+    }
+    Ok(Json(answer))
+}
+
+/// `POST /invite {email, data}`: creates the user and e-mails an invitation.
+pub async fn post_invite(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    Query(q): Query<RedirectQuery>,
+    AppJson(body): AppJson<AdminUserBody>,
+) -> AppResult<Json<Value>> {
+    let email = parse_email(body.email.as_deref())?;
+    let data = body
+        .user_metadata
+        .clone()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
+    let mut tx = app.pool.begin().await?;
+    let target = match user::find_by_email(&mut tx, &email).await? {
+        Some(u) if u.email_confirmed_at.is_some() => return Err(email_exists()),
+        Some(u) => u,
+        None => user::insert(&mut tx, &email, None, &data, &json!({}), false)
+            .await?
+            .ok_or_else(email_exists)?,
+    };
+    mail::send(&app, &mut tx, &target, TokenKind::Invite, &email, &redirect).await?;
+    audit::record(
+        &mut tx,
+        "user_invited",
+        None,
+        Some(target.id),
+        &client,
+        json!({}),
+    )
+    .await?;
+    let fresh = user::find(&mut tx, target.id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let json = user::full_json(&mut tx, &fresh).await?;
+    tx.commit().await?;
+    Ok(Json(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ban;
+
+    #[test]
+    fn ban_durations_parse_like_go() {
+        assert_eq!(parse_ban("24h").unwrap().unwrap().num_seconds(), 86_400);
+        assert_eq!(parse_ban("1h30m").unwrap().unwrap().num_seconds(), 5_400);
+        assert!(parse_ban("none").unwrap().is_none());
+        for bad in ["", "10", "5d", "h", "-1h"] {
+            assert!(parse_ban(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! `POST /signup`.
+
+use axum::{
+    Json,
+    extract::{Query, State},
+};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{RedirectQuery, check_password, parse_email};
+use crate::{
+    app::AppState,
+    auth::{
+        audit,
+        context::ClientInfo,
+        mail::{self, TokenKind},
+        rate_limit::Group,
+        session, user,
+    },
+    error::{AppError, AppResult},
+    http::json::AppJson,
+};
+
+/// Sign-up request body.
+#[derive(Debug, Deserialize)]
+pub struct SignupBody {
+    email: Option<String>,
+    phone: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// `POST /signup`: creates the user and either e-mails a confirmation (the user is returned) or,
+/// with auto-confirm, signs them in (a session is returned). Enumeration-safe: signing up an
+/// existing confirmed address answers like a new sign-up, with a fake user (`identities: []`).
+pub async fn post_signup(
+    State(app): State<AppState>,
+    client: ClientInfo,
+    Query(q): Query<RedirectQuery>,
+    AppJson(body): AppJson<SignupBody>,
+) -> AppResult<Json<Value>> {
+    app.auth.limits.check(Group::Signup, client.ip)?;
+    let auth = &app.config.auth;
+    if auth.disable_signup {
+        return Err(AppError::Unprocessable {
+            code: "signup_disabled",
+            message: "Signups not allowed for this instance".into(),
+        });
+    }
+    if body.phone.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(AppError::Unprocessable {
+            code: "phone_provider_disabled",
+            message: "Phone signups are disabled".into(),
+        });
+    }
+    if body.email.as_deref().is_none_or(str::is_empty) {
+        return Err(AppError::Unprocessable {
+            code: "anonymous_provider_disabled",
+            message: "Anonymous sign-ins are disabled".into(),
+        });
+    }
+    let email = parse_email(body.email.as_deref())?;
+    let password = body
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or(AppError::validation("Signup requires a valid password"))?;
+    check_password(&app, &password)?;
+    let data = match body.data {
+        Some(Value::Object(m)) => Value::Object(m),
+        _ => json!({}),
+    };
+    // Hash before looking the address up, so existing and new addresses take equally long.
+    let hash = app.auth.passwords.hash(password).await?;
+    let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
+
+    let mut tx = app.pool.begin().await?;
+    let existing = user::find_by_email(&mut tx, &email).await?;
+    if let Some(existing) = existing {
+        if auth.autoconfirm {
+            return Err(AppError::Unprocessable {
+                code: "user_already_exists",
+                message: "User already registered".into(),
+            });
+        }
+        if existing.email_confirmed_at.is_some() {
+            return Ok(Json(obfuscated_user(&email, data)));
+        }
+        // Unconfirmed: send the confirmation again (the new password and data are not applied).
+        mail::check_frequency(&app, &existing, TokenKind::Confirmation)?;
+        mail::send(
+            &app,
+            &mut tx,
+            &existing,
+            TokenKind::Confirmation,
+            &email,
+            &redirect,
+        )
+        .await?;
+        let refreshed = user::find(&mut tx, existing.id).await?.unwrap_or(existing);
+        let json = user::full_json(&mut tx, &refreshed).await?;
+        tx.commit().await?;
+        return Ok(Json(json));
+    }
+    let Some(created) = user::insert(
+        &mut tx,
+        &email,
+        Some(&hash),
+        &data,
+        &json!({}),
+        auth.autoconfirm,
+    )
+    .await?
+    else {
+        // Lost a race with a concurrent sign-up of the same address.
+        return Ok(Json(obfuscated_user(&email, data)));
+    };
+    audit::record(
+        &mut tx,
+        "user_signedup",
+        Some(created.id),
+        Some(created.id),
+        &client,
+        json!({ "provider": "email" }),
+    )
+    .await?;
+    let answer = if auth.autoconfirm {
+        session::start(&app, &mut tx, &created, "password", &client).await?
+    } else {
+        mail::send(
+            &app,
+            &mut tx,
+            &created,
+            TokenKind::Confirmation,
+            &email,
+            &redirect,
+        )
+        .await?;
+        let refreshed = user::find(&mut tx, created.id).await?.unwrap_or(created);
+        user::full_json(&mut tx, &refreshed).await?
+    };
+    tx.commit().await?;
+    Ok(Json(answer))
+}
+
+/// What GoTrue answers for an already-registered address while confirmations are on.
+fn obfuscated_user(email: &str, data: Value) -> Value {
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    json!({
+        "id": uuid::Uuid::new_v4(),
+        "aud": "authenticated",
+        "role": "",
+        "email": email,
+        "phone": "",
+        "confirmation_sent_at": now,
+        "app_metadata": { "provider": "email", "providers": ["email"] },
+        "user_metadata": data,
+        "identities": [],
+        "created_at": now,
+        "updated_at": now,
+        "is_anonymous": false,
+    })
+}

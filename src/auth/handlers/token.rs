@@ -1,0 +1,213 @@
+//! `POST /token?grant_type=password|refresh_token`.
+
+use axum::{
+    Json,
+    extract::{Query, State},
+};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    app::AppState,
+    auth::{
+        audit,
+        context::ClientInfo,
+        password::Verdict,
+        rate_limit::Group,
+        session::{self, SessionRow},
+        user,
+    },
+    error::{AppError, AppResult},
+    http::json::AppJson,
+};
+
+/// `?grant_type=`.
+#[derive(Debug, Deserialize)]
+pub struct GrantQuery {
+    grant_type: Option<String>,
+}
+
+/// Body of both grants.
+#[derive(Debug, Deserialize)]
+pub struct TokenBody {
+    email: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::bad_request("invalid_credentials", "Invalid login credentials")
+}
+
+/// `POST /token`.
+pub async fn post_token(
+    State(app): State<AppState>,
+    client: ClientInfo,
+    Query(q): Query<GrantQuery>,
+    AppJson(body): AppJson<TokenBody>,
+) -> AppResult<Json<Value>> {
+    app.auth.limits.check(Group::Token, client.ip)?;
+    match q.grant_type.as_deref() {
+        Some("password") => password_grant(&app, &client, body).await,
+        Some("refresh_token") => refresh_grant(&app, &client, body).await,
+        _ => Err(AppError::bad_request(
+            "invalid_credentials",
+            "unsupported_grant_type",
+        )),
+    }
+}
+
+async fn password_grant(
+    app: &AppState,
+    client: &ClientInfo,
+    body: TokenBody,
+) -> AppResult<Json<Value>> {
+    let email = body
+        .email
+        .as_deref()
+        .map(|e| e.trim().to_lowercase())
+        .unwrap_or_default();
+    let password = body.password.unwrap_or_default();
+    let mut conn = app.pool.acquire().await?;
+    let found = user::find_by_email(&mut conn, &email)
+        .await?
+        .filter(|u| u.deleted_at.is_none());
+    drop(conn);
+    let stored = found.as_ref().and_then(|u| u.encrypted_password.clone());
+    let verdict = app.auth.passwords.verify(password, stored).await?;
+    let mut tx = app.pool.begin().await?;
+    let user = match (found, verdict) {
+        (Some(user), Verdict::Match) => user,
+        (Some(user), Verdict::MatchRehash(new_hash)) => {
+            sqlx::query("update auth.users set encrypted_password = $2 where id = $1")
+                .bind(user.id)
+                .bind(new_hash)
+                .execute(&mut *tx)
+                .await?;
+            user
+        }
+        (found, _) => {
+            let id = found.map(|u| u.id);
+            audit::record(
+                &mut tx,
+                "login_failed",
+                id,
+                id,
+                client,
+                json!({ "provider": "email" }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(invalid_credentials());
+        }
+    };
+    if user.is_banned() {
+        return Err(AppError::bad_request("user_banned", "User is banned"));
+    }
+    if user.email_confirmed_at.is_none() {
+        return Err(AppError::bad_request(
+            "email_not_confirmed",
+            "Email not confirmed",
+        ));
+    }
+    audit::record(
+        &mut tx,
+        "login",
+        Some(user.id),
+        Some(user.id),
+        client,
+        json!({ "provider": "email" }),
+    )
+    .await?;
+    let answer = session::start(app, &mut tx, &user, "password", client).await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}
+
+fn not_found() -> AppError {
+    AppError::bad_request(
+        "refresh_token_not_found",
+        "Invalid Refresh Token: Refresh Token Not Found",
+    )
+}
+
+/// Rotation (see `auth::session`): under a row lock on the session, so concurrent refreshes of
+/// one token all succeed with the same new token.
+async fn refresh_grant(
+    app: &AppState,
+    client: &ClientInfo,
+    body: TokenBody,
+) -> AppResult<Json<Value>> {
+    let token = body
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or(AppError::validation("refresh_token required"))?;
+    let (session_id, presented) =
+        session::parse_refresh_token(&app.auth.refresh_key, &token).ok_or_else(not_found)?;
+    let mut tx = app.pool.begin().await?;
+    let mut s: SessionRow = session::find_for_update(&mut tx, session_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let user = user::find(&mut tx, s.user_id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(not_found)?;
+    if user.is_banned() {
+        return Err(AppError::bad_request(
+            "user_banned",
+            "Invalid Refresh Token: User Banned",
+        ));
+    }
+    if s.not_after.is_some_and(|t| t < Utc::now()) {
+        return Err(AppError::bad_request(
+            "session_expired",
+            "Invalid Refresh Token: Session Expired",
+        ));
+    }
+    let current = s.refresh_counter;
+    let reuse = Duration::from_std(app.config.auth.refresh_reuse_interval).unwrap_or_default();
+    let recently_refreshed = s.refreshed_at.is_some_and(|t| Utc::now() < t + reuse);
+    if presented == current {
+        s.refresh_counter += 1;
+    } else if presented > current {
+        return Err(not_found());
+    } else if presented == current - 1 || recently_refreshed {
+        // The parent of the active token (a lost answer or a concurrent tab), or a race inside
+        // the reuse interval: hand out the active token again.
+    } else {
+        sqlx::query("delete from auth.sessions where id = $1")
+            .bind(s.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            "token_refresh_reuse",
+            Some(user.id),
+            Some(user.id),
+            client,
+            json!({ "session_id": s.id }),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(session.id = %s.id, "refresh token reused: session revoked");
+        return Err(AppError::bad_request(
+            "refresh_token_already_used",
+            "Invalid Refresh Token: Already Used",
+        ));
+    }
+    sqlx::query(
+        "update auth.sessions set refresh_counter = $2, refreshed_at = case when $3 then now() else refreshed_at end, \
+         user_agent = coalesce($4, user_agent), ip = coalesce($5, ip), updated_at = now() where id = $1",
+    )
+    .bind(s.id)
+    .bind(s.refresh_counter)
+    .bind(presented == current)
+    .bind(&client.user_agent)
+    .bind(client.ip)
+    .execute(&mut *tx)
+    .await?;
+    let answer = session::respond(app, &mut tx, &user, &s).await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}

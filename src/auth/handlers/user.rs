@@ -1,0 +1,252 @@
+//! `GET|PUT /user`, `POST /logout`, `GET /reauthenticate`.
+
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{RedirectQuery, check_password, parse_email, require_aal_for_user};
+use crate::{
+    app::AppState,
+    auth::{
+        audit,
+        context::{AuthUser, ClientInfo},
+        crypto,
+        mail::{self, TokenKind},
+        password::Verdict,
+        user,
+    },
+    error::{AppError, AppResult},
+    http::json::AppJson,
+};
+
+/// `GET /user`: the signed-in user, with identities and factors.
+pub async fn get_user(State(app): State<AppState>, me: AuthUser) -> AppResult<Json<Value>> {
+    let mut conn = app.pool.acquire().await?;
+    Ok(Json(user::full_json(&mut conn, &me.user).await?))
+}
+
+/// `PUT /user` body.
+#[derive(Debug, Deserialize)]
+pub struct UpdateUserBody {
+    email: Option<String>,
+    password: Option<String>,
+    data: Option<Value>,
+    app_metadata: Option<Value>,
+    nonce: Option<String>,
+}
+
+/// `PUT /user`: metadata (shallow merge, `null` deletes), password, e-mail.
+pub async fn put_user(
+    State(app): State<AppState>,
+    me: AuthUser,
+    client: ClientInfo,
+    Query(q): Query<RedirectQuery>,
+    AppJson(body): AppJson<UpdateUserBody>,
+) -> AppResult<Json<Value>> {
+    if body.app_metadata.is_some() {
+        return Err(AppError::Forbidden {
+            code: "not_admin",
+            message: "Updating app_metadata requires admin privileges".into(),
+        });
+    }
+    let new_password = body.password.filter(|p| !p.is_empty());
+    let new_hash = match &new_password {
+        Some(p) => {
+            check_password(&app, p)?;
+            if let Some(old) = &me.user.encrypted_password
+                && app
+                    .auth
+                    .passwords
+                    .verify(p.clone(), Some(old.clone()))
+                    .await?
+                    != Verdict::Mismatch
+            {
+                return Err(AppError::Unprocessable {
+                    code: "same_password",
+                    message: "New password should be different from the old password.".into(),
+                });
+            }
+            Some(app.auth.passwords.hash(p.clone()).await?)
+        }
+        None => None,
+    };
+    let mut tx = app.pool.begin().await?;
+    let current = user::find_for_update(&mut tx, me.user.id)
+        .await?
+        .ok_or(AppError::Forbidden {
+            code: "user_not_found",
+            message: "User from sub claim in JWT does not exist".into(),
+        })?;
+    if let Some(nonce) = body.nonce.as_deref() {
+        let hash = crypto::otp_token_hash(current.email_or_empty(), nonce);
+        if mail::consume(&app, &mut tx, &[TokenKind::Reauthentication], &hash)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::bad_request(
+                "reauthentication_not_valid",
+                "Verification code not found or expired",
+            ));
+        }
+    }
+    if let Some(data) = &body.data {
+        let Value::Object(patch) = data else {
+            return Err(AppError::validation("data must be an object"));
+        };
+        sqlx::query(
+            "update auth.users set raw_user_meta_data = (select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) \
+             from jsonb_each(raw_user_meta_data || $2) where value <> 'null'::jsonb) where id = $1",
+        )
+        .bind(current.id)
+        .bind(Value::Object(patch.clone()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(hash) = new_hash {
+        require_aal_for_user(&mut tx, &current, &me.session.aal, StatusCode::UNAUTHORIZED).await?;
+        sqlx::query("update auth.users set encrypted_password = $2 where id = $1")
+            .bind(current.id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        // Other sessions end; pending e-mailed tokens die with the old password.
+        sqlx::query("delete from auth.sessions where user_id = $1 and id <> $2")
+            .bind(current.id)
+            .bind(me.session.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from auth.one_time_tokens where user_id = $1")
+            .bind(current.id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            "user_updated_password",
+            Some(current.id),
+            Some(current.id),
+            &client,
+            json!({}),
+        )
+        .await?;
+    }
+    if let Some(raw) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        let email = parse_email(Some(raw))?;
+        if Some(email.as_str()) != current.email.as_deref() {
+            require_aal_for_user(&mut tx, &current, &me.session.aal, StatusCode::UNAUTHORIZED)
+                .await?;
+            if user::find_by_email(&mut tx, &email).await?.is_some() {
+                return Err(AppError::Unprocessable {
+                    code: "email_exists",
+                    message: "A user with this email address has already been registered".into(),
+                });
+            }
+            if app.config.auth.autoconfirm {
+                sqlx::query("update auth.users set email = $2, email_change = null where id = $1")
+                    .bind(current.id)
+                    .bind(&email)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                mail::check_frequency(&app, &current, TokenKind::EmailChange)?;
+                sqlx::query("update auth.users set email_change = $2 where id = $1")
+                    .bind(current.id)
+                    .bind(&email)
+                    .execute(&mut *tx)
+                    .await?;
+                let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
+                mail::send(
+                    &app,
+                    &mut tx,
+                    &current,
+                    TokenKind::EmailChange,
+                    &email,
+                    &redirect,
+                )
+                .await?;
+            }
+            audit::record(
+                &mut tx,
+                "user_updated_email",
+                Some(current.id),
+                Some(current.id),
+                &client,
+                json!({}),
+            )
+            .await?;
+        }
+    }
+    let updated = user::find(&mut tx, current.id).await?.unwrap_or(current);
+    let json = user::full_json(&mut tx, &updated).await?;
+    tx.commit().await?;
+    Ok(Json(json))
+}
+
+/// `?scope=` of `/logout`.
+#[derive(Debug, Deserialize)]
+pub struct LogoutQuery {
+    scope: Option<String>,
+}
+
+/// `POST /logout?scope=global|local|others`: ends sessions; 204.
+pub async fn post_logout(
+    State(app): State<AppState>,
+    me: AuthUser,
+    client: ClientInfo,
+    Query(q): Query<LogoutQuery>,
+) -> AppResult<StatusCode> {
+    let sql = match q.scope.as_deref().unwrap_or("") {
+        "" | "global" => "delete from auth.sessions where user_id = $1 and ($2::uuid is not null)",
+        "local" => "delete from auth.sessions where user_id = $1 and id = $2",
+        "others" => "delete from auth.sessions where user_id = $1 and id <> $2",
+        _ => {
+            return Err(AppError::validation(
+                "Unsupported logout scope: use global, local or others",
+            ));
+        }
+    };
+    let mut tx = app.pool.begin().await?;
+    sqlx::query(sql)
+        .bind(me.user.id)
+        .bind(me.session.id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        "logout",
+        Some(me.user.id),
+        Some(me.user.id),
+        &client,
+        json!({ "scope": q.scope }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /reauthenticate`: e-mails a nonce to pass as `nonce` in `PUT /user`.
+pub async fn get_reauthenticate(
+    State(app): State<AppState>,
+    me: AuthUser,
+) -> AppResult<Json<Value>> {
+    let email = me.user.email.clone().ok_or(AppError::validation(
+        "Reauthentication requires an email address",
+    ))?;
+    mail::check_frequency(&app, &me.user, TokenKind::Reauthentication)?;
+    let mut tx = app.pool.begin().await?;
+    let redirect = app.config.auth.site_url.clone();
+    mail::send(
+        &app,
+        &mut tx,
+        &me.user,
+        TokenKind::Reauthentication,
+        &email,
+        &redirect,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({})))
+}

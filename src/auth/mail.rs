@@ -1,0 +1,257 @@
+//! E-mailed tokens and the mail outbox.
+//!
+//! Every mail is written to `private.outbox` in the transaction that causes it, so nothing is sent
+//! for a rolled-back request and nothing is lost when SMTP is down; the outbox worker
+//! (`crate::jobs::outbox`) delivers it by SMTP when configured. Without SMTP the outbox *is* the
+//! delivery: flows work locally and tests read their codes from it.
+//!
+//! One-time tokens are stored as GoTrue stores them: `hex(sha224(email ‖ otp))`, one per user and
+//! kind, so the same value serves as the 6-digit code (`verifyOtp({email, token})`) and the link
+//! (`token_hash`).
+
+use chrono::Utc;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{crypto, user::UserRow};
+use crate::{
+    app::AppState,
+    error::{AppError, AppResult},
+};
+
+/// The kinds of e-mailed tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Confirm a new account (`type=signup`).
+    Confirmation,
+    /// Reset a password (`type=recovery`).
+    Recovery,
+    /// Sign in without a password (`type=magiclink`).
+    MagicLink,
+    /// Confirm a new e-mail address (`type=email_change`).
+    EmailChange,
+    /// Accept an invitation (`type=invite`).
+    Invite,
+    /// Re-authenticate before a password change (a nonce).
+    Reauthentication,
+}
+
+impl TokenKind {
+    /// The `token_type` in `auth.one_time_tokens`.
+    pub fn db_name(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::Recovery => "recovery",
+            Self::MagicLink => "magiclink",
+            Self::EmailChange => "email_change_new",
+            Self::Invite => "invite",
+            Self::Reauthentication => "reauthentication",
+        }
+    }
+
+    /// The `type` of the verify link.
+    pub fn verify_type(self) -> &'static str {
+        match self {
+            Self::Confirmation => "signup",
+            Self::Recovery => "recovery",
+            Self::MagicLink => "magiclink",
+            Self::EmailChange => "email_change",
+            Self::Invite => "invite",
+            Self::Reauthentication => "reauthentication",
+        }
+    }
+
+    /// The `*_sent_at` column recording when it was last sent.
+    fn sent_at_column(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation_sent_at",
+            Self::Recovery | Self::MagicLink => "recovery_sent_at",
+            Self::EmailChange => "email_change_sent_at",
+            Self::Invite => "invited_at",
+            Self::Reauthentication => "reauthentication_sent_at",
+        }
+    }
+
+    /// The mail template's name (as recorded in the outbox).
+    pub fn template(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::Recovery => "recovery",
+            Self::MagicLink => "magiclink",
+            Self::EmailChange => "email_change",
+            Self::Invite => "invite",
+            Self::Reauthentication => "reauthentication",
+        }
+    }
+
+    fn subject(self) -> &'static str {
+        match self {
+            Self::Confirmation => "Confirm your signup",
+            Self::Recovery => "Reset your password",
+            Self::MagicLink => "Your sign-in link",
+            Self::EmailChange => "Confirm your new e-mail address",
+            Self::Invite => "You have been invited",
+            Self::Reauthentication => "Confirm it is you",
+        }
+    }
+}
+
+/// A freshly issued token: the code to e-mail and the link that carries its hash.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The 6-digit code.
+    pub otp: String,
+    /// `hex(sha224(email ‖ otp))`.
+    pub token_hash: String,
+    /// The verify link.
+    pub action_link: String,
+    /// Where the link redirects after verification.
+    pub redirect_to: String,
+}
+
+/// `redirect_to` if it is on the allow-list (the site URL or a configured prefix), else the site URL.
+pub fn allowed_redirect(app: &AppState, requested: Option<&str>) -> String {
+    let auth = &app.config.auth;
+    match requested.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r)
+            if r.starts_with(&auth.site_url)
+                || auth.redirect_allow_list.iter().any(|p| r.starts_with(p)) =>
+        {
+            r.to_owned()
+        }
+        _ => auth.site_url.clone(),
+    }
+}
+
+/// Refuses a new mail of `kind` to `user` sooner than the configured frequency allows.
+pub fn check_frequency(app: &AppState, user: &UserRow, kind: TokenKind) -> AppResult<()> {
+    let last = match kind {
+        TokenKind::Confirmation => user.confirmation_sent_at,
+        TokenKind::Recovery | TokenKind::MagicLink => user.recovery_sent_at,
+        TokenKind::EmailChange => user.email_change_sent_at,
+        TokenKind::Reauthentication => user.reauthentication_sent_at,
+        TokenKind::Invite => None,
+    };
+    let freq = chrono::Duration::from_std(app.config.auth.mail_frequency).unwrap_or_default();
+    if let Some(last) = last {
+        let wait = (last + freq - Utc::now()).num_seconds();
+        if wait > 0 {
+            return Err(AppError::RateLimitedWith {
+                code: "over_email_send_rate_limit",
+                message: format!(
+                    "For security purposes, you can only request this after {wait} seconds."
+                )
+                .into(),
+                retry_after: u64::try_from(wait).unwrap_or(1),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Issues a token of `kind` for `user` at address `to` (replacing an earlier one of that kind).
+pub async fn issue(
+    app: &AppState,
+    conn: &mut PgConnection,
+    user: &UserRow,
+    kind: TokenKind,
+    to: &str,
+    redirect_to: &str,
+) -> AppResult<Issued> {
+    let otp = crypto::random_otp();
+    let token_hash = crypto::otp_token_hash(to, &otp);
+    sqlx::query(
+        "insert into auth.one_time_tokens (user_id, token_type, token_hash, relates_to) values ($1, $2, $3, $4) \
+         on conflict (user_id, token_type) do update set token_hash = excluded.token_hash, \
+         relates_to = excluded.relates_to, created_at = now()",
+    )
+    .bind(user.id)
+    .bind(kind.db_name())
+    .bind(&token_hash)
+    .bind(to)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update auth.users set {} = now() where id = $1",
+        kind.sent_at_column()
+    )))
+    .bind(user.id)
+    .execute(&mut *conn)
+    .await?;
+    let query = serde_urlencoded::to_string([
+        ("token", token_hash.as_str()),
+        ("type", kind.verify_type()),
+        ("redirect_to", redirect_to),
+    ])
+    .map_err(anyhow::Error::from)?;
+    let action_link = format!("{}/auth/v1/verify?{query}", app.config.public_url);
+    Ok(Issued {
+        otp,
+        token_hash,
+        action_link,
+        redirect_to: redirect_to.to_owned(),
+    })
+}
+
+/// Issues a token and e-mails it (through the outbox).
+pub async fn send(
+    app: &AppState,
+    conn: &mut PgConnection,
+    user: &UserRow,
+    kind: TokenKind,
+    to: &str,
+    redirect_to: &str,
+) -> AppResult<()> {
+    let issued = issue(app, conn, user, kind, to, redirect_to).await?;
+    let text = format!(
+        "{}\n\nYour code: {}\n\nOr follow this link: {}\n\nIf you did not ask for this, ignore this e-mail.\n",
+        kind.subject(),
+        issued.otp,
+        issued.action_link
+    );
+    enqueue(conn, to, kind.template(), kind.subject(), &text).await
+}
+
+/// Writes one e-mail to the outbox.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    to: &str,
+    template: &str,
+    subject: &str,
+    text: &str,
+) -> AppResult<()> {
+    let id: Uuid = sqlx::query_scalar(
+        "insert into private.outbox (kind, payload) values ('email', $1) returning id",
+    )
+    .bind(json!({ "to": to, "template": template, "subject": subject, "text": text }))
+    .fetch_one(conn)
+    .await?;
+    tracing::info!(outbox.id = %id, mail.template = template, "e-mail queued");
+    Ok(())
+}
+
+/// Finds and deletes a live token of one of `kinds` with this hash; returns its user and address.
+pub async fn consume(
+    app: &AppState,
+    conn: &mut PgConnection,
+    kinds: &[TokenKind],
+    token_hash: &str,
+) -> AppResult<Option<(TokenKind, Uuid, String)>> {
+    let names: Vec<&str> = kinds.iter().map(|k| k.db_name()).collect();
+    let row: Option<(String, Uuid, String)> = sqlx::query_as(
+        "delete from auth.one_time_tokens where token_hash = $1 and token_type = any($2) \
+         and created_at > now() - make_interval(secs => $3) returning token_type, user_id, relates_to",
+    )
+    .bind(token_hash)
+    .bind(&names)
+    .bind(app.config.auth.otp_exp.as_secs_f64())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|(t, user, to)| {
+        kinds
+            .iter()
+            .find(|k| k.db_name() == t)
+            .map(|k| (*k, user, to))
+    }))
+}

@@ -1,0 +1,197 @@
+//! Passwords: argon2id hashing off the async runtime, bcrypt hashes (imported from Supabase)
+//! accepted and upgraded, and the strength policy.
+
+use anyhow::anyhow;
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+
+use crate::config::auth::Argon2Params;
+
+/// Hashes and verifies passwords with the configured cost.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    params: Argon2Params,
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Wrong password.
+    Mismatch,
+    /// Right password, hash is current.
+    Match,
+    /// Right password, but the hash is bcrypt or weaker argon2: store this new hash.
+    MatchRehash(String),
+}
+
+impl Passwords {
+    /// A hasher with these costs.
+    pub fn new(params: Argon2Params) -> Self {
+        Self { params }
+    }
+
+    fn argon2(&self) -> anyhow::Result<Argon2<'static>> {
+        let p = Params::new(
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+    }
+
+    /// Hashes synchronously (call from a blocking thread).
+    pub fn hash_blocking(&self, password: &str) -> anyhow::Result<String> {
+        let hash = self
+            .argon2()?
+            .hash_password(password.as_bytes())
+            .map_err(|e| anyhow!("hashing: {e}"))?;
+        Ok(hash.to_string())
+    }
+
+    /// Verifies synchronously (call from a blocking thread).
+    pub fn verify_blocking(&self, password: &str, stored: &str) -> anyhow::Result<Verdict> {
+        if stored.starts_with("$2") {
+            return match bcrypt::verify(password, stored) {
+                Ok(true) => Ok(Verdict::MatchRehash(self.hash_blocking(password)?)),
+                Ok(false) | Err(_) => Ok(Verdict::Mismatch),
+            };
+        }
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return Ok(Verdict::Mismatch);
+        };
+        let argon2 = self.argon2()?;
+        if argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
+            return Ok(Verdict::Mismatch);
+        }
+        let current = parsed.algorithm.as_str() == "argon2id"
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                p.m_cost() >= self.params.memory_kib && p.t_cost() >= self.params.iterations
+            });
+        Ok(if current {
+            Verdict::Match
+        } else {
+            Verdict::MatchRehash(self.hash_blocking(password)?)
+        })
+    }
+
+    /// Hashes on the blocking pool, keeping the current span.
+    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+        let this = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| this.hash_blocking(&password))).await?
+    }
+
+    /// Verifies on the blocking pool. With no stored hash, a dummy hash is checked anyway so that
+    /// unknown users take as long as known ones.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> anyhow::Result<Verdict> {
+        let this = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| match stored {
+                Some(hash) => this.verify_blocking(&password, &hash),
+                None => {
+                    let _ = this.hash_blocking(&password)?;
+                    Ok(Verdict::Mismatch)
+                }
+            })
+        })
+        .await?
+    }
+}
+
+/// Checks a password against the policy; returns GoTrue's `weak_password` reasons.
+pub fn weakness(password: &str, min_length: usize, required: &[String]) -> Vec<&'static str> {
+    let mut reasons = Vec::new();
+    if password.chars().count() < min_length {
+        reasons.push("length");
+    }
+    let has = |class: &str| match class {
+        "lower" => password.chars().any(char::is_lowercase),
+        "upper" => password.chars().any(char::is_uppercase),
+        "digit" => password.chars().any(|c| c.is_ascii_digit()),
+        "symbol" => password
+            .chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
+        _ => true,
+    };
+    if required.iter().any(|c| !has(c)) {
+        reasons.push("characters");
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> Passwords {
+        Passwords::new(Argon2Params {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+    }
+
+    #[test]
+    fn argon2id_hash_verifies_only_the_right_password() {
+        let p = cheap();
+        let hash = p.hash_blocking("correct horse").unwrap();
+
+        assert!(hash.starts_with("$argon2id$"));
+        assert_eq!(
+            p.verify_blocking("correct horse", &hash).unwrap(),
+            Verdict::Match
+        );
+        assert_eq!(
+            p.verify_blocking("wrong horse", &hash).unwrap(),
+            Verdict::Mismatch
+        );
+    }
+
+    #[test]
+    fn bcrypt_hashes_are_accepted_and_upgraded() {
+        let p = cheap();
+        let legacy = bcrypt::hash("imported-pass", 4).unwrap();
+
+        let Verdict::MatchRehash(new_hash) = p.verify_blocking("imported-pass", &legacy).unwrap()
+        else {
+            panic!("expected a rehash");
+        };
+        assert!(new_hash.starts_with("$argon2id$"));
+        assert_eq!(
+            p.verify_blocking("other", &legacy).unwrap(),
+            Verdict::Mismatch
+        );
+    }
+
+    #[test]
+    fn a_cheaper_argon2_hash_is_upgraded_to_the_configured_cost() {
+        let weak = cheap().hash_blocking("pw-123456").unwrap();
+        let strong = Passwords::new(Argon2Params {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        });
+
+        assert!(matches!(
+            strong.verify_blocking("pw-123456", &weak).unwrap(),
+            Verdict::MatchRehash(_)
+        ));
+    }
+
+    #[test]
+    fn policy_reports_length_and_character_classes() {
+        let required = vec!["upper".to_owned(), "digit".to_owned()];
+        assert_eq!(weakness("abc", 8, &[]), ["length"]);
+        assert_eq!(weakness("abcdefgh", 8, &required), ["characters"]);
+        assert!(weakness("Abcdefg1", 8, &required).is_empty());
+    }
+}

@@ -1,0 +1,216 @@
+//! Sessions, access tokens and rotating refresh tokens.
+//!
+//! A refresh token is `base64url(session id ‖ counter ‖ MAC)`: the MAC (HMAC-SHA256 under a key
+//! derived from the JWT secret, truncated to 16 bytes) makes it unforgeable, and the session row
+//! keeps only the current counter, so no token is ever stored. Rotation follows GoTrue's "v2"
+//! rules (`reference/supabase-api.md` §2.10): the current counter advances; the one before it (a
+//! client that did not save the answer, or a concurrent tab) gets the current token again; an
+//! older one inside the reuse interval too; anything older revokes the whole session.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::{
+    context::ClientInfo,
+    crypto,
+    jwt::{AccessClaims, Amr},
+    user::{self, UserRow},
+};
+use crate::{app::AppState, error::AppResult};
+
+/// One row of `auth.sessions`.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub aal: String,
+    pub factor_id: Option<Uuid>,
+    pub refresh_counter: i64,
+    pub refreshed_at: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const SESSION_COLUMNS: &str =
+    "id, user_id, aal, factor_id, refresh_counter, refreshed_at, not_after, created_at";
+const MAC_LEN: usize = 16;
+
+/// Loads a session.
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SESSION_COLUMNS} from auth.sessions where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Loads and locks a session for the rest of the transaction.
+pub async fn find_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SESSION_COLUMNS} from auth.sessions where id = $1 for update"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The refresh token for `counter` of `session`.
+pub fn refresh_token(key: &[u8], session: Uuid, counter: i64) -> String {
+    let mut bytes = Vec::with_capacity(16 + 8 + MAC_LEN);
+    bytes.extend_from_slice(session.as_bytes());
+    bytes.extend_from_slice(&counter.to_be_bytes());
+    let mac = crypto::hmac_sha256(key, &[&bytes]);
+    bytes.extend_from_slice(&mac[..MAC_LEN]);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The session and counter a refresh token names, if its MAC is valid.
+pub fn parse_refresh_token(key: &[u8], token: &str) -> Option<(Uuid, i64)> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
+    if bytes.len() != 16 + 8 + MAC_LEN {
+        return None;
+    }
+    let (body, mac) = bytes.split_at(24);
+    let expected = crypto::hmac_sha256(key, &[body]);
+    if !crypto::ct_eq(mac, &expected[..MAC_LEN]) {
+        return None;
+    }
+    let session = Uuid::from_slice(&body[..16]).ok()?;
+    let counter = i64::from_be_bytes(body[16..24].try_into().ok()?);
+    Some((session, counter))
+}
+
+/// Starts a session for `user` signed in with `method` and answers with the session JSON.
+pub async fn start(
+    app: &AppState,
+    conn: &mut PgConnection,
+    user: &UserRow,
+    method: &str,
+    client: &ClientInfo,
+) -> AppResult<Value> {
+    let session: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}"
+    )))
+    .bind(user.id)
+    .bind(&client.user_agent)
+    .bind(client.ip)
+    .fetch_one(&mut *conn)
+    .await?;
+    add_amr(conn, session.id, method).await?;
+    sqlx::query("update auth.users set last_sign_in_at = now() where id = $1")
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    let user = user::find(conn, user.id)
+        .await?
+        .unwrap_or_else(|| user.clone());
+    respond(app, conn, &user, &session).await
+}
+
+/// Records that `session` was authenticated with `method` (now).
+pub async fn add_amr(conn: &mut PgConnection, session: Uuid, method: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into auth.mfa_amr_claims (session_id, authentication_method) values ($1, $2) \
+         on conflict (session_id, authentication_method) do update set updated_at = now()",
+    )
+    .bind(session)
+    .bind(method)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The organizations and roles of a user, as `app_metadata.orgs`.
+async fn orgs_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Value> {
+    let orgs: Option<Value> = sqlx::query_scalar(
+        "select jsonb_object_agg(org_id::text, role) from public.org_members where user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(orgs.unwrap_or_else(|| json!({})))
+}
+
+/// Mints the access token for `session` and answers with GoTrue's session JSON, carrying the
+/// refresh token of the session's current counter.
+pub async fn respond(
+    app: &AppState,
+    conn: &mut PgConnection,
+    user: &UserRow,
+    session: &SessionRow,
+) -> AppResult<Value> {
+    let amr: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+        "select authentication_method, updated_at from auth.mfa_amr_claims where session_id = $1 order by updated_at desc",
+    )
+    .bind(session.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut app_metadata = user.raw_app_meta_data.clone();
+    if let Some(map) = app_metadata.as_object_mut() {
+        map.insert("orgs".into(), orgs_of(conn, user.id).await?);
+    }
+    let iat = Utc::now().timestamp();
+    let exp = iat + i64::try_from(app.config.auth.jwt_exp.as_secs()).unwrap_or(3600);
+    let claims = AccessClaims {
+        iss: format!("{}/auth/v1", app.config.public_url),
+        sub: user.id.to_string(),
+        aud: user.aud.clone(),
+        exp,
+        iat,
+        email: user.email_or_empty().to_owned(),
+        phone: String::new(),
+        app_metadata,
+        user_metadata: user.raw_user_meta_data.clone(),
+        role: user.role.clone(),
+        aal: session.aal.clone(),
+        amr: amr
+            .into_iter()
+            .map(|(method, t)| Amr {
+                method,
+                timestamp: t.timestamp(),
+            })
+            .collect(),
+        session_id: session.id.to_string(),
+        is_anonymous: user.is_anonymous,
+    };
+    let access_token = app.auth.signer.sign(&claims)?;
+    let refresh_token = refresh_token(&app.auth.refresh_key, session.id, session.refresh_counter);
+    Ok(json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": exp - iat,
+        "expires_at": exp,
+        "refresh_token": refresh_token,
+        "user": user::full_json(conn, user).await?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_tokens_round_trip_and_resist_forgery() {
+        let key = b"refresh-key";
+        let session = Uuid::new_v4();
+
+        let token = refresh_token(key, session, 7);
+
+        assert_eq!(parse_refresh_token(key, &token), Some((session, 7)));
+        assert_eq!(parse_refresh_token(b"other-key", &token), None);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[23] ^= 1; // bump the counter without the key
+        assert_eq!(
+            parse_refresh_token(key, &URL_SAFE_NO_PAD.encode(bytes)),
+            None
+        );
+        assert_eq!(parse_refresh_token(key, "short"), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! Background work that runs inside `serve`.
+
+pub mod outbox;
