@@ -1,0 +1,200 @@
+//! Auth benchmark: password logins per second through `/auth/v1/token` against the rate argon2id
+//! alone allows with the same parameters on the same cores (the ceiling), and refresh-token
+//! rotations per second.
+//!
+//!     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench auth
+//!
+//! Options (environment): BENCH_SECS (default 10), BENCH_CLIENTS (default 2 × cores).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use bizbase::{
+    AppState, Config, build_app,
+    auth::{keys::api_key, password::Passwords},
+    config::Sources,
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, postgres::PgPoolOptions};
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
+const PASSWORD: &str = "correct-horse-battery-staple";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Verifications per second of argon2id alone, one thread per core.
+fn argon2_ceiling(passwords: &Passwords, hash: &str, secs: u64, threads: usize) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, count, p, h) = (stop.clone(), count.clone(), passwords.clone(), hash.to_owned());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = p.verify_blocking(PASSWORD, &h);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs `clients` loops of `op` for `secs`; returns successful operations per second.
+async fn load<F, Fut>(clients: usize, secs: u64, op: F) -> f64
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            while Instant::now() < deadline {
+                if op(c).await {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let base = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/test shows how)"))?;
+    let secs = env_u64("BENCH_SECS", 10);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let clients = usize::try_from(env_u64("BENCH_CLIENTS", 2 * cores as u64)).unwrap_or(4);
+    let db = format!("bizbase_bench_{}", std::process::id());
+    let mut admin = PgConnection::connect(&base).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}"))).execute(&mut admin).await?;
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{db}"),
+        None => anyhow::bail!("DATABASE_URL needs a database path"),
+    };
+
+    let data_dir = tempfile::tempdir()?;
+    let mut src = Sources::default();
+    src.set("DATA_DIR", &data_dir.path().to_string_lossy());
+    src.set("JWT_SECRET", SECRET);
+    src.set("LOG", "warn");
+    for key in ["RATE_LIMIT_TOKEN", "RATE_LIMIT_SIGNUP"] {
+        src.set(key, "100000000");
+    }
+    let config = Config::from_sources(&src)?;
+    let pool = PgPoolOptions::new().max_connections(config.db_pool_max).connect(&url).await?;
+    bizbase::db::migrate(&pool).await?;
+    let passwords = Passwords::new(config.auth.argon2);
+    let state = AppState::new(config.clone(), pool.clone())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, build_app(state)).await });
+
+    let http = reqwest::Client::new();
+    let anon = api_key(&SecretString::from(SECRET.to_owned()), "anon")?;
+    let service = api_key(&SecretString::from(SECRET.to_owned()), "service_role")?;
+    let users: Vec<String> = (0..clients).map(|i| format!("bench{i}@example.com")).collect();
+    for email in &users {
+        let r = http
+            .post(format!("http://{addr}/auth/v1/admin/users"))
+            .header("apikey", &service)
+            .json(&json!({ "email": email, "password": PASSWORD, "email_confirm": true }))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "creating a user: {}", r.text().await?);
+    }
+    let hash = passwords.hash_blocking(PASSWORD)?;
+    let a = config.auth.argon2;
+    println!(
+        "argon2id m={} KiB t={} p={}; {cores} cores; {clients} clients; {secs} s per phase",
+        a.memory_kib, a.iterations, a.parallelism
+    );
+
+    let ceiling = argon2_ceiling(&passwords, &hash, secs, cores);
+    println!("argon2id alone ({cores} threads):  {ceiling:8.1} verifications/s");
+
+    let login = {
+        let (http, anon, users) = (http.clone(), anon.clone(), Arc::new(users.clone()));
+        move |c: usize| {
+            let (http, anon, users) = (http.clone(), anon.clone(), users.clone());
+            async move {
+                http.post(format!("http://{addr}/auth/v1/token?grant_type=password"))
+                    .header("apikey", &anon)
+                    .json(&json!({ "email": users[c], "password": PASSWORD }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        }
+    };
+    let logins = load(clients, secs, login).await;
+    println!("logins via /auth/v1/token:     {logins:8.1} logins/s  ({:.0} % of the argon2id ceiling)", 100.0 * logins / ceiling);
+
+    // Refresh: each client rotates its own session's token as fast as it can.
+    let mut tokens = Vec::new();
+    for email in &users {
+        let r: Value = http
+            .post(format!("http://{addr}/auth/v1/token?grant_type=password"))
+            .header("apikey", &anon)
+            .json(&json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens.push(tokio::sync::Mutex::new(r["refresh_token"].as_str().unwrap_or_default().to_owned()));
+    }
+    let tokens = Arc::new(tokens);
+    let refresh = {
+        let (http, anon) = (http.clone(), anon.clone());
+        move |c: usize| {
+            let (http, anon, tokens) = (http.clone(), anon.clone(), tokens.clone());
+            async move {
+                let mut token = tokens[c].lock().await;
+                let Ok(r) = http
+                    .post(format!("http://{addr}/auth/v1/token?grant_type=refresh_token"))
+                    .header("apikey", &anon)
+                    .json(&json!({ "refresh_token": *token }))
+                    .send()
+                    .await
+                else {
+                    return false;
+                };
+                if !r.status().is_success() {
+                    return false;
+                }
+                let Ok(body) = r.json::<Value>().await else { return false };
+                *token = body["refresh_token"].as_str().unwrap_or_default().to_owned();
+                true
+            }
+        }
+    };
+    let refreshes = load(clients, secs, refresh).await;
+    println!("refresh-token rotations:       {refreshes:8.1} refreshes/s");
+
+    pool.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop database {db} with (force)"))).execute(&mut admin).await?;
+    Ok(())
+}
