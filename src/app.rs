@@ -35,6 +35,8 @@ pub struct Inner {
     pub jwt_secret: SecretString,
     /// Keys and helpers of `/auth/v1`.
     pub auth: AuthState,
+    /// The data API's schema cache.
+    pub rest: crate::rest::schema::RestState,
 }
 
 impl Deref for AppState {
@@ -54,6 +56,7 @@ impl AppState {
             pool,
             jwt_secret,
             auth,
+            rest: Default::default(),
         })))
     }
 }
@@ -70,6 +73,7 @@ pub fn build_app(state: AppState) -> Router {
     let router = Router::new()
         .merge(ops::router())
         .merge(crate::auth::router(state.clone()))
+        .merge(crate::rest::router(state.clone()))
         .fallback(unknown_route)
         .with_state(state);
     layers::apply(router, &settings)

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod ops;
+pub mod rest;
 pub mod telemetry;
 
 pub use app::{AppState, build_app, serve};

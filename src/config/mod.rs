@@ -66,6 +66,23 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Identity settings.
     pub auth: AuthConfig,
+    /// Data API settings.
+    pub rest: RestConfig,
+}
+
+/// Settings of `/rest/v1`.
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// Exposed schemas, the first is the default (`BIZBASE_REST_SCHEMAS`, comma-separated).
+    pub schemas: Vec<String>,
+    /// Most rows one read returns (`BIZBASE_REST_MAX_ROWS`).
+    pub max_rows: i64,
+    /// Most rows an update or delete without filters may touch (`BIZBASE_REST_MAX_UNFILTERED_AFFECTED`).
+    pub max_unfiltered_affected: u64,
+    /// Statement timeout of data-API transactions (`BIZBASE_REST_STATEMENT_TIMEOUT_MS`).
+    pub statement_timeout_ms: Option<u64>,
+    /// Longest accepted query string (`BIZBASE_REST_MAX_QUERY_BYTES`).
+    pub max_query_bytes: usize,
 }
 
 impl Config {
@@ -121,8 +138,36 @@ impl Config {
             return Err(src.error_for("REQUEST_TIMEOUT_SECS", "must be at least 1"));
         }
         let auth = AuthConfig::from_sources(src, &public_url)?;
+        let schemas: Vec<String> = src.get("REST_SCHEMAS").map_or_else(
+            || vec!["public".to_owned()],
+            |v| {
+                v.value
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            },
+        );
+        if schemas
+            .iter()
+            .any(|s| ["auth", "private", "pg_catalog", "information_schema"].contains(&s.as_str()))
+        {
+            return Err(src.error_for(
+                "REST_SCHEMAS",
+                "auth, private and the system schemas cannot be exposed",
+            ));
+        }
+        let rest = RestConfig {
+            schemas,
+            max_rows: src.parsed("REST_MAX_ROWS")?.unwrap_or(1000),
+            max_unfiltered_affected: src.parsed("REST_MAX_UNFILTERED_AFFECTED")?.unwrap_or(1000),
+            statement_timeout_ms: Some(src.parsed("REST_STATEMENT_TIMEOUT_MS")?.unwrap_or(8000))
+                .filter(|ms| *ms > 0),
+            max_query_bytes: src.parsed("REST_MAX_QUERY_BYTES")?.unwrap_or(16 * 1024),
+        };
         Ok(Self {
             auth,
+            rest,
             addr,
             public_url,
             data_dir: src

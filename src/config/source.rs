@@ -18,6 +18,11 @@ pub const KEYS: &[&str] = &[
     "CORS_ORIGINS",
     "MAX_BODY_BYTES",
     "REQUEST_TIMEOUT_SECS",
+    "REST_SCHEMAS",
+    "REST_MAX_ROWS",
+    "REST_MAX_UNFILTERED_AFFECTED",
+    "REST_STATEMENT_TIMEOUT_MS",
+    "REST_MAX_QUERY_BYTES",
 ];
 
 fn known(key: &str) -> Option<&'static str> {

@@ -59,6 +59,8 @@ pub struct Identity {
     pub claims: Value,
     /// HTTP method, path and lower-cased headers of the request, when there is one.
     pub request: Option<RequestInfo>,
+    /// `statement_timeout` for the transaction, in milliseconds.
+    pub statement_timeout_ms: Option<u64>,
 }
 
 /// The parts of the HTTP request that SQL may read through `current_setting('request.*')`.
@@ -82,6 +84,7 @@ impl Identity {
             role,
             claims,
             request: None,
+            statement_timeout_ms: None,
         }
     }
 
@@ -102,6 +105,9 @@ impl Identity {
             quote_literal(self.role.as_str()),
             quote_literal(&self.claims.to_string()),
         );
+        if let Some(ms) = self.statement_timeout_ms {
+            sql.push_str(&format!(", set_config('statement_timeout', '{ms}', true)"));
+        }
         if let Some(r) = &self.request {
             sql.push_str(&format!(
                 ", set_config('request.method', {}, true), set_config('request.path', {}, true), \

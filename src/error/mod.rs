@@ -113,6 +113,9 @@ pub enum AppError {
     /// A dependency (the database) is unavailable (`service_unavailable`, 503).
     #[error("service unavailable: {0}")]
     Unavailable(Text),
+    /// A data-API error in PostgREST's terms (status, PGRST code or SQLSTATE, details, hint).
+    #[error("{}", .0.message)]
+    Pgrst(Box<crate::rest::errors::PgrstError>),
     /// A database failure that is not the client's fault (`internal`, 500).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -163,6 +166,7 @@ impl AppError {
             }
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Pgrst(e) => e.status,
             Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -186,6 +190,7 @@ impl AppError {
             Self::RateLimited { .. } => "over_request_rate_limit",
             Self::Timeout => "request_timeout",
             Self::Unavailable(_) => "service_unavailable",
+            Self::Pgrst(_) => "data_api_error",
             Self::Database(e) if is_unavailable(e) => "service_unavailable",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
@@ -197,6 +202,7 @@ impl AppError {
             Self::Database(e) if is_unavailable(e) => "the database is unavailable".into(),
             Self::Database(_) | Self::Internal(_) => "internal error".into(),
             Self::Validation(m) | Self::BadJson(m) | Self::Unavailable(m) => m.clone(),
+            Self::Pgrst(e) => e.message.clone().into(),
             Self::BadRequest { message, .. }
             | Self::Unauthorized { message, .. }
             | Self::Forbidden { message, .. }

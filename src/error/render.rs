@@ -56,6 +56,7 @@ pub fn render(err: &AppError, surface: Surface, request_id: &str) -> Response {
     let internal = status.is_server_error();
     let message = err.public_message();
     let mut response = match surface {
+        Surface::PostgRest if let AppError::Pgrst(e) = err => pgrst(e, status),
         Surface::Native => {
             let mut body = json!({ "code": err.code(), "message": message });
             if internal {
@@ -95,6 +96,25 @@ pub fn render(err: &AppError, surface: Surface, request_id: &str) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
     }
     response
+}
+
+fn pgrst(e: &crate::rest::errors::PgrstError, status: StatusCode) -> Response {
+    let body =
+        json!({ "code": e.code, "message": e.message, "details": e.details, "hint": e.hint });
+    let mut r = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={}", e.code)) {
+        r.headers_mut()
+            .insert(HeaderName::from_static("proxy-status"), v);
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        let description = e.message.replace('"', "'");
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "Bearer error=\"invalid_token\", error_description=\"{description}\""
+        )) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    r
 }
 
 fn gotrue(

@@ -1,0 +1,321 @@
+//! Builds the SELECT of a read: the select list (columns, JSON paths, casts, embedded resources
+//! through foreign keys), conditions and ordering, against the schema cache.
+
+use super::{
+    errors::PgrstError,
+    grammar::{
+        Field, Filter, Join, JsonKey, Logic, LogicOp, Nulls, Op, Operand, OrderTerm, Quantifier,
+        SelectItem,
+    },
+    query::{Modifiers, Query},
+    relation::{self, Relation},
+    schema::{SchemaCache, Table},
+    sql::{Bind, Sql, ident, qualified},
+};
+
+/// One resource level being built.
+pub struct Level<'a> {
+    /// The table.
+    pub table: &'a Table,
+    /// Its alias in the SQL.
+    pub alias: String,
+    /// Its embedding path.
+    pub path: Vec<String>,
+}
+
+fn unknown_column(table: &Table, name: &str) -> PgrstError {
+    PgrstError::new(
+        400,
+        "42703",
+        format!("column {}.{} does not exist", table.name, name),
+    )
+}
+
+/// The SQL expression of a column or JSON path, and the type a compared value should take.
+fn field_expr(
+    sql: &mut Sql,
+    level: &Level<'_>,
+    field: &Field,
+) -> Result<(String, String), PgrstError> {
+    let col = level
+        .table
+        .column(&field.name)
+        .ok_or_else(|| unknown_column(level.table, &field.name))?;
+    let mut expr = format!("{}.{}", level.alias, ident(&col.name));
+    let mut ty = col.data_type.clone();
+    for step in &field.path {
+        let arrow = if step.as_text { "->>" } else { "->" };
+        let key = match &step.key {
+            JsonKey::Name(k) => format!("{}::text", sql.bind(Bind::Text(k.clone()))),
+            JsonKey::Index(i) => i.to_string(),
+        };
+        expr = format!("({expr}{arrow}{key})");
+        ty = if step.as_text {
+            "text".into()
+        } else {
+            "jsonb".into()
+        };
+    }
+    Ok((expr, ty))
+}
+
+/// `select` list of one level; appends `!inner` existence conditions to `inner`.
+pub fn select_list(
+    sql: &mut Sql,
+    cache: &SchemaCache,
+    query: &Query,
+    level: &Level<'_>,
+    items: &[SelectItem],
+    inner: &mut Vec<String>,
+) -> Result<String, PgrstError> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Star => out.push(format!("{}.*", level.alias)),
+            SelectItem::Field { alias, field, cast } => {
+                let (expr, _) = field_expr(sql, level, field)?;
+                let expr = match cast {
+                    Some(ty) => format!("({expr})::{ty}"),
+                    None => expr,
+                };
+                let name = alias.clone().unwrap_or_else(|| field.output_name());
+                out.push(format!("{expr} as {}", ident(&name)));
+            }
+            SelectItem::Embed {
+                alias,
+                relation,
+                hint,
+                join,
+                spread,
+                items,
+            } => {
+                if *spread {
+                    return Err(PgrstError::new(400, "PGRST127", "Feature not implemented")
+                        .details("spread embedding (...rel) is not supported yet"));
+                }
+                let rel = relation::resolve(cache, level.table, relation, hint.as_deref())?;
+                let key = alias.clone().unwrap_or_else(|| relation.clone());
+                let mut path = level.path.clone();
+                path.push(key.clone());
+                let expr = embed(sql, cache, query, level, &rel, &path, items)?;
+                if *join == Join::Inner {
+                    inner.push(match rel.to_one {
+                        true => format!("({expr}) is not null"),
+                        false => format!("json_array_length({expr}) > 0"),
+                    });
+                }
+                out.push(format!("{expr} as {}", ident(&key)));
+            }
+        }
+    }
+    Ok(out.join(", "))
+}
+
+fn embed(
+    sql: &mut Sql,
+    cache: &SchemaCache,
+    query: &Query,
+    parent: &Level<'_>,
+    rel: &Relation<'_>,
+    path: &[String],
+    items: &[SelectItem],
+) -> Result<String, PgrstError> {
+    let child = Level {
+        table: rel.target,
+        alias: sql.alias(),
+        path: path.to_vec(),
+    };
+    let mods = query.modifiers.get(path).cloned().unwrap_or_default();
+    let mut inner = Vec::new();
+    let items = if items.is_empty() {
+        &[SelectItem::Star][..]
+    } else {
+        items
+    };
+    let list = select_list(sql, cache, query, &child, items, &mut inner)?;
+    let mut conds = vec![rel.join_condition(&parent.alias, &child.alias)];
+    conds.extend(inner);
+    for f in &mods.filters {
+        conds.push(condition(sql, &child, f)?);
+    }
+    let from = qualified(&child.table.schema, &child.table.name);
+    let row = sql.alias();
+    let body = format!(
+        "select {list} from {from} {} where {}{}{}",
+        child.alias,
+        conds.join(" and "),
+        order_by(sql, &child, &mods.order)?,
+        paging(&mods),
+    );
+    Ok(if rel.to_one {
+        format!("(select row_to_json({row}) from ({body}) {row})")
+    } else {
+        format!("coalesce((select json_agg({row}) from ({body}) {row}), '[]'::json)")
+    })
+}
+
+/// ` order by …` (empty when no terms).
+pub fn order_by(
+    sql: &mut Sql,
+    level: &Level<'_>,
+    terms: &[OrderTerm],
+) -> Result<String, PgrstError> {
+    if terms.is_empty() {
+        return Ok(String::new());
+    }
+    let mut parts = Vec::new();
+    for t in terms {
+        let (expr, _) = field_expr(sql, level, &t.field)?;
+        let dir = if t.desc { " desc" } else { " asc" };
+        let nulls = match t.nulls {
+            Some(Nulls::First) => " nulls first",
+            Some(Nulls::Last) => " nulls last",
+            None => "",
+        };
+        parts.push(format!("{expr}{dir}{nulls}"));
+    }
+    Ok(format!(" order by {}", parts.join(", ")))
+}
+
+/// ` limit … offset …`.
+pub fn paging(m: &Modifiers) -> String {
+    let mut s = String::new();
+    if let Some(l) = m.limit {
+        s.push_str(&format!(" limit {l}"));
+    }
+    if let Some(o) = m.offset {
+        s.push_str(&format!(" offset {o}"));
+    }
+    s
+}
+
+/// The SQL of one condition tree.
+pub fn condition(sql: &mut Sql, level: &Level<'_>, logic: &Logic) -> Result<String, PgrstError> {
+    match logic {
+        Logic::Filter(f) => filter(sql, level, f),
+        Logic::Tree {
+            op,
+            negate,
+            children,
+        } => {
+            let joiner = if *op == LogicOp::And { " and " } else { " or " };
+            let parts = children
+                .iter()
+                .map(|c| condition(sql, level, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let body = format!("({})", parts.join(joiner));
+            Ok(if *negate { format!("not {body}") } else { body })
+        }
+    }
+}
+
+fn filter(sql: &mut Sql, level: &Level<'_>, f: &Filter) -> Result<String, PgrstError> {
+    let (lhs, ty) = field_expr(sql, level, &f.field)?;
+    let value = |sql: &mut Sql| match &f.operand {
+        Operand::Value(v) => sql.bind(Bind::Text(v.clone())),
+        Operand::List(l) => sql.bind(Bind::Texts(l.clone())),
+        Operand::Is(_) => String::new(),
+    };
+    let like = |v: &str| v.replace('*', "%");
+    let expr = match (f.op, f.quantifier) {
+        (Op::Is, _) => {
+            let Operand::Is(v) = &f.operand else {
+                return Err(PgrstError::new(
+                    400,
+                    "PGRST100",
+                    "is needs null, not_null, true, false or unknown",
+                ));
+            };
+            match *v {
+                "not_null" => format!("{lhs} is not null"),
+                other => format!("{lhs} is {other}"),
+            }
+        }
+        (Op::In, _) => format!("{lhs} = any({}::text[]::{ty}[])", value(sql)),
+        (op @ (Op::Like | Op::Ilike), q) => {
+            let word = if op == Op::Like { "like" } else { "ilike" };
+            match (&f.operand, q) {
+                (Operand::List(l), Some(q)) => {
+                    let p = sql.bind(Bind::Texts(l.iter().map(|v| like(v)).collect()));
+                    format!("{lhs}::text {word} {}({p}::text[])", quant(q))
+                }
+                (Operand::Value(v), _) => {
+                    format!("{lhs}::text {word} {}", sql.bind(Bind::Text(like(v))))
+                }
+                _ => return Err(PgrstError::new(400, "PGRST100", "like needs a pattern")),
+            }
+        }
+        (op, Some(q)) => {
+            let p = value(sql);
+            let sym = comparison(op).ok_or_else(|| {
+                PgrstError::new(400, "PGRST100", "this operator takes no (any)/(all)")
+            })?;
+            if matches!(op, Op::Match | Op::Imatch) {
+                format!("{lhs}::text {sym} {}({p}::text[])", quant(q))
+            } else {
+                format!("{lhs} {sym} {}({p}::text[]::{ty}[])", quant(q))
+            }
+        }
+        (Op::Match, None) => format!("{lhs}::text ~ {}", value(sql)),
+        (Op::Imatch, None) => format!("{lhs}::text ~* {}", value(sql)),
+        (Op::IsDistinct, None) => format!("{lhs} is distinct from {}::{ty}", value(sql)),
+        (op, None) if op.is_fts() => {
+            let func = match op {
+                Op::Plfts => "plainto_tsquery",
+                Op::Phfts => "phraseto_tsquery",
+                Op::Wfts => "websearch_to_tsquery",
+                _ => "to_tsquery",
+            };
+            let cfg = f
+                .fts_config
+                .as_ref()
+                .map(|c| format!("{}::regconfig, ", sql.bind(Bind::Text(c.clone()))));
+            let cfg = cfg.unwrap_or_default();
+            let doc = if ty == "tsvector" {
+                lhs.clone()
+            } else {
+                format!("to_tsvector({cfg}{lhs}::text)")
+            };
+            format!("{doc} @@ {func}({cfg}{})", value(sql))
+        }
+        (op, None) => {
+            let sym = comparison(op)
+                .ok_or_else(|| PgrstError::new(400, "PGRST100", "unsupported operator"))?;
+            format!("{lhs} {sym} {}::{ty}", value(sql))
+        }
+    };
+    Ok(if f.negate {
+        format!("not ({expr})")
+    } else {
+        expr
+    })
+}
+
+fn quant(q: Quantifier) -> &'static str {
+    match q {
+        Quantifier::Any => "any",
+        Quantifier::All => "all",
+    }
+}
+
+fn comparison(op: Op) -> Option<&'static str> {
+    Some(match op {
+        Op::Eq => "=",
+        Op::Neq => "<>",
+        Op::Gt => ">",
+        Op::Gte => ">=",
+        Op::Lt => "<",
+        Op::Lte => "<=",
+        Op::Match => "~",
+        Op::Imatch => "~*",
+        Op::Cs => "@>",
+        Op::Cd => "<@",
+        Op::Ov => "&&",
+        Op::Sl => "<<",
+        Op::Sr => ">>",
+        Op::Nxr => "&<",
+        Op::Nxl => "&>",
+        Op::Adj => "-|-",
+        _ => return None,
+    })
+}

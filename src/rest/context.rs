@@ -1,0 +1,229 @@
+//! Per-request context of the data API: who is calling (role and claims from the JWT), which
+//! schema (`Accept-Profile` / `Content-Profile`), what the client prefers (`Prefer`), what it
+//! accepts (`Accept`), and the decoded query pairs.
+
+use axum::http::{HeaderMap, Method, header};
+use serde_json::{Map, Value, json};
+
+use super::{errors::PgrstError, query::Query};
+use crate::{
+    app::AppState,
+    auth::jwt::JwtError,
+    db::identity::{DbRole, Identity, RequestInfo},
+};
+
+/// `Prefer` preferences.
+#[derive(Debug, Default, Clone)]
+pub struct Prefer {
+    /// `return=minimal|headers-only|representation`.
+    pub return_: Option<String>,
+    /// `count=exact|planned|estimated`.
+    pub count: Option<String>,
+    /// `resolution=merge-duplicates|ignore-duplicates`.
+    pub resolution: Option<String>,
+    /// `missing=default`.
+    pub missing_default: bool,
+    /// `tx=rollback`.
+    pub rollback: bool,
+    /// `handling=strict`.
+    pub strict: bool,
+    /// `max-affected=n`.
+    pub max_affected: Option<u64>,
+}
+
+impl Prefer {
+    /// Parses every `Prefer` header (tokens separated by `,`).
+    pub fn parse(headers: &HeaderMap) -> Result<Self, PgrstError> {
+        let mut p = Self::default();
+        let mut unknown = Vec::new();
+        for value in headers.get_all("prefer") {
+            for token in value
+                .to_str()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
+                let (k, v) = token.split_once('=').unwrap_or((token, ""));
+                match (k.trim(), v.trim()) {
+                    ("return", v @ ("minimal" | "headers-only" | "representation")) => {
+                        p.return_ = Some(v.into())
+                    }
+                    ("count", v @ ("exact" | "planned" | "estimated")) => p.count = Some(v.into()),
+                    ("resolution", v @ ("merge-duplicates" | "ignore-duplicates")) => {
+                        p.resolution = Some(v.into())
+                    }
+                    ("missing", "default") => p.missing_default = true,
+                    ("missing", "null") => p.missing_default = false,
+                    ("tx", "rollback") => p.rollback = true,
+                    ("tx", "commit") => p.rollback = false,
+                    ("handling", "strict") => p.strict = true,
+                    ("handling", "lenient") => p.strict = false,
+                    ("max-affected", n) if n.parse::<u64>().is_ok() => {
+                        p.max_affected = n.parse().ok()
+                    }
+                    ("timezone" | "params", _) => {}
+                    _ => unknown.push(token.to_owned()),
+                }
+            }
+        }
+        if p.strict && !unknown.is_empty() {
+            return Err(PgrstError::new(
+                400,
+                "PGRST122",
+                "Invalid preferences given with handling=strict",
+            )
+            .details(format!("Invalid preferences: {}", unknown.join(", "))));
+        }
+        Ok(p)
+    }
+}
+
+/// What the client wants back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// A JSON array.
+    Json,
+    /// One object (`application/vnd.pgrst.object+json`).
+    Object,
+    /// CSV.
+    Csv,
+}
+
+impl Accept {
+    /// Reads `Accept`; unsupported media → PGRST107.
+    pub fn parse(headers: &HeaderMap) -> Result<Self, PgrstError> {
+        let raw = headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("*/*");
+        for part in raw.split(',') {
+            let media = part.split(';').next().unwrap_or("").trim();
+            match media {
+                "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => {
+                    return Ok(Self::Object);
+                }
+                "text/csv" => return Ok(Self::Csv),
+                "application/json"
+                | "application/vnd.pgrst.array+json"
+                | "*/*"
+                | "application/*"
+                | "" => return Ok(Self::Json),
+                _ => {}
+            }
+        }
+        Err(
+            PgrstError::new(406, "PGRST107", "None of these media types are available")
+                .details(raw.to_owned()),
+        )
+    }
+}
+
+/// The schema a request addresses.
+pub fn profile(app: &AppState, method: &Method, headers: &HeaderMap) -> Result<String, PgrstError> {
+    let name = if matches!(*method, Method::GET | Method::HEAD) {
+        "accept-profile"
+    } else {
+        "content-profile"
+    };
+    let schemas = &app.config.rest.schemas;
+    match headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(schemas.first().cloned().unwrap_or_else(|| "public".into())),
+        Some(s) if schemas.iter().any(|e| e == s) => Ok(s.to_owned()),
+        Some(s) => Err(
+            PgrstError::new(406, "PGRST106", format!("Invalid schema: {s}")).hint(format!(
+                "Only the following schemas are exposed: {}",
+                schemas.join(", ")
+            )),
+        ),
+    }
+}
+
+/// The caller's database identity, from `Authorization: Bearer` (the gateway put the apikey there
+/// when the client had no session).
+pub fn identity(
+    app: &AppState,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Identity, PgrstError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    let (role, claims) = match token {
+        None => (DbRole::Anon, json!({})),
+        Some(t) => {
+            let claims = app.auth.signer.verify(&t).map_err(|e| match e {
+                JwtError::Expired => PgrstError::new(401, "PGRST303", "JWT expired"),
+                JwtError::Invalid => PgrstError::new(
+                    401,
+                    "PGRST301",
+                    "JWT could not be decoded or its signature is invalid",
+                ),
+            })?;
+            let role = match claims.get("role").and_then(Value::as_str) {
+                None => DbRole::Anon,
+                Some(r) => DbRole::from_claim(r).ok_or_else(|| {
+                    PgrstError::new(
+                        401,
+                        "PGRST303",
+                        format!(
+                            "JWT claims invalid: role \"{r}\" is not a database role of this API"
+                        ),
+                    )
+                })?,
+            };
+            (role, claims)
+        }
+    };
+    let mut h = Map::new();
+    for (name, value) in headers {
+        if name == header::AUTHORIZATION || name == "apikey" || name == header::COOKIE {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            h.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
+        }
+    }
+    let mut identity = Identity::new(role, claims);
+    identity.request = Some(RequestInfo {
+        method: method.as_str().to_owned(),
+        path: path.to_owned(),
+        headers: Value::Object(h),
+    });
+    identity.statement_timeout_ms = app.config.rest.statement_timeout_ms;
+    Ok(identity)
+}
+
+/// Decodes a query string with form rules (`+` is a space).
+pub fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, PgrstError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or("")).map_err(|e| {
+        PgrstError::new(400, "PGRST100", "failed to decode the query string").details(e.to_string())
+    })
+}
+
+/// Everything a data-API operation needs to know about its request.
+pub struct Call<'a> {
+    /// The application.
+    pub app: &'a AppState,
+    /// Who is calling.
+    pub who: &'a Identity,
+    /// The schema addressed.
+    pub schema: &'a str,
+    /// The table or function.
+    pub name: &'a str,
+    /// The parsed query string.
+    pub query: &'a Query,
+    /// `Prefer`.
+    pub prefer: &'a Prefer,
+    /// `Accept`.
+    pub accept: Accept,
+}

@@ -1,0 +1,200 @@
+//! `/rest/v1/rpc/{function}`: `POST` with named arguments in a JSON object (or the whole body for a
+//! single unnamed `json`/`jsonb` parameter), `GET`/`HEAD` with arguments in the query string.
+//! Set-returning functions of a table's row type are filtered, ordered and paged like tables.
+
+use axum::{http::StatusCode, response::Response};
+use serde_json::Value;
+
+use super::{
+    context::Call,
+    errors::{PgrstError, from_db},
+    read::page_sql,
+    respond::{body, content_range, respond},
+    schema::Function,
+    sql::{Bind, Sql, ident, qualified},
+};
+use crate::{
+    db::identity::{self, Access, DbRole},
+    error::AppResult,
+};
+
+/// Picks the overload whose parameters fit the given argument names.
+pub fn resolve<'a>(
+    candidates: &'a [Function],
+    schema: &str,
+    name: &str,
+    given: &[String],
+) -> Result<&'a Function, PgrstError> {
+    let fits: Vec<&Function> = candidates
+        .iter()
+        .filter(|f| {
+            let single_json = f.args.len() == 1
+                && f.args[0].0.is_empty()
+                && matches!(f.args[0].1.as_str(), "json" | "jsonb");
+            single_json
+                || given.iter().all(|g| f.args.iter().any(|(a, _, _)| a == g))
+                    && f.args
+                        .iter()
+                        .all(|(a, _, has_default)| *has_default || given.contains(a))
+        })
+        .collect();
+    match fits.as_slice() {
+        [one] => Ok(one),
+        [] => Err(PgrstError::new(404, "PGRST202", format!("Could not find the function {schema}.{name}({}) in the schema cache", given.join(", ")))
+            .hint("Check the function name and its parameter names, or reload the schema cache (NOTIFY pgrst, 'reload schema').")),
+        _ => Err(PgrstError::new(300, "PGRST203", format!("Could not choose the best candidate function between: {schema}.{name}"))
+            .hint("Rename the overloaded functions or give arguments that fit only one.")),
+    }
+}
+
+/// The argument list `"a" => $1::type, …`, or the whole body for a single JSON parameter.
+fn arguments(
+    sql: &mut Sql,
+    f: &Function,
+    args: &[(String, Value)],
+    whole: Option<&Value>,
+) -> String {
+    if f.args.len() == 1 && f.args[0].0.is_empty() {
+        let p = sql.bind(Bind::Json(whole.cloned().unwrap_or(Value::Null)));
+        return format!("{p}::{}", f.args[0].1);
+    }
+    args.iter()
+        .filter_map(|(name, value)| {
+            let (_, ty, _) = f.args.iter().find(|(a, _, _)| a == name)?;
+            let p = match value {
+                Value::String(s) => sql.bind(Bind::Text(s.clone())),
+                Value::Null => return Some(format!("{} => null::{ty}", ident(name))),
+                other if ty == "json" || ty == "jsonb" => sql.bind(Bind::Json(other.clone())),
+                Value::Array(items) if ty.ends_with("[]") => {
+                    let texts = items
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect();
+                    let p = sql.bind(Bind::Texts(texts));
+                    return Some(format!("{} => {p}::text[]::{ty}", ident(name)));
+                }
+                other => sql.bind(Bind::Text(other.to_string())),
+            };
+            Some(format!("{} => {p}::{ty}", ident(name)))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Serves a call.
+pub async fn call(
+    c: &Call<'_>,
+    payload: Option<Value>,
+    read_only: bool,
+    head: bool,
+) -> AppResult<Response> {
+    let Call {
+        app,
+        who,
+        schema,
+        name,
+        query,
+        prefer,
+        accept,
+    } = *c;
+    let cache = app.rest.get();
+    let candidates = cache
+        .functions
+        .get(&(schema.to_owned(), name.to_owned()))
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let args: Vec<(String, Value)> = match &payload {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Some(_) | None => query
+            .args
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    };
+    let given: Vec<String> = args.iter().map(|(k, _)| k.clone()).collect();
+    let f = resolve(candidates, schema, name, &given)?;
+    let mut sql = Sql::default();
+    let call = format!(
+        "{}({})",
+        qualified(schema, name),
+        arguments(&mut sql, f, &args, payload.as_ref())
+    );
+    let tabular = f.returns_set || f.returns_composite;
+    let text = match (&f.return_table, tabular) {
+        (Some((ts, tn)), true) => {
+            let table = cache.table(ts, tn).ok_or_else(|| {
+                PgrstError::new(404, "PGRST205", "result table not in the schema cache")
+            })?;
+            page_sql(
+                &mut sql,
+                &cache,
+                query,
+                table,
+                &call,
+                prefer.count.is_some(),
+                app.config.rest.max_rows,
+            )?
+        }
+        (None, true) => {
+            if query
+                .select
+                .iter()
+                .any(|s| !matches!(s, super::grammar::SelectItem::Star))
+                || !query.modifiers.is_empty()
+            {
+                return Err(PgrstError::new(400, "PGRST127", "Feature not implemented")
+                    .details(
+                        "select, filters and order apply to functions returning a table's row type",
+                    )
+                    .into());
+            }
+            let agg = if f.returns_set {
+                "coalesce(json_agg(pgrst_r), '[]')"
+            } else {
+                "(json_agg(pgrst_r) -> 0)"
+            };
+            format!("select null::bigint, {agg}::text, count(*) from {call} pgrst_r")
+        }
+        (_, false) => format!("select null::bigint, to_json({call})::text, 1::bigint"),
+    };
+    let anon = who.role == DbRole::Anon;
+    let access = if read_only || f.stable {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let mut tx = identity::begin(&app.pool, who, access)
+        .await
+        .map_err(|e| from_db(e, anon))?;
+    let (total, json, n): (Option<i64>, Option<String>, i64) =
+        Sql::apply(&sql.binds, sqlx::query_as(sqlx::AssertSqlSafe(text)))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| from_db(e, anon))?;
+    if prefer.rollback {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    if f.returns_void {
+        return Ok(respond(StatusCode::NO_CONTENT, None, None, None));
+    }
+    let json = json.unwrap_or_else(|| "null".to_owned());
+    if !f.returns_set {
+        let ct = "application/json; charset=utf-8";
+        return Ok(respond(
+            StatusCode::OK,
+            Some(ct),
+            None,
+            (!head).then_some(json),
+        ));
+    }
+    let offset = query.root().offset.unwrap_or(0);
+    let (ct, b) = body(accept, json, n)?;
+    Ok(respond(
+        StatusCode::OK,
+        Some(ct),
+        Some(content_range(offset, n, total)),
+        (!head).then_some(b),
+    ))
+}

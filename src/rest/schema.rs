@@ -1,0 +1,346 @@
+//! The schema cache: tables, views, columns, primary keys, foreign keys and functions of the
+//! exposed schemas, read from `pg_catalog`. Only names found here are ever written into SQL.
+//! Reloaded on `NOTIFY pgrst, 'reload schema'` and after migrations, swapped atomically so
+//! in-flight requests keep the version they started with.
+
+use std::{collections::HashMap, sync::Arc};
+
+use serde::Deserialize;
+use sqlx::PgPool;
+
+/// A column.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// `format_type` of its type (safe to write into SQL: it comes from the catalog).
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+    /// Whether it has a default (or is identity/generated).
+    pub has_default: bool,
+}
+
+/// A table or view.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+    /// Primary key columns.
+    pub primary_key: Vec<String>,
+    /// A view (no writes through the API unless auto-updatable; PostgreSQL decides).
+    pub is_view: bool,
+}
+
+impl Table {
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A foreign key from `table(columns)` to `ref_table(ref_columns)`.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    /// Constraint name (usable as an embedding hint).
+    pub name: String,
+    /// Referencing table, `(schema, name)`.
+    pub table: (String, String),
+    /// Referencing columns.
+    pub columns: Vec<String>,
+    /// Referenced table.
+    pub ref_table: (String, String),
+    /// Referenced columns.
+    pub ref_columns: Vec<String>,
+}
+
+/// A function callable through `/rpc`.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// Schema.
+    pub schema: String,
+    /// Name.
+    pub name: String,
+    /// Named arguments: (name, type, has default).
+    pub args: Vec<(String, String, bool)>,
+    /// `RETURNS SETOF` / `TABLE`.
+    pub returns_set: bool,
+    /// Returns a row type (a table or composite), so its result is a record.
+    pub returns_composite: bool,
+    /// `void`.
+    pub returns_void: bool,
+    /// Not VOLATILE (callable with GET, runs read-only).
+    pub stable: bool,
+    /// The table its rows belong to, when it returns a table's row type.
+    pub return_table: Option<(String, String)>,
+}
+
+/// Everything the data API knows about the database.
+#[derive(Debug, Default)]
+pub struct SchemaCache {
+    /// Exposed schemas, the first is the default.
+    pub schemas: Vec<String>,
+    /// Tables by (schema, name).
+    pub tables: HashMap<(String, String), Table>,
+    /// All foreign keys touching exposed schemas.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Functions by (schema, name); overloads kept together.
+    pub functions: HashMap<(String, String), Vec<Function>>,
+}
+
+impl SchemaCache {
+    /// A table or view of `schema`.
+    pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
+        self.tables.get(&(schema.to_owned(), name.to_owned()))
+    }
+
+    /// Reads the catalog.
+    pub async fn load(pool: &PgPool, schemas: &[String]) -> sqlx::Result<Self> {
+        let mut conn = pool.acquire().await?;
+        type TableRow = (
+            String,
+            String,
+            bool,
+            sqlx::types::Json<Vec<Column>>,
+            Vec<String>,
+        );
+        let rows: Vec<TableRow> = sqlx::query_as(
+            "select n.nspname::text, c.relname::text, c.relkind in ('v', 'm'), \
+               coalesce((select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), \
+                  'nullable', not a.attnotnull, 'has_default', a.atthasdef or a.attidentity <> '' or a.attgenerated <> '') order by a.attnum) \
+                 from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]'), \
+               coalesce((select array_agg(a.attname::text order by k.n) from pg_index i \
+                  cross join unnest(i.indkey) with ordinality k(attnum, n) \
+                  join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum \
+                  where i.indrelid = c.oid and i.indisprimary), '{}') \
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+             where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p')",
+        )
+        .bind(schemas)
+        .fetch_all(&mut *conn)
+        .await?;
+        let tables = rows
+            .into_iter()
+            .map(|(schema, name, is_view, columns, primary_key)| {
+                (
+                    (schema.clone(), name.clone()),
+                    Table {
+                        schema,
+                        name,
+                        columns: columns.0,
+                        primary_key,
+                        is_view,
+                    },
+                )
+            })
+            .collect();
+        type FkRow = (
+            String,
+            String,
+            String,
+            Vec<String>,
+            String,
+            String,
+            Vec<String>,
+        );
+        let fks: Vec<FkRow> = sqlx::query_as(
+            "select con.conname::text, n1.nspname::text, c1.relname::text, \
+               array(select a.attname::text from unnest(con.conkey) with ordinality k(attnum, i) \
+                     join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum order by k.i), \
+               n2.nspname::text, c2.relname::text, \
+               array(select a.attname::text from unnest(con.confkey) with ordinality k(attnum, i) \
+                     join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.attnum order by k.i) \
+             from pg_constraint con \
+             join pg_class c1 on c1.oid = con.conrelid join pg_namespace n1 on n1.oid = c1.relnamespace \
+             join pg_class c2 on c2.oid = con.confrelid join pg_namespace n2 on n2.oid = c2.relnamespace \
+             where con.contype = 'f' and (n1.nspname = any($1) or n2.nspname = any($1))",
+        )
+        .bind(schemas)
+        .fetch_all(&mut *conn)
+        .await?;
+        let foreign_keys = fks
+            .into_iter()
+            .map(|(name, s1, t1, columns, s2, t2, ref_columns)| ForeignKey {
+                name,
+                table: (s1, t1),
+                columns,
+                ref_table: (s2, t2),
+                ref_columns,
+            })
+            .collect();
+        type FnRow = (
+            String,
+            String,
+            Vec<String>,
+            Vec<String>,
+            i16,
+            bool,
+            bool,
+            bool,
+            bool,
+            Option<String>,
+            Option<String>,
+        );
+        let fns: Vec<FnRow> = sqlx::query_as(
+            "select n.nspname::text, p.proname::text, \
+               coalesce(array(select coalesce(p.proargnames[i], '') from generate_series(1, p.pronargs) i), '{}'), \
+               array(select format_type(t, null) from unnest(p.proargtypes) t), p.pronargdefaults, p.proretset, \
+               t.typtype = 'c' or p.prorettype = 'record'::regtype, p.prorettype = 'void'::regtype, p.provolatile <> 'v', \
+               rn.nspname::text, rc.relname::text \
+             from pg_proc p join pg_namespace n on n.oid = p.pronamespace \
+             join pg_type t on t.oid = p.prorettype \
+             left join pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r', 'v', 'm', 'p', 'f') \
+             left join pg_namespace rn on rn.oid = rc.relnamespace \
+             where n.nspname = any($1) and p.prokind = 'f'",
+        )
+        .bind(schemas)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut functions: HashMap<(String, String), Vec<Function>> = HashMap::new();
+        for (
+            schema,
+            name,
+            arg_names,
+            arg_types,
+            n_defaults,
+            returns_set,
+            composite,
+            void,
+            stable,
+            rs,
+            rt,
+        ) in fns
+        {
+            let n = arg_types.len();
+            let first_default = n.saturating_sub(usize::try_from(n_defaults).unwrap_or(0));
+            let args = arg_names
+                .into_iter()
+                .zip(arg_types)
+                .enumerate()
+                .map(|(i, (name, ty))| (name, ty, i >= first_default))
+                .collect();
+            functions
+                .entry((schema.clone(), name.clone()))
+                .or_default()
+                .push(Function {
+                    schema,
+                    name,
+                    args,
+                    returns_set,
+                    returns_composite: composite,
+                    returns_void: void,
+                    stable,
+                    return_table: rs.zip(rt),
+                });
+        }
+        Ok(Self {
+            schemas: schemas.to_vec(),
+            tables,
+            foreign_keys,
+            functions,
+        })
+    }
+}
+
+/// The current cache, replaced whole on reload.
+#[derive(Debug, Default)]
+pub struct CacheHandle(std::sync::RwLock<Arc<SchemaCache>>);
+
+impl CacheHandle {
+    /// The cache as of now (cheap: an `Arc` clone).
+    pub fn get(&self) -> Arc<SchemaCache> {
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the cache.
+    pub fn set(&self, cache: SchemaCache) {
+        let cache = Arc::new(cache);
+        match self.0.write() {
+            Ok(mut g) => *g = cache,
+            Err(poisoned) => *poisoned.into_inner() = cache,
+        }
+    }
+
+    /// Reloads from the database.
+    pub async fn reload(&self, pool: &PgPool, schemas: &[String]) -> sqlx::Result<()> {
+        let cache = SchemaCache::load(pool, schemas).await?;
+        tracing::info!(
+            tables = cache.tables.len(),
+            functions = cache.functions.len(),
+            "schema cache loaded"
+        );
+        self.set(cache);
+        Ok(())
+    }
+}
+
+/// Listens for `NOTIFY pgrst, 'reload schema'` and reloads; reconnects when the connection drops.
+pub fn spawn_listener(
+    pool: PgPool,
+    handle: Arc<CacheHandle>,
+    schemas: Vec<String>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if let Err(e) = listener.listen("pgrst").await {
+                        tracing::warn!(error = %e, "LISTEN pgrst failed");
+                    } else {
+                        // Anything may have changed while we were not listening.
+                        let _ = handle.reload(&pool, &schemas).await;
+                        while let Ok(n) = listener.recv().await {
+                            let payload = n.payload();
+                            if (payload.is_empty() || payload == "reload schema")
+                                && let Err(e) = handle.reload(&pool, &schemas).await
+                            {
+                                tracing::warn!(error = %e, "schema cache reload failed; keeping the previous one");
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "schema listener cannot connect; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    })
+}
+
+/// The data API's state: the cache, loaded on first use, and kept fresh by a NOTIFY listener.
+#[derive(Debug, Default)]
+pub struct RestState {
+    cache: Arc<CacheHandle>,
+    started: tokio::sync::OnceCell<()>,
+}
+
+impl RestState {
+    /// The current cache.
+    pub fn get(&self) -> Arc<SchemaCache> {
+        self.cache.get()
+    }
+
+    /// Loads the cache and starts the reload listener the first time it is called.
+    pub async fn ensure_loaded(&self, pool: &PgPool, schemas: &[String]) -> sqlx::Result<()> {
+        self.started
+            .get_or_try_init(|| async {
+                self.cache.reload(pool, schemas).await?;
+                spawn_listener(pool.clone(), self.cache.clone(), schemas.to_vec());
+                Ok::<(), sqlx::Error>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Reloads now (after migrations).
+    pub async fn reload(&self, pool: &PgPool, schemas: &[String]) -> sqlx::Result<()> {
+        self.cache.reload(pool, schemas).await
+    }
+}

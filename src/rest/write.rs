@@ -1,0 +1,352 @@
+//! `POST` (insert, upsert), `PATCH` (update) and `DELETE` on `/rest/v1/{table}`: one statement per
+//! request; the body travels as one JSON parameter and PostgreSQL turns it into rows
+//! (`json_populate_recordset`), so values are never spliced into SQL.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::Response,
+};
+use serde_json::Value;
+
+use super::{
+    build::{self, Level},
+    context::{Accept, Call},
+    errors::{PgrstError, from_db},
+    query::Query,
+    read::table,
+    respond::{body, content_range, not_singular, respond},
+    schema::{SchemaCache, Table},
+    sql::{Bind, Sql, ident, qualified},
+};
+use crate::{
+    db::identity::{self, Access, DbRole},
+    error::AppResult,
+};
+
+/// What kind of write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// `POST`.
+    Insert,
+    /// `PATCH`.
+    Update,
+    /// `DELETE`.
+    Delete,
+}
+
+fn rows_of(body: &Value) -> Result<Vec<&serde_json::Map<String, Value>>, PgrstError> {
+    let bad = || {
+        PgrstError::new(400, "PGRST102", "All object keys must match")
+            .details("the body must be a JSON object or an array of objects")
+    };
+    match body {
+        Value::Object(m) => Ok(vec![m]),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_object().ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// The columns written: `columns=` or the union of the body's keys; each must exist.
+fn columns(
+    table: &Table,
+    query: &Query,
+    rows: &[&serde_json::Map<String, Value>],
+) -> Result<Vec<String>, PgrstError> {
+    let mut cols: Vec<String> = match &query.columns {
+        Some(c) => c.clone(),
+        None => {
+            let mut seen = Vec::new();
+            for r in rows {
+                for k in r.keys() {
+                    if !seen.contains(k) {
+                        seen.push(k.clone());
+                    }
+                }
+            }
+            seen
+        }
+    };
+    cols.dedup();
+    for c in &cols {
+        if table.column(c).is_none() {
+            return Err(PgrstError::new(
+                400,
+                "PGRST204",
+                format!(
+                    "Could not find the '{c}' column of '{}' in the schema cache",
+                    table.name
+                ),
+            ));
+        }
+    }
+    Ok(cols)
+}
+
+/// The statement: yielding `(count, json, n)` (representation) or nothing.
+fn statement(
+    sql: &mut Sql,
+    cache: &SchemaCache,
+    call: &Call<'_>,
+    kind: Write,
+    table: &Table,
+    payload: Option<&Value>,
+    representation: bool,
+) -> Result<String, PgrstError> {
+    let (query, prefer) = (call.query, call.prefer);
+    let from = qualified(&table.schema, &table.name);
+    let level = Level {
+        table,
+        alias: sql.alias(),
+        path: vec![],
+    };
+    let alias = level.alias.clone();
+    let mut conds = Vec::new();
+    for f in &query.root().filters {
+        conds.push(build::condition(sql, &level, f)?);
+    }
+    let where_ = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" where {}", conds.join(" and "))
+    };
+    let write = match kind {
+        Write::Insert => {
+            let payload =
+                payload.ok_or_else(|| PgrstError::new(400, "PGRST102", "Empty or invalid json"))?;
+            let rows = rows_of(payload)?;
+            let cols = columns(table, query, &rows)?;
+            let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            let p = sql.bind(Bind::Json(Value::Array(
+                rows.iter().map(|r| Value::Object((*r).clone())).collect(),
+            )));
+            let conflict = match prefer.resolution.as_deref() {
+                None => String::new(),
+                Some(res) => {
+                    let target = query
+                        .on_conflict
+                        .clone()
+                        .unwrap_or_else(|| table.primary_key.clone());
+                    if target.is_empty() || target.iter().any(|c| table.column(c).is_none()) {
+                        return Err(PgrstError::new(
+                            400,
+                            "PGRST204",
+                            "on_conflict must name columns of a unique key",
+                        ));
+                    }
+                    let t = target
+                        .iter()
+                        .map(|c| ident(c))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if res == "ignore-duplicates" || cols.is_empty() {
+                        format!(" on conflict ({t}) do nothing")
+                    } else {
+                        let sets = cols
+                            .iter()
+                            .map(|c| format!("{0} = excluded.{0}", ident(c)))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        format!(" on conflict ({t}) do update set {sets}")
+                    }
+                }
+            };
+            if cols.is_empty() {
+                format!(
+                    "insert into {from} select * from json_populate_recordset(null::{from}, {p}::json) where false"
+                )
+            } else {
+                format!(
+                    "insert into {from} as {alias} ({list}) select {list} from json_populate_recordset(null::{from}, {p}::json){conflict}"
+                )
+            }
+        }
+        Write::Update => {
+            let payload =
+                payload.ok_or_else(|| PgrstError::new(400, "PGRST102", "Empty or invalid json"))?;
+            let Value::Object(obj) = payload else {
+                return Err(PgrstError::new(
+                    400,
+                    "PGRST102",
+                    "PATCH needs a JSON object",
+                ));
+            };
+            let cols = columns(
+                table,
+                &Query {
+                    columns: None,
+                    ..Query::default()
+                },
+                &[obj],
+            )?;
+            if cols.is_empty() {
+                return Err(PgrstError::new(400, "PGRST102", "Empty or invalid json")
+                    .details("nothing to update"));
+            }
+            let p = sql.bind(Bind::Json(payload.clone()));
+            let sets = cols
+                .iter()
+                .map(|c| format!("{0} = pgrst_body.{0}", ident(c)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "update {from} as {alias} set {sets} from (select * from json_populate_record(null::{from}, {p}::json)) pgrst_body{where_}"
+            )
+        }
+        Write::Delete => format!("delete from {from} as {alias}{where_}"),
+    };
+    if !representation {
+        return Ok(write);
+    }
+    let mut inner = Vec::new();
+    let list = build::select_list(sql, cache, query, &level, &query.select, &mut inner)?;
+    let filter = if inner.is_empty() {
+        String::new()
+    } else {
+        format!(" where {}", inner.join(" and "))
+    };
+    Ok(format!(
+        "with pgrst_write as ({write} returning {alias}.*), pgrst_source as (select {list} from pgrst_write {alias}{filter}) \
+         select (select count(*) from pgrst_write), coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source"
+    ))
+}
+
+/// Serves a write.
+pub async fn write(call: &Call<'_>, kind: Write, payload: Option<Value>) -> AppResult<Response> {
+    let Call {
+        app,
+        who,
+        schema,
+        name,
+        query,
+        prefer,
+        accept,
+    } = *call;
+    let cache = app.rest.get();
+    let table = table(&cache, schema, name)?;
+    let wants_body =
+        prefer.return_.as_deref() == Some("representation") || accept == Accept::Object;
+    let headers_only = kind == Write::Insert && prefer.return_.as_deref() == Some("headers-only");
+    let mut sql = Sql::default();
+    let representation = wants_body || headers_only;
+    let text = statement(
+        &mut sql,
+        &cache,
+        call,
+        kind,
+        table,
+        payload.as_ref(),
+        representation,
+    )?;
+    let anon = who.role == DbRole::Anon;
+    let mut tx = identity::begin(&app.pool, who, Access::ReadWrite)
+        .await
+        .map_err(|e| from_db(e, anon))?;
+    let (affected, json, _n) = if representation {
+        let row: (Option<i64>, String, i64) =
+            Sql::apply(&sql.binds, sqlx::query_as(sqlx::AssertSqlSafe(text)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| from_db(e, anon))?;
+        (row.0.unwrap_or(0), Some(row.1), row.2)
+    } else {
+        let done = Sql::apply_plain(&sql.binds, sqlx::query(sqlx::AssertSqlSafe(text)))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| from_db(e, anon))?;
+        let n = i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+        (n, None, n)
+    };
+    let limit = app.config.rest.max_unfiltered_affected;
+    if kind != Write::Insert
+        && !query.has_root_filters()
+        && u64::try_from(affected).unwrap_or(0) > limit
+    {
+        return Err(PgrstError::new(400, "PGRST124", format!("An unfiltered {} would affect {affected} rows; the limit is {limit}", if kind == Write::Update { "update" } else { "delete" }))
+            .hint("Add a filter (for every row: id=not.is.null), or raise BIZBASE_REST_MAX_UNFILTERED_AFFECTED")
+            .into());
+    }
+    if prefer.strict
+        && let Some(max) = prefer.max_affected
+        && u64::try_from(affected).unwrap_or(0) > max
+    {
+        return Err(PgrstError::new(
+            400,
+            "PGRST124",
+            "Query result exceeds max-affected preference constraint",
+        )
+        .details(format!("The query affects {affected} rows"))
+        .into());
+    }
+    if accept == Accept::Object && affected != 1 {
+        return Err(not_singular(affected).into());
+    }
+    if prefer.rollback {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    let total = prefer.count.is_some().then_some(affected);
+    let range = match kind {
+        Write::Update => content_range(0, affected, total),
+        _ => format!(
+            "*/{}",
+            total.map_or_else(|| "*".to_owned(), |t| t.to_string())
+        ),
+    };
+    let created = kind == Write::Insert
+        && !(prefer.resolution.as_deref() == Some("merge-duplicates") && affected == 0);
+    if headers_only {
+        let mut r = respond(StatusCode::CREATED, None, Some(range), None);
+        if let Some(loc) = location(table, name, json.as_deref()) {
+            r.headers_mut().insert(header::LOCATION, loc);
+        }
+        return Ok(r);
+    }
+    match (wants_body, json) {
+        (true, Some(json)) => {
+            let (ct, b) = body(accept, json, affected)?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(respond(status, Some(ct), Some(range), Some(b)))
+        }
+        _ => Ok(respond(
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::NO_CONTENT
+            },
+            None,
+            Some(range),
+            None,
+        )),
+    }
+}
+
+/// `Location: /t?pk=eq.v` for the first inserted row.
+fn location(table: &Table, name: &str, json: Option<&str>) -> Option<HeaderValue> {
+    let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(json?).ok()?;
+    let row = rows.first()?;
+    if table.primary_key.is_empty() {
+        return None;
+    }
+    let parts: Vec<(String, String)> = table
+        .primary_key
+        .iter()
+        .map(|k| {
+            let v = match row.get(k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            };
+            (k.clone(), format!("eq.{v}"))
+        })
+        .collect();
+    let query = serde_urlencoded::to_string(parts).ok()?;
+    HeaderValue::from_str(&format!("/{name}?{query}")).ok()
+}
