@@ -39,6 +39,21 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Generate code from the database schema.
+    Gen {
+        #[command(subcommand)]
+        what: GenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum GenCommand {
+    /// Print the TypeScript `Database` type of the exposed schemas (for `createClient<Database>`).
+    Types {
+        /// The language (only `typescript`).
+        #[arg(value_parser = ["typescript"])]
+        language: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,5 +120,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Version => Ok(()),
+        Command::Gen {
+            what: GenCommand::Types { .. },
+        } => {
+            let database = Database::open(&config).await?;
+            let cache =
+                bizbase::rest::schema::SchemaCache::load(&database.pool, &config.rest.schemas)
+                    .await;
+            database.close().await?;
+            print!("{}", bizbase::rest::typescript::generate(&cache?));
+            Ok(())
+        }
     }
 }

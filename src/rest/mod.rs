@@ -16,6 +16,7 @@ mod routes;
 mod rpc;
 pub mod schema;
 mod sql;
+pub mod typescript;
 mod write;
 
 pub use routes::router;

@@ -78,6 +78,8 @@ pub struct Function {
     pub stable: bool,
     /// The table its rows belong to, when it returns a table's row type.
     pub return_table: Option<(String, String)>,
+    /// `format_type` of the return type.
+    pub return_type: String,
 }
 
 /// Everything the data API knows about the database.
@@ -91,6 +93,8 @@ pub struct SchemaCache {
     pub foreign_keys: Vec<ForeignKey>,
     /// Functions by (schema, name); overloads kept together.
     pub functions: HashMap<(String, String), Vec<Function>>,
+    /// Enum types by their `format_type` name, with their labels in order.
+    pub enums: HashMap<String, (String, String, Vec<String>)>,
 }
 
 impl SchemaCache {
@@ -119,7 +123,7 @@ impl SchemaCache {
                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum \
                   where i.indrelid = c.oid and i.indisprimary), '{}') \
              from pg_class c join pg_namespace n on n.oid = c.relnamespace \
-             where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p')",
+             where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p') and c.relname <> '_sqlx_migrations'",
         )
         .bind(schemas)
         .fetch_all(&mut *conn)
@@ -185,13 +189,14 @@ impl SchemaCache {
             bool,
             Option<String>,
             Option<String>,
+            String,
         );
         let fns: Vec<FnRow> = sqlx::query_as(
             "select n.nspname::text, p.proname::text, \
                coalesce(array(select coalesce(p.proargnames[i], '') from generate_series(1, p.pronargs) i), '{}'), \
                array(select format_type(t, null) from unnest(p.proargtypes) t), p.pronargdefaults, p.proretset, \
                t.typtype = 'c' or p.prorettype = 'record'::regtype, p.prorettype = 'void'::regtype, p.provolatile <> 'v', \
-               rn.nspname::text, rc.relname::text \
+               rn.nspname::text, rc.relname::text, format_type(p.prorettype, null) \
              from pg_proc p join pg_namespace n on n.oid = p.pronamespace \
              join pg_type t on t.oid = p.prorettype \
              left join pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r', 'v', 'm', 'p', 'f') \
@@ -214,6 +219,7 @@ impl SchemaCache {
             stable,
             rs,
             rt,
+            return_type,
         ) in fns
         {
             let n = arg_types.len();
@@ -236,13 +242,28 @@ impl SchemaCache {
                     returns_void: void,
                     stable,
                     return_table: rs.zip(rt),
+                    return_type,
                 });
         }
+        let enum_rows: Vec<(String, String, String, Vec<String>)> = sqlx::query_as(
+            "select format_type(t.oid, null), n.nspname::text, t.typname::text, \
+               array_agg(e.enumlabel::text order by e.enumsortorder) \
+             from pg_type t join pg_namespace n on n.oid = t.typnamespace join pg_enum e on e.enumtypid = t.oid \
+             where n.nspname = any($1) group by t.oid, n.nspname, t.typname",
+        )
+        .bind(schemas)
+        .fetch_all(&mut *conn)
+        .await?;
+        let enums = enum_rows
+            .into_iter()
+            .map(|(formatted, schema, name, labels)| (formatted, (schema, name, labels)))
+            .collect();
         Ok(Self {
             schemas: schemas.to_vec(),
             tables,
             foreign_keys,
             functions,
+            enums,
         })
     }
 }
