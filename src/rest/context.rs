@@ -227,3 +227,76 @@ pub struct Call<'a> {
     /// `Accept`.
     pub accept: Accept,
 }
+
+/// Applies a `Range: <from>-[<to>]` header (items) to the main resource, unless `limit`/`offset`
+/// were given in the query string.
+pub fn apply_range(headers: &HeaderMap, query: &mut Query) -> Result<(), PgrstError> {
+    let Some(raw) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let spec = raw.trim().strip_prefix("items=").unwrap_or(raw.trim());
+    let bad = || {
+        PgrstError::new(416, "PGRST103", "Requested range not satisfiable")
+            .details(format!("invalid Range header: {raw}"))
+    };
+    let (from, to) = spec.split_once('-').ok_or_else(bad)?;
+    let from: i64 = from.trim().parse().map_err(|_| bad())?;
+    let to: Option<i64> = match to.trim() {
+        "" => None,
+        t => Some(t.parse().map_err(|_| bad())?),
+    };
+    if to.is_some_and(|t| t < from) {
+        return Err(bad());
+    }
+    let root = query.modifiers.entry(Vec::new()).or_default();
+    if root.offset.is_none() {
+        root.offset = Some(from);
+    }
+    if root.limit.is_none()
+        && let Some(t) = to
+    {
+        root.limit = Some(t - from + 1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn with_range(v: &str) -> Result<Query, PgrstError> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
+        let mut q = Query::default();
+        apply_range(&h, &mut q).map(|()| q)
+    }
+
+    #[test]
+    fn range_headers_become_offset_and_limit() {
+        let q = with_range("10-19").unwrap();
+        assert_eq!((q.root().offset, q.root().limit), (Some(10), Some(10)));
+        let open = with_range("5-").unwrap();
+        assert_eq!((open.root().offset, open.root().limit), (Some(5), None));
+        assert_eq!(with_range("9-3").unwrap_err().code, "PGRST103");
+        assert_eq!(with_range("a-b").unwrap_err().code, "PGRST103");
+    }
+
+    #[test]
+    fn prefer_tokens_parse_and_strict_rejects_unknown() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "prefer",
+            HeaderValue::from_static(
+                "return=representation,count=exact, resolution=merge-duplicates",
+            ),
+        );
+        let p = Prefer::parse(&h).unwrap();
+        assert_eq!(p.return_.as_deref(), Some("representation"));
+        assert_eq!(p.count.as_deref(), Some("exact"));
+        assert_eq!(p.resolution.as_deref(), Some("merge-duplicates"));
+        h.insert("prefer", HeaderValue::from_static("handling=strict, wat=1"));
+        assert_eq!(Prefer::parse(&h).unwrap_err().code, "PGRST122");
+    }
+}

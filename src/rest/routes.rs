@@ -73,7 +73,10 @@ async fn table_route(
         .await?;
     let schema = context::profile(&app, &method, &headers)?;
     let who = context::identity(&app, &method, &format!("/{table}"), &headers)?;
-    let query = query::parse(&context::pairs(raw.as_deref())?, &[])?;
+    let mut query = query::parse(&context::pairs(raw.as_deref())?, &[])?;
+    if matches!(method, Method::GET | Method::HEAD) {
+        context::apply_range(&headers, &mut query)?;
+    }
     let prefer = Prefer::parse(&headers)?;
     let accept = Accept::parse(&headers)?;
     let call = Call {
