@@ -15,8 +15,9 @@ use std::{
 };
 
 use bizbase::{
-    AppState, Config, build_app,
+    AppState, Config,
     auth::{keys::api_key, password::Passwords},
+    build_app,
     config::Sources,
 };
 use secrecy::SecretString;
@@ -27,7 +28,10 @@ const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
 const PASSWORD: &str = "correct-horse-battery-staple";
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Verifications per second of argon2id alone, one thread per core.
@@ -37,7 +41,12 @@ fn argon2_ceiling(passwords: &Passwords, hash: &str, secs: u64, threads: usize) 
     let start = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let (stop, count, p, h) = (stop.clone(), count.clone(), passwords.clone(), hash.to_owned());
+            let (stop, count, p, h) = (
+                stop.clone(),
+                count.clone(),
+                passwords.clone(),
+                hash.to_owned(),
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let _ = p.verify_blocking(PASSWORD, &h);
@@ -84,13 +93,16 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let base = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/test shows how)"))?;
+    let base = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/test shows how)"))?;
     let secs = env_u64("BENCH_SECS", 10);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let clients = usize::try_from(env_u64("BENCH_CLIENTS", 2 * cores as u64)).unwrap_or(4);
     let db = format!("bizbase_bench_{}", std::process::id());
     let mut admin = PgConnection::connect(&base).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}"))).execute(&mut admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
+        .execute(&mut admin)
+        .await?;
     let url = match base.rsplit_once('/') {
         Some((server, _)) => format!("{server}/{db}"),
         None => anyhow::bail!("DATABASE_URL needs a database path"),
@@ -105,7 +117,10 @@ async fn main() -> anyhow::Result<()> {
         src.set(key, "100000000");
     }
     let config = Config::from_sources(&src)?;
-    let pool = PgPoolOptions::new().max_connections(config.db_pool_max).connect(&url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(config.db_pool_max)
+        .connect(&url)
+        .await?;
     bizbase::db::migrate(&pool).await?;
     let passwords = Passwords::new(config.auth.argon2);
     let state = AppState::new(config.clone(), pool.clone())?;
@@ -116,7 +131,9 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let anon = api_key(&SecretString::from(SECRET.to_owned()), "anon")?;
     let service = api_key(&SecretString::from(SECRET.to_owned()), "service_role")?;
-    let users: Vec<String> = (0..clients).map(|i| format!("bench{i}@example.com")).collect();
+    let users: Vec<String> = (0..clients)
+        .map(|i| format!("bench{i}@example.com"))
+        .collect();
     for email in &users {
         let r = http
             .post(format!("http://{addr}/auth/v1/admin/users"))
@@ -124,7 +141,11 @@ async fn main() -> anyhow::Result<()> {
             .json(&json!({ "email": email, "password": PASSWORD, "email_confirm": true }))
             .send()
             .await?;
-        anyhow::ensure!(r.status().is_success(), "creating a user: {}", r.text().await?);
+        anyhow::ensure!(
+            r.status().is_success(),
+            "creating a user: {}",
+            r.text().await?
+        );
     }
     let hash = passwords.hash_blocking(PASSWORD)?;
     let a = config.auth.argon2;
@@ -151,7 +172,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let logins = load(clients, secs, login).await;
-    println!("logins via /auth/v1/token:     {logins:8.1} logins/s  ({:.0} % of the argon2id ceiling)", 100.0 * logins / ceiling);
+    println!(
+        "logins via /auth/v1/token:     {logins:8.1} logins/s  ({:.0} % of the argon2id ceiling)",
+        100.0 * logins / ceiling
+    );
 
     // Refresh: each client rotates its own session's token as fast as it can.
     let mut tokens = Vec::new();
@@ -164,7 +188,9 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .json()
             .await?;
-        tokens.push(tokio::sync::Mutex::new(r["refresh_token"].as_str().unwrap_or_default().to_owned()));
+        tokens.push(tokio::sync::Mutex::new(
+            r["refresh_token"].as_str().unwrap_or_default().to_owned(),
+        ));
     }
     let tokens = Arc::new(tokens);
     let refresh = {
@@ -174,7 +200,9 @@ async fn main() -> anyhow::Result<()> {
             async move {
                 let mut token = tokens[c].lock().await;
                 let Ok(r) = http
-                    .post(format!("http://{addr}/auth/v1/token?grant_type=refresh_token"))
+                    .post(format!(
+                        "http://{addr}/auth/v1/token?grant_type=refresh_token"
+                    ))
                     .header("apikey", &anon)
                     .json(&json!({ "refresh_token": *token }))
                     .send()
@@ -185,8 +213,13 @@ async fn main() -> anyhow::Result<()> {
                 if !r.status().is_success() {
                     return false;
                 }
-                let Ok(body) = r.json::<Value>().await else { return false };
-                *token = body["refresh_token"].as_str().unwrap_or_default().to_owned();
+                let Ok(body) = r.json::<Value>().await else {
+                    return false;
+                };
+                *token = body["refresh_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 true
             }
         }
@@ -195,6 +228,10 @@ async fn main() -> anyhow::Result<()> {
     println!("refresh-token rotations:       {refreshes:8.1} refreshes/s");
 
     pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop database {db} with (force)"))).execute(&mut admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database {db} with (force)"
+    )))
+    .execute(&mut admin)
+    .await?;
     Ok(())
 }

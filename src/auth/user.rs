@@ -268,3 +268,32 @@ pub async fn insert(
     }
     Ok(user)
 }
+
+/// Records the new address on the user's e-mail identity.
+pub async fn set_identity_email(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    email: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text, 'email_verified', true), \
+         updated_at = now() where user_id = $1 and provider = 'email'",
+    )
+    .bind(user_id)
+    .bind(email)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the user's e-mail identity verified.
+pub async fn mark_identity_verified(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update auth.identities set identity_data = identity_data || '{\"email_verified\": true}', updated_at = now() \
+         where user_id = $1 and provider = 'email'",
+    )
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

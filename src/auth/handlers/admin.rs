@@ -49,6 +49,8 @@ fn email_exists() -> AppError {
 #[derive(Debug, Default, Deserialize)]
 pub struct AdminUserBody {
     email: Option<String>,
+    /// `inviteUserByEmail` sends the metadata as `data`.
+    data: Option<Value>,
     password: Option<String>,
     password_hash: Option<String>,
     email_confirm: Option<bool>,
@@ -135,6 +137,7 @@ async fn apply(conn: &mut sqlx::PgConnection, id: Uuid, body: &AdminUserBody) ->
             .bind(id)
             .execute(&mut *conn)
             .await?;
+        user::mark_identity_verified(conn, id).await?;
     }
     if let Some(ban) = &body.ban_duration {
         let until = parse_ban(ban)?.map(|d| Utc::now() + d);
@@ -377,6 +380,9 @@ pub async fn list_factors(
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
     let mut conn = app.pool.acquire().await?;
+    user::find(&mut conn, id)
+        .await?
+        .ok_or_else(user_not_found)?;
     let factors = user::factors_of(&mut conn, id).await?;
     Ok(Json(Value::Array(
         factors.iter().map(user::FactorRow::to_json).collect(),
@@ -526,8 +532,9 @@ pub async fn post_invite(
 ) -> AppResult<Json<Value>> {
     let email = parse_email(body.email.as_deref())?;
     let data = body
-        .user_metadata
+        .data
         .clone()
+        .or_else(|| body.user_metadata.clone())
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());

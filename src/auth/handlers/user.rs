@@ -17,6 +17,7 @@ use crate::{
         crypto,
         mail::{self, TokenKind},
         password::Verdict,
+        rate_limit::Group,
         user,
     },
     error::{AppError, AppResult},
@@ -47,6 +48,7 @@ pub async fn put_user(
     Query(q): Query<RedirectQuery>,
     AppJson(body): AppJson<UpdateUserBody>,
 ) -> AppResult<Json<Value>> {
+    app.auth.limits.check(Group::Otp, client.ip)?;
     if body.app_metadata.is_some() {
         return Err(AppError::Forbidden {
             code: "not_admin",
@@ -144,30 +146,24 @@ pub async fn put_user(
                     message: "A user with this email address has already been registered".into(),
                 });
             }
-            if app.config.auth.autoconfirm {
-                sqlx::query("update auth.users set email = $2, email_change = null where id = $1")
-                    .bind(current.id)
-                    .bind(&email)
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                mail::check_frequency(&app, &current, TokenKind::EmailChange)?;
-                sqlx::query("update auth.users set email_change = $2 where id = $1")
-                    .bind(current.id)
-                    .bind(&email)
-                    .execute(&mut *tx)
-                    .await?;
-                let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
-                mail::send(
-                    &app,
-                    &mut tx,
-                    &current,
-                    TokenKind::EmailChange,
-                    &email,
-                    &redirect,
-                )
+            // Even with auto-confirm the new address must be confirmed: holding a session does
+            // not prove its holder owns the address.
+            mail::check_frequency(&app, &current, TokenKind::EmailChange)?;
+            sqlx::query("update auth.users set email_change = $2 where id = $1")
+                .bind(current.id)
+                .bind(&email)
+                .execute(&mut *tx)
                 .await?;
-            }
+            let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
+            mail::send(
+                &app,
+                &mut tx,
+                &current,
+                TokenKind::EmailChange,
+                &email,
+                &redirect,
+            )
+            .await?;
             audit::record(
                 &mut tx,
                 "user_updated_email",
@@ -231,7 +227,9 @@ pub async fn post_logout(
 pub async fn get_reauthenticate(
     State(app): State<AppState>,
     me: AuthUser,
+    client: ClientInfo,
 ) -> AppResult<Json<Value>> {
+    app.auth.limits.check(Group::Otp, client.ip)?;
     let email = me.user.email.clone().ok_or(AppError::validation(
         "Reauthentication requires an email address",
     ))?;

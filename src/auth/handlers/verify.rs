@@ -80,20 +80,28 @@ async fn verify(
         if found.email_change.as_deref() != Some(address.as_str()) {
             return Err(expired());
         }
+        // The address may have been registered by someone else since the change was asked for.
+        if user::find_by_email(&mut tx, &address)
+            .await?
+            .is_some_and(|other| other.id != found.id)
+        {
+            return Err(AppError::Unprocessable {
+                code: "email_exists",
+                message: "A user with this email address has already been registered".into(),
+            });
+        }
         sqlx::query("update auth.users set email = email_change, email_change = null, email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1")
             .bind(found.id)
             .execute(&mut *tx)
             .await?;
+        user::set_identity_email(&mut tx, found.id, &address).await?;
     } else {
         sqlx::query("update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1")
             .bind(found.id)
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query("update auth.identities set identity_data = identity_data || '{\"email_verified\": true}' where user_id = $1 and provider = 'email'")
-        .bind(found.id)
-        .execute(&mut *tx)
-        .await?;
+    user::mark_identity_verified(&mut tx, found.id).await?;
     audit::record(
         &mut tx,
         "user_verified",

@@ -1,0 +1,760 @@
+//! The admin endpoints (service role): users, generated links, invitations, factors (§2.8).
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{PASSWORD, enroll, str_of, user_id, user_with_mfa};
+use crate::harness::{TestApp, assert_error, claims_of, json, latest_otp, mails_to};
+
+async fn create(app: &TestApp, body: Value) -> Response {
+    app.admin(Method::POST, "/admin/users")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn generate_link(app: &TestApp, body: Value) -> Value {
+    let r = app
+        .admin(Method::POST, "/admin/generate_link")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "generate_link {body}");
+    json(r).await
+}
+
+async fn verify(app: &TestApp, body: Value) -> Response {
+    app.auth(Method::POST, "/verify")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn queued_mails(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from private.outbox")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn admin_creates_a_confirmed_user_with_metadata_and_no_mail(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = create(
+        &app,
+        json!({
+            "email": "ann@example.com",
+            "password": PASSWORD,
+            "email_confirm": true,
+            "user_metadata": { "full_name": "Ann" },
+            "app_metadata": { "plan": "pro" },
+        }),
+    )
+    .await;
+
+    assert_eq!(r.status(), 200);
+    let user = json(r).await;
+    assert_eq!(user["email"], "ann@example.com");
+    assert!(user["email_confirmed_at"].is_string());
+    assert_eq!(user["user_metadata"]["full_name"], "Ann");
+    assert_eq!(user["app_metadata"]["plan"], "pro");
+    assert_eq!(user["app_metadata"]["provider"], "email");
+    assert_eq!(queued_mails(&pool).await, 0);
+    let session = app.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(
+        claims_of(str_of(&session, "access_token"))["app_metadata"]["plan"],
+        "pro"
+    );
+}
+
+#[sqlx::test]
+async fn admin_creating_without_email_confirm_leaves_the_user_unconfirmed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = create(
+        &app,
+        json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+
+    assert!(json(r).await.get("email_confirmed_at").is_none());
+    assert_error(
+        app.password_grant("ann@example.com", PASSWORD).await,
+        400,
+        "email_not_confirmed",
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn creating_a_duplicate_email_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create(&app, json!({ "email": "ann@example.com" })).await;
+
+    let r = create(&app, json!({ "email": "ANN@example.com" })).await;
+
+    assert_error(r, 422, "email_exists").await;
+}
+
+#[sqlx::test]
+async fn a_password_and_a_password_hash_together_are_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = create(
+        &app,
+        json!({ "email": "ann@example.com", "password": PASSWORD, "password_hash": bcrypt::hash(PASSWORD, 4).unwrap() }),
+    )
+    .await;
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn creating_without_an_email_fails_validation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = create(&app, json!({ "password": PASSWORD })).await;
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn admin_routes_refuse_the_anon_key_and_user_tokens(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let id = user_id(&session);
+
+    let with_anon_key = app
+        .auth(Method::POST, "/admin/users")
+        .json(&json!({ "email": "bob@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    let with_user_token = app
+        .as_user(
+            Method::GET,
+            &format!("/admin/users/{id}"),
+            str_of(&session, "access_token"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let invite_with_anon_key = app
+        .auth(Method::POST, "/invite")
+        .json(&json!({ "email": "bob@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(with_anon_key, 403, "not_admin").await;
+    assert_error(with_user_token, 403, "not_admin").await;
+    assert_error(invite_with_anon_key, 403, "not_admin").await;
+}
+
+#[sqlx::test]
+async fn users_are_listed_in_pages_with_a_total_and_links(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for i in 0..5 {
+        create(&app, json!({ "email": format!("user{i}@example.com") })).await;
+    }
+
+    let first = app
+        .admin(Method::GET, "/admin/users?page=1&per_page=2")
+        .send()
+        .await
+        .unwrap();
+    let last = app
+        .admin(Method::GET, "/admin/users?page=3&per_page=2")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(first.headers()["x-total-count"], "5");
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    assert!(
+        link.contains(r#"</admin/users?page=2&per_page=2>; rel="next""#),
+        "{link}"
+    );
+    assert!(
+        link.contains(r#"</admin/users?page=3&per_page=2>; rel="last""#),
+        "{link}"
+    );
+    let body = json(first).await;
+    assert_eq!(body["aud"], "authenticated");
+    assert_eq!(body["users"].as_array().unwrap().len(), 2);
+    let last_link = last.headers()["link"].to_str().unwrap().to_owned();
+    assert!(!last_link.contains("rel=\"next\""), "{last_link}");
+    assert_eq!(json(last).await["users"].as_array().unwrap().len(), 1);
+}
+
+#[sqlx::test]
+async fn the_list_defaults_to_fifty_per_page(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create(&app, json!({ "email": "ann@example.com" })).await;
+
+    let r = app.admin(Method::GET, "/admin/users").send().await.unwrap();
+
+    assert_eq!(r.headers()["x-total-count"], "1");
+    assert!(
+        r.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains(r#"</admin/users?page=1&per_page=50>; rel="last""#)
+    );
+    assert_eq!(json(r).await["users"][0]["email"], "ann@example.com");
+}
+
+#[sqlx::test]
+async fn user_routes_refuse_ids_that_are_not_uuids(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let r = app
+            .admin(method.clone(), "/admin/users/not-a-uuid")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+
+        let body = assert_error(r, 404, "validation_failed").await;
+        assert!(body["message"].is_string(), "{method}");
+    }
+}
+
+#[sqlx::test]
+async fn user_routes_answer_not_found_for_unknown_users(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let unknown = Uuid::new_v4();
+
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let r = app
+            .admin(method.clone(), &format!("/admin/users/{unknown}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+
+        let body = assert_error(r, 404, "user_not_found").await;
+        assert!(body["message"].is_string(), "{method}");
+    }
+}
+
+#[sqlx::test]
+async fn admin_gets_and_updates_a_user(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let created = json(
+        create(
+            &app,
+            json!({ "email": "ann@example.com", "user_metadata": { "a": 1 } }),
+        )
+        .await,
+    )
+    .await;
+    let id = user_id(&created);
+
+    let updated = app
+        .admin(Method::PUT, &format!("/admin/users/{id}"))
+        .json(&json!({
+            "email": "ann@new.example",
+            "password": PASSWORD,
+            "email_confirm": true,
+            "user_metadata": { "b": 2 },
+            "app_metadata": { "plan": "pro" },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let fetched = app
+        .admin(Method::GET, &format!("/admin/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(updated.status(), 200);
+    let user = json(fetched).await;
+    assert_eq!(user["email"], "ann@new.example");
+    assert_eq!(user["user_metadata"], json!({ "a": 1, "b": 2 }));
+    assert_eq!(user["app_metadata"]["plan"], "pro");
+    assert!(user["email_confirmed_at"].is_string());
+    app.sign_in("ann@new.example", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn updating_to_a_taken_email_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create(&app, json!({ "email": "bob@example.com" })).await;
+    let ann = json(create(&app, json!({ "email": "ann@example.com" })).await).await;
+
+    let r = app
+        .admin(Method::PUT, &format!("/admin/users/{}", user_id(&ann)))
+        .json(&json!({ "email": "bob@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 422, "email_exists").await;
+}
+
+#[sqlx::test]
+async fn a_hard_delete_removes_the_user_and_their_sessions(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let id = user_id(&session);
+
+    let r = app
+        .admin(Method::DELETE, &format!("/admin/users/{id}"))
+        .json(&json!({ "should_soft_delete": false }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await, json!({}));
+    let fetched = app
+        .admin(Method::GET, &format!("/admin/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(fetched, 404, "user_not_found").await;
+    let sessions: i64 = sqlx::query_scalar("select count(*) from auth.sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[sqlx::test]
+async fn a_delete_without_a_body_is_a_hard_delete(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let created = json(create(&app, json!({ "email": "ann@example.com" })).await).await;
+
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/users/{}", user_id(&created)),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let again = app
+        .admin(Method::GET, &format!("/admin/users/{}", user_id(&created)))
+        .send()
+        .await
+        .unwrap();
+    assert_error(again, 404, "user_not_found").await;
+}
+
+#[sqlx::test]
+async fn a_soft_delete_anonymizes_the_user_who_can_no_longer_sign_in(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let id = user_id(&session);
+
+    let r = app
+        .admin(Method::DELETE, &format!("/admin/users/{id}"))
+        .json(&json!({ "should_soft_delete": true }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let (email, deleted): (Option<String>, bool) =
+        sqlx::query_as("select email, deleted_at is not null from auth.users where id = $1")
+            .bind(Uuid::parse_str(&id).unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(email, None);
+    assert!(deleted);
+    assert_error(
+        app.password_grant("ann@example.com", PASSWORD).await,
+        400,
+        "invalid_credentials",
+    )
+    .await;
+    let me = app
+        .as_user(Method::GET, "/user", str_of(&session, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 403);
+    let refreshed = app.refresh(str_of(&session, "refresh_token")).await;
+    assert_eq!(refreshed.status(), 400);
+}
+
+/// Generates a link, checks its shape and that no mail was sent, then verifies its e-mailed
+/// code as `verification_type` for `address`; returns the session.
+async fn generated_link_verifies(
+    app: &TestApp,
+    request: Value,
+    verification_type: &str,
+    address: &str,
+) -> Value {
+    let link = generate_link(app, request).await;
+
+    assert_eq!(link["verification_type"], verification_type);
+    let hashed = str_of(&link, "hashed_token");
+    let action_link = str_of(&link, "action_link");
+    assert!(
+        action_link.starts_with(&format!(
+            "{}/auth/v1/verify?token={hashed}&type={verification_type}&redirect_to=",
+            app.state.config.public_url
+        )),
+        "{action_link}"
+    );
+    assert_eq!(str_of(&link, "email_otp").len(), 6);
+    assert!(link["redirect_to"].is_string());
+    assert_eq!(mails_to(&app.pool, address).await, 0, "no mail is sent");
+    let r = verify(
+        app,
+        json!({ "type": verification_type, "email": address, "token": link["email_otp"] }),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "verifying the generated {verification_type} code"
+    );
+    json(r).await
+}
+
+#[sqlx::test]
+async fn generate_link_for_signup_creates_the_user(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let session = generated_link_verifies(
+        &app,
+        json!({ "type": "signup", "email": "ann@example.com", "password": PASSWORD }),
+        "signup",
+        "ann@example.com",
+    )
+    .await;
+
+    assert!(session["user"]["email_confirmed_at"].is_string());
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn generate_link_for_signup_needs_a_password(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .admin(Method::POST, "/admin/generate_link")
+        .json(&json!({ "type": "signup", "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn generate_link_for_a_magic_link(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let session = generated_link_verifies(
+        &app,
+        json!({ "type": "magiclink", "email": "ann@example.com" }),
+        "magiclink",
+        "ann@example.com",
+    )
+    .await;
+
+    assert_eq!(session["user"]["email"], "ann@example.com");
+}
+
+#[sqlx::test]
+async fn generate_link_for_a_magic_link_to_an_unknown_address_becomes_a_signup(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let session = generated_link_verifies(
+        &app,
+        json!({ "type": "magiclink", "email": "new@example.com" }),
+        "signup",
+        "new@example.com",
+    )
+    .await;
+
+    assert!(session["user"]["email_confirmed_at"].is_string());
+}
+
+#[sqlx::test]
+async fn generate_link_for_recovery(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let session = generated_link_verifies(
+        &app,
+        json!({ "type": "recovery", "email": "ann@example.com" }),
+        "recovery",
+        "ann@example.com",
+    )
+    .await;
+
+    assert_eq!(
+        claims_of(str_of(&session, "access_token"))["amr"][0]["method"],
+        "recovery"
+    );
+}
+
+#[sqlx::test]
+async fn generate_link_for_an_invite(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let session = generated_link_verifies(
+        &app,
+        json!({ "type": "invite", "email": "new@example.com", "data": { "full_name": "New" } }),
+        "invite",
+        "new@example.com",
+    )
+    .await;
+
+    assert!(session["user"]["email_confirmed_at"].is_string());
+    assert_eq!(session["user"]["user_metadata"]["full_name"], "New");
+}
+
+#[sqlx::test]
+async fn generate_link_for_an_email_change(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let session = generated_link_verifies(
+        &app,
+        json!({ "type": "email_change_new", "email": "ann@example.com", "new_email": "ann@new.example" }),
+        "email_change",
+        "ann@new.example",
+    )
+    .await;
+
+    assert_eq!(session["user"]["email"], "ann@new.example");
+}
+
+#[sqlx::test]
+async fn the_hashed_token_of_a_generated_link_verifies(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let link = generate_link(
+        &app,
+        json!({ "type": "recovery", "email": "ann@example.com" }),
+    )
+    .await;
+
+    let r = verify(
+        &app,
+        json!({ "type": "recovery", "token_hash": link["hashed_token"] }),
+    )
+    .await;
+
+    assert_eq!(r.status(), 200);
+}
+
+#[sqlx::test]
+async fn generate_link_refuses_an_unknown_type(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .admin(Method::POST, "/admin/generate_link")
+        .json(&json!({ "type": "teleport", "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn an_invitation_mail_confirms_the_invited_user(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = app
+        .admin(Method::POST, "/invite")
+        .json(&json!({ "email": "new@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let user = json(r).await;
+    assert!(user["invited_at"].is_string());
+    assert!(user.get("email_confirmed_at").is_none());
+    let code = latest_otp(&pool, "new@example.com", "invite").await;
+    let verified = verify(
+        &app,
+        json!({ "type": "invite", "email": "new@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    let session = json(verified).await;
+    assert!(session["user"]["email_confirmed_at"].is_string());
+    let set_password = app
+        .as_user(Method::PUT, "/user", str_of(&session, "access_token"))
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_password.status(), 200);
+    app.sign_in("new@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn an_invitation_keeps_the_metadata_supabase_js_sends_as_data(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .admin(Method::POST, "/invite")
+        .json(&json!({ "email": "new@example.com", "data": { "full_name": "New" } }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(json(r).await["user_metadata"]["full_name"], "New");
+}
+
+#[sqlx::test]
+async fn inviting_a_confirmed_user_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = app
+        .admin(Method::POST, "/invite")
+        .json(&json!({ "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 422, "email_exists").await;
+}
+
+#[sqlx::test]
+async fn admin_lists_and_deletes_a_users_factors(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, str_of(&session, "access_token")).await;
+    let factors_path = format!("/admin/users/{}/factors", user_id(&session));
+
+    let listed = json(app.admin(Method::GET, &factors_path).send().await.unwrap()).await;
+    let deleted = app
+        .admin(Method::DELETE, &format!("{factors_path}/{}", factor.id))
+        .send()
+        .await
+        .unwrap();
+    let after = json(app.admin(Method::GET, &factors_path).send().await.unwrap()).await;
+
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], factor.id.as_str());
+    assert_eq!(listed[0]["factor_type"], "totp");
+    assert_eq!(listed[0]["status"], "unverified");
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(json(deleted).await["id"], factor.id.as_str());
+    assert_eq!(after, json!([]));
+}
+
+#[sqlx::test]
+async fn admin_deleting_a_verified_factor_downgrades_the_users_sessions(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (aal2, factor) = user_with_mfa(&app, "ann@example.com").await;
+
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/users/{}/factors/{}", user_id(&aal2), factor.id),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let aal: String = sqlx::query_scalar("select aal from auth.sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(aal, "aal1");
+}
+
+#[sqlx::test]
+async fn admin_deleting_an_unknown_factor_is_not_found(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!(
+                "/admin/users/{}/factors/{}",
+                user_id(&session),
+                Uuid::new_v4()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 404, "mfa_factor_not_found").await;
+}
+
+#[sqlx::test]
+async fn admin_can_create_users_while_signups_are_disabled(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("AUTH_DISABLE_SIGNUP", "true")]).await;
+
+    let r = create(
+        &app,
+        json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }),
+    )
+    .await;
+
+    assert_eq!(r.status(), 200);
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn admin_created_passwords_follow_the_policy(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = create(
+        &app,
+        json!({ "email": "ann@example.com", "password": "short" }),
+    )
+    .await;
+
+    assert_error(r, 422, "weak_password").await;
+}
+
+#[sqlx::test]
+async fn an_invalid_ban_duration_fails_validation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let created = json(create(&app, json!({ "email": "ann@example.com" })).await).await;
+
+    let r = app
+        .admin(Method::PUT, &format!("/admin/users/{}", user_id(&created)))
+        .json(&json!({ "ban_duration": "5 days" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn the_factors_of_an_unknown_user_are_not_found(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .admin(
+            Method::GET,
+            &format!("/admin/users/{}/factors", Uuid::new_v4()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 404, "user_not_found").await;
+}

@@ -1,0 +1,564 @@
+//! MFA with TOTP and recovery codes: enroll, challenge, verify, unenroll (§2.9).
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    NEW_PASSWORD, PASSWORD, challenge, enroll, step_up, step_up_at, str_of, user_with_mfa,
+    verify_factor, wrong_code,
+};
+use crate::harness::{TestApp, assert_error, base32_decode, claims_of, json, now, totp_code};
+
+fn access(session: &Value) -> &str {
+    str_of(session, "access_token")
+}
+
+fn methods(session: &Value) -> Vec<String> {
+    claims_of(access(session))["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| str_of(a, "method").to_owned())
+        .collect()
+}
+
+async fn get_user(app: &TestApp, token: &str) -> Response {
+    app.as_user(Method::GET, "/user", token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn unenroll(app: &TestApp, token: &str, factor: &str) -> Response {
+    app.as_user(Method::DELETE, &format!("/factors/{factor}"), token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn enrolment_returns_a_qr_code_secret_uri_and_ten_recovery_codes(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let factor = enroll(&app, access(&session)).await;
+
+    let body = &factor.body;
+    assert_eq!(body["type"], "totp");
+    assert!(str_of(&body["totp"], "qr_code").contains("<svg"));
+    assert_eq!(base32_decode(&factor.secret).len(), 20);
+    let uri = str_of(&body["totp"], "uri");
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(uri.contains(&format!("secret={}", factor.secret)), "{uri}");
+    let codes = body["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    let distinct: std::collections::HashSet<_> = codes.iter().collect();
+    assert_eq!(distinct.len(), 10);
+    let user = json(get_user(&app, access(&session)).await).await;
+    assert_eq!(user["factors"][0]["id"], factor.id.as_str());
+    assert_eq!(user["factors"][0]["status"], "unverified");
+}
+
+#[sqlx::test]
+async fn only_totp_factors_can_be_enrolled(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let enroll_as = |factor_type: &str| {
+        app.as_user(Method::POST, "/factors", access(&session))
+            .json(&json!({ "factor_type": factor_type }))
+            .send()
+    };
+
+    let phone = enroll_as("phone").await.unwrap();
+    let webauthn = enroll_as("webauthn").await.unwrap();
+    let nonsense = enroll_as("carrier-pigeon").await.unwrap();
+
+    assert_error(phone, 422, "mfa_phone_enroll_not_enabled").await;
+    assert_error(webauthn, 422, "mfa_webauthn_enroll_not_enabled").await;
+    assert_error(nonsense, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn a_challenge_expires_in_five_minutes(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+
+    let r = app
+        .as_user(
+            Method::POST,
+            &format!("/factors/{}/challenge", factor.id),
+            access(&session),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let body = json(r).await;
+    assert_eq!(body["type"], "totp");
+    assert!(Uuid::parse_str(str_of(&body, "id")).is_ok());
+    let expires_at = body["expires_at"].as_u64().unwrap();
+    assert!((now() + 290..=now() + 310).contains(&expires_at));
+}
+
+#[sqlx::test]
+async fn the_right_code_raises_the_session_to_aal2_and_ends_other_aal1_sessions(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let elsewhere = app.sign_in("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let challenge = challenge(&app, access(&session), &factor.id).await;
+
+    let r = verify_factor(
+        &app,
+        access(&session),
+        &factor.id,
+        &challenge,
+        &totp_code(&factor.secret, now()),
+    )
+    .await;
+
+    assert_eq!(r.status(), 200);
+    let aal2 = json(r).await;
+    let claims = claims_of(access(&aal2));
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(
+        claims["session_id"],
+        claims_of(access(&session))["session_id"]
+    );
+    let methods = methods(&aal2);
+    assert!(methods.contains(&"totp".to_owned()), "{methods:?}");
+    assert!(methods.contains(&"password".to_owned()), "{methods:?}");
+    assert_ne!(aal2["refresh_token"], session["refresh_token"]);
+    assert_eq!(aal2["user"]["factors"][0]["status"], "verified");
+    assert_error(
+        get_user(&app, access(&elsewhere)).await,
+        403,
+        "session_not_found",
+    )
+    .await;
+    let refreshed = json(app.refresh(str_of(&aal2, "refresh_token")).await).await;
+    assert_eq!(claims_of(access(&refreshed))["aal"], "aal2");
+}
+
+#[sqlx::test]
+async fn a_wrong_code_fails_and_leaves_the_factor_unverified(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let challenge = challenge(&app, access(&session), &factor.id).await;
+    let wrong = wrong_code(&factor.secret);
+
+    let r = verify_factor(&app, access(&session), &factor.id, &challenge, &wrong).await;
+
+    assert_error(r, 422, "mfa_verification_failed").await;
+    let user = json(get_user(&app, access(&session)).await).await;
+    assert_eq!(user["factors"][0]["status"], "unverified");
+}
+
+#[sqlx::test]
+async fn an_empty_code_fails_validation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let challenge = challenge(&app, access(&session), &factor.id).await;
+
+    let r = verify_factor(&app, access(&session), &factor.id, &challenge, "").await;
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn a_used_code_cannot_be_replayed_for_a_new_challenge(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let code = totp_code(&factor.secret, now());
+    let first = challenge(&app, access(&session), &factor.id).await;
+    let used = verify_factor(&app, access(&session), &factor.id, &first, &code).await;
+    assert_eq!(used.status(), 200);
+    let later = app.sign_in("ann@example.com", PASSWORD).await;
+    let second = challenge(&app, access(&later), &factor.id).await;
+
+    let r = verify_factor(&app, access(&later), &factor.id, &second, &code).await;
+
+    assert_error(r, 422, "mfa_verification_failed").await;
+    assert_eq!(claims_of(access(&later))["aal"], "aal1");
+}
+
+#[sqlx::test]
+async fn a_challenge_is_verified_only_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let challenge = challenge(&app, access(&session), &factor.id).await;
+    let verified = verify_factor(
+        &app,
+        access(&session),
+        &factor.id,
+        &challenge,
+        &totp_code(&factor.secret, now()),
+    )
+    .await;
+    let aal2 = json(verified).await;
+
+    let r = verify_factor(
+        &app,
+        access(&aal2),
+        &factor.id,
+        &challenge,
+        &totp_code(&factor.secret, now() + 30),
+    )
+    .await;
+
+    assert_error(r, 422, "mfa_ip_address_mismatch").await;
+}
+
+#[sqlx::test]
+async fn an_unknown_challenge_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+
+    let r = verify_factor(
+        &app,
+        access(&session),
+        &factor.id,
+        &Uuid::new_v4().to_string(),
+        &totp_code(&factor.secret, now()),
+    )
+    .await;
+
+    assert_error(r, 422, "mfa_factor_not_found").await;
+}
+
+#[sqlx::test]
+async fn an_expired_challenge_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let challenge = challenge(&app, access(&session), &factor.id).await;
+    sqlx::query("update auth.mfa_challenges set created_at = now() - interval '6 minutes'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let r = verify_factor(
+        &app,
+        access(&session),
+        &factor.id,
+        &challenge,
+        &totp_code(&factor.secret, now()),
+    )
+    .await;
+
+    assert_error(r, 422, "mfa_challenge_expired").await;
+}
+
+#[sqlx::test]
+async fn a_challenge_answered_from_another_ip_is_refused(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("RATE_LIMIT_IP_HEADER", "x-forwarded-for")]).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let challenge = app
+        .as_user(
+            Method::POST,
+            &format!("/factors/{}/challenge", factor.id),
+            access(&session),
+        )
+        .header("x-forwarded-for", "10.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    let challenge_id = str_of(&json(challenge).await, "id").to_owned();
+
+    let r = app
+        .as_user(
+            Method::POST,
+            &format!("/factors/{}/verify", factor.id),
+            access(&session),
+        )
+        .header("x-forwarded-for", "10.0.0.2")
+        .json(&json!({ "challenge_id": challenge_id, "code": totp_code(&factor.secret, now()) }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 422, "mfa_ip_address_mismatch").await;
+}
+
+#[sqlx::test]
+async fn another_users_factor_is_not_found(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&ann)).await;
+    let anns_challenge = challenge(&app, access(&ann), &factor.id).await;
+
+    let challenged = app
+        .as_user(
+            Method::POST,
+            &format!("/factors/{}/challenge", factor.id),
+            access(&bob),
+        )
+        .send()
+        .await
+        .unwrap();
+    let verified = verify_factor(
+        &app,
+        access(&bob),
+        &factor.id,
+        &anns_challenge,
+        &totp_code(&factor.secret, now()),
+    )
+    .await;
+    let unenrolled = unenroll(&app, access(&bob), &factor.id).await;
+
+    assert_error(challenged, 404, "mfa_factor_not_found").await;
+    assert_error(verified, 404, "mfa_factor_not_found").await;
+    assert_error(unenrolled, 404, "mfa_factor_not_found").await;
+}
+
+#[sqlx::test]
+async fn a_second_factor_needs_aal2_once_one_is_verified(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, _) = user_with_mfa(&app, "ann@example.com").await;
+    let aal1 = app.sign_in("ann@example.com", PASSWORD).await;
+
+    let at_aal1 = app
+        .as_user(Method::POST, "/factors", access(&aal1))
+        .json(&json!({ "factor_type": "totp", "friendly_name": "second" }))
+        .send()
+        .await
+        .unwrap();
+    let at_aal2 = app
+        .as_user(Method::POST, "/factors", access(&aal2))
+        .json(&json!({ "factor_type": "totp", "friendly_name": "second" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(at_aal1, 403, "insufficient_aal").await;
+    assert_eq!(at_aal2.status(), 200);
+}
+
+#[sqlx::test]
+async fn friendly_names_are_unique_per_user(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let named = |session: &Value| {
+        app.as_user(Method::POST, "/factors", access(session))
+            .json(&json!({ "factor_type": "totp", "friendly_name": "phone" }))
+            .send()
+    };
+    assert_eq!(named(&ann).await.unwrap().status(), 200);
+
+    let again = named(&ann).await.unwrap();
+    let other_user = named(&bob).await.unwrap();
+
+    assert_error(again, 422, "mfa_factor_name_conflict").await;
+    assert_eq!(other_user.status(), 200);
+}
+
+#[sqlx::test]
+async fn a_recovery_code_passes_the_second_factor_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    step_up(&app, access(&session), &factor).await;
+    let code = factor.body["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let later = app.sign_in("ann@example.com", PASSWORD).await;
+    let first = challenge(&app, access(&later), &factor.id).await;
+
+    let r = verify_factor(&app, access(&later), &factor.id, &first, &code).await;
+
+    assert_eq!(r.status(), 200);
+    let aal2 = json(r).await;
+    assert_eq!(claims_of(access(&aal2))["aal"], "aal2");
+    assert!(methods(&aal2).contains(&"recovery".to_owned()));
+    let again = app.sign_in("ann@example.com", PASSWORD).await;
+    let second = challenge(&app, access(&again), &factor.id).await;
+    let reused = verify_factor(&app, access(&again), &factor.id, &second, &code).await;
+    assert_error(reused, 422, "mfa_verification_failed").await;
+}
+
+#[sqlx::test]
+async fn a_recovery_code_cannot_verify_a_new_factor(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+    let code = factor.body["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let challenge = challenge(&app, access(&session), &factor.id).await;
+
+    let r = verify_factor(&app, access(&session), &factor.id, &challenge, &code).await;
+
+    assert_error(r, 422, "mfa_verification_failed").await;
+}
+
+#[sqlx::test]
+async fn a_password_change_at_aal1_needs_the_second_factor(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, _) = user_with_mfa(&app, "ann@example.com").await;
+    let aal1 = app.sign_in("ann@example.com", PASSWORD).await;
+    let change = |session: &Value| {
+        app.as_user(Method::PUT, "/user", access(session))
+            .json(&json!({ "password": NEW_PASSWORD }))
+            .send()
+    };
+
+    let at_aal1 = change(&aal1).await.unwrap();
+    let at_aal2 = change(&aal2).await.unwrap();
+
+    assert_error(at_aal1, 401, "insufficient_aal").await;
+    assert_eq!(at_aal2.status(), 200);
+}
+
+#[sqlx::test]
+async fn unenrolling_a_verified_factor_needs_aal2_and_downgrades_the_session(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (aal2, factor) = user_with_mfa(&app, "ann@example.com").await;
+    let aal1 = app.sign_in("ann@example.com", PASSWORD).await;
+
+    let refused = unenroll(&app, access(&aal1), &factor.id).await;
+    let removed = unenroll(&app, access(&aal2), &factor.id).await;
+
+    assert_error(refused, 422, "insufficient_aal").await;
+    assert_eq!(removed.status(), 200);
+    assert_eq!(json(removed).await, json!({ "id": factor.id }));
+    let session_id = Uuid::parse_str(str_of(&claims_of(access(&aal2)), "session_id")).unwrap();
+    let aal: String = sqlx::query_scalar("select aal from auth.sessions where id = $1")
+        .bind(session_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(aal, "aal1");
+    let refreshed = json(app.refresh(str_of(&aal2, "refresh_token")).await).await;
+    assert_eq!(claims_of(access(&refreshed))["aal"], "aal1");
+    assert!(!methods(&refreshed).contains(&"totp".to_owned()));
+    let user = json(get_user(&app, access(&refreshed)).await).await;
+    assert!(user.get("factors").is_none());
+}
+
+#[sqlx::test]
+async fn an_unverified_factor_can_be_unenrolled_at_aal1(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+
+    let r = unenroll(&app, access(&session), &factor.id).await;
+
+    assert_eq!(r.status(), 200);
+}
+
+#[sqlx::test]
+async fn a_later_code_passes_a_new_challenge(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (_, factor) = user_with_mfa(&app, "ann@example.com").await;
+    let later = app.sign_in("ann@example.com", PASSWORD).await;
+
+    let aal2 = step_up_at(&app, access(&later), &factor, now() + 30).await;
+
+    assert_eq!(claims_of(access(&aal2))["aal"], "aal2");
+}
+
+#[sqlx::test]
+async fn totp_secrets_are_stored_encrypted(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let factor = enroll(&app, access(&session)).await;
+
+    let stored: Vec<u8> = sqlx::query_scalar("select secret from auth.mfa_factors where id = $1")
+        .bind(Uuid::parse_str(&factor.id).unwrap())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let secret = base32_decode(&factor.secret);
+    assert!(stored.len() > secret.len());
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_slice()));
+    assert!(
+        !stored
+            .windows(factor.secret.len())
+            .any(|w| w == factor.secret.as_bytes())
+    );
+}
+
+#[sqlx::test]
+async fn verifying_a_factor_discards_the_other_unverified_factors(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let abandoned = enroll(&app, access(&session)).await;
+    let kept = enroll(&app, access(&session)).await;
+
+    let aal2 = step_up(&app, access(&session), &kept).await;
+
+    let factors = aal2["user"]["factors"].as_array().unwrap();
+    assert_eq!(factors.len(), 1);
+    assert_eq!(factors[0]["id"], kept.id.as_str());
+    assert_ne!(abandoned.id, kept.id);
+}
+
+#[sqlx::test]
+async fn at_most_ten_factors_can_be_enrolled(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    for _ in 0..10 {
+        enroll(&app, access(&session)).await;
+    }
+
+    let r = app
+        .as_user(Method::POST, "/factors", access(&session))
+        .json(&json!({ "factor_type": "totp" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 422, "too_many_enrolled_mfa_factors").await;
+}
+
+#[sqlx::test]
+async fn an_email_change_at_aal1_needs_the_second_factor(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    user_with_mfa(&app, "ann@example.com").await;
+    let aal1 = app.sign_in("ann@example.com", PASSWORD).await;
+
+    let r = app
+        .as_user(Method::PUT, "/user", access(&aal1))
+        .json(&json!({ "email": "ann@new.example" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 401, "insufficient_aal").await;
+}
+
+#[sqlx::test]
+async fn the_issuer_and_the_account_appear_in_the_uri(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = app
+        .as_user(Method::POST, "/factors", access(&session))
+        .json(&json!({ "factor_type": "totp", "issuer": "Acme" }))
+        .send()
+        .await
+        .unwrap();
+
+    let uri = str_of(&json(r).await["totp"], "uri").to_owned();
+    assert!(uri.starts_with("otpauth://totp/Acme:"), "{uri}");
+    assert!(uri.contains("issuer=Acme"), "{uri}");
+    assert!(
+        uri.contains("ann%40example.com") || uri.contains("ann@example.com"),
+        "{uri}"
+    );
+}

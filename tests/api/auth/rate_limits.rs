@@ -1,0 +1,287 @@
+//! Per-IP rate limits (§2.12): the burst is allowed, the next request gets 429
+//! `over_request_rate_limit` with `Retry-After`, and other IPs are unaffected.
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{PASSWORD, enroll, str_of};
+use crate::harness::{TestApp, assert_error, json};
+
+/// The client IP comes from `X-Forwarded-For`, so a test can play several clients.
+const IP_HEADER: (&str, &str) = ("RATE_LIMIT_IP_HEADER", "x-forwarded-for");
+
+async fn post_from(app: &TestApp, ip: &str, path: &str, body: &Value) -> Response {
+    app.auth(Method::POST, path)
+        .header("x-forwarded-for", ip)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Sends `limit` requests from one IP (none limited), then one more (limited), then one from
+/// another IP (not limited).
+async fn assert_limited_after(app: &TestApp, limit: usize, path: &str, body: Value) {
+    for i in 0..limit {
+        let r = post_from(app, "203.0.113.1", path, &body).await;
+        assert_ne!(r.status(), 429, "request {} of {limit} to {path}", i + 1);
+    }
+
+    let over = post_from(app, "203.0.113.1", path, &body).await;
+    let other_ip = post_from(app, "203.0.113.2", path, &body).await;
+
+    let retry_after: u64 = over.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    assert_error(over, 429, "over_request_rate_limit").await;
+    assert_ne!(other_ip.status(), 429, "another IP is not limited");
+}
+
+#[sqlx::test]
+async fn token_requests_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_TOKEN", "3")]).await;
+
+    assert_limited_after(
+        &app,
+        3,
+        "/token?grant_type=password",
+        json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn refreshes_count_against_the_token_limit(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_TOKEN", "2")]).await;
+
+    assert_limited_after(
+        &app,
+        2,
+        "/token?grant_type=refresh_token",
+        json!({ "refresh_token": "garbage" }),
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn signups_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_SIGNUP", "2")]).await;
+
+    assert_limited_after(
+        &app,
+        2,
+        "/signup",
+        json!({ "email": "not-an-address", "password": PASSWORD }),
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn verifications_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_VERIFY", "2")]).await;
+
+    assert_limited_after(
+        &app,
+        2,
+        "/verify",
+        json!({ "type": "signup", "token_hash": "guess" }),
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn a_limited_verify_link_redirects_with_the_error(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_VERIFY", "1")]).await;
+    let follow = || {
+        app.client
+            .get(app.url("/auth/v1/verify?token=guess&type=signup"))
+            .header("x-forwarded-for", "203.0.113.1")
+            .send()
+    };
+    follow().await.unwrap();
+
+    let r = follow().await.unwrap();
+
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(
+        location.contains("error_code=over_request_rate_limit"),
+        "{location}"
+    );
+}
+
+#[sqlx::test]
+async fn recovery_mails_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_OTP", "2")]).await;
+
+    assert_limited_after(
+        &app,
+        2,
+        "/recover",
+        json!({ "email": "nobody@example.com" }),
+    )
+    .await;
+}
+
+#[sqlx::test]
+async fn magic_links_share_the_otp_limit_with_recovery(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_OTP", "1")]).await;
+    post_from(
+        &app,
+        "203.0.113.1",
+        "/recover",
+        &json!({ "email": "nobody@example.com" }),
+    )
+    .await;
+
+    let r = post_from(
+        &app,
+        "203.0.113.1",
+        "/otp",
+        &json!({ "email": "nobody@example.com" }),
+    )
+    .await;
+
+    assert_error(r, 429, "over_request_rate_limit").await;
+}
+
+#[sqlx::test]
+async fn mfa_verifications_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_MFA", "4")]).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    let factor = enroll(&app, token).await;
+    let challenge_from = |ip: &'static str| {
+        app.as_user(
+            Method::POST,
+            &format!("/factors/{}/challenge", factor.id),
+            token,
+        )
+        .header("x-forwarded-for", ip)
+        .send()
+    };
+    let verify_from = |ip: &'static str, challenge: String| {
+        app.as_user(
+            Method::POST,
+            &format!("/factors/{}/verify", factor.id),
+            token,
+        )
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "challenge_id": challenge, "code": "abcdef" }))
+        .send()
+    };
+    let first = str_of(
+        &json(challenge_from("203.0.113.1").await.unwrap()).await,
+        "id",
+    )
+    .to_owned();
+    for _ in 0..3 {
+        let r = verify_from("203.0.113.1", first.clone()).await.unwrap();
+        assert_ne!(r.status(), 429);
+    }
+
+    let over = verify_from("203.0.113.1", first).await.unwrap();
+    let other = str_of(
+        &json(challenge_from("203.0.113.2").await.unwrap()).await,
+        "id",
+    )
+    .to_owned();
+    let other_ip = verify_from("203.0.113.2", other).await.unwrap();
+
+    assert!(over.headers().get("retry-after").is_some());
+    assert_error(over, 429, "over_request_rate_limit").await;
+    assert_ne!(other_ip.status(), 429);
+}
+
+#[sqlx::test]
+async fn without_an_ip_header_the_socket_peer_is_limited(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("RATE_LIMIT_TOKEN", "1")]).await;
+    app.password_grant("ann@example.com", PASSWORD).await;
+
+    let r = app.password_grant("ann@example.com", PASSWORD).await;
+
+    assert_error(r, 429, "over_request_rate_limit").await;
+}
+
+#[sqlx::test]
+async fn with_an_ip_header_a_request_without_it_is_not_limited(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_TOKEN", "1")]).await;
+    app.password_grant("ann@example.com", PASSWORD).await;
+
+    let r = app.password_grant("ann@example.com", PASSWORD).await;
+
+    assert_error(r, 400, "invalid_credentials").await;
+}
+
+#[sqlx::test]
+async fn challenges_count_against_the_mfa_limit(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_MFA", "1")]).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    let factor = enroll(&app, token).await;
+    let challenge_from = |ip: &'static str| {
+        app.as_user(
+            Method::POST,
+            &format!("/factors/{}/challenge", factor.id),
+            token,
+        )
+        .header("x-forwarded-for", ip)
+        .send()
+    };
+    assert_eq!(challenge_from("203.0.113.1").await.unwrap().status(), 200);
+
+    let r = challenge_from("203.0.113.1").await.unwrap();
+
+    assert_error(r, 429, "over_request_rate_limit").await;
+}
+
+#[sqlx::test]
+async fn user_updates_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_OTP", "2")]).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let update = || {
+        app.as_user(Method::PUT, "/user", str_of(&session, "access_token"))
+            .header("x-forwarded-for", "203.0.113.1")
+            .json(&json!({ "data": { "n": 1 } }))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(update().await.unwrap().status(), 200);
+    }
+
+    let r = update().await.unwrap();
+
+    assert_error(r, 429, "over_request_rate_limit").await;
+}
+
+#[sqlx::test]
+async fn reauthentication_mails_are_limited_per_ip(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            IP_HEADER,
+            ("RATE_LIMIT_OTP", "1"),
+            ("AUTH_MAIL_FREQUENCY_SECS", "0"),
+        ],
+    )
+    .await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let reauthenticate = || {
+        app.as_user(
+            Method::GET,
+            "/reauthenticate",
+            str_of(&session, "access_token"),
+        )
+        .header("x-forwarded-for", "203.0.113.1")
+        .send()
+    };
+    assert_eq!(reauthenticate().await.unwrap().status(), 200);
+
+    let r = reauthenticate().await.unwrap();
+
+    assert_error(r, 429, "over_request_rate_limit").await;
+}

@@ -1,0 +1,566 @@
+//! The e-mailed codes and links: `/recover`, `/verify` (POST and GET), `/otp`, `/resend` and
+//! `/reauthenticate` (§2.7).
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{NEW_PASSWORD, NO_WAITING, PASSWORD, str_of};
+use crate::harness::{TestApp, assert_error, claims_of, json, latest_mail, latest_otp, mails_to};
+
+/// Sites the redirect tests use.
+const SITES: &[(&str, &str)] = &[
+    ("SITE_URL", "https://app.example.com"),
+    ("AUTH_REDIRECT_ALLOW_LIST", "https://admin.example.com"),
+    ("AUTH_MAIL_FREQUENCY_SECS", "0"),
+];
+
+async fn post(app: &TestApp, path: &str, body: Value) -> Response {
+    app.auth(Method::POST, path)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `token` (hash) of the verify link in a mail.
+fn token_hash_in(mail: &Value) -> String {
+    let text = str_of(mail, "text");
+    let link = text
+        .split("Or follow this link: ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let query = link.split_once('?').unwrap().1;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    pairs.into_iter().find(|(k, _)| k == "token").unwrap().1
+}
+
+/// `GET /auth/v1/verify` as a browser following the mailed link (no apikey).
+async fn follow_link(app: &TestApp, token_hash: &str, kind: &str, redirect_to: &str) -> Response {
+    let query = serde_urlencoded::to_string([
+        ("token", token_hash),
+        ("type", kind),
+        ("redirect_to", redirect_to),
+    ])
+    .unwrap();
+    app.get(&format!("/auth/v1/verify?{query}")).await
+}
+
+fn location(r: &Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The parameters in the fragment of a redirect.
+fn fragment(location: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(location.split_once('#').unwrap().1).unwrap()
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
+    &params.iter().find(|(k, _)| k == key).unwrap().1
+}
+
+#[sqlx::test]
+async fn recovering_an_unknown_address_answers_empty_and_mails_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = post(&app, "/recover", json!({ "email": "nobody@example.com" })).await;
+
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await, json!({}));
+    let queued: i64 = sqlx::query_scalar("select count(*) from private.outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+}
+
+#[sqlx::test]
+async fn the_recovery_code_signs_in_and_allows_a_new_password(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+
+    assert_eq!(json(r).await, json!({}));
+    let code = latest_otp(&pool, "ann@example.com", "recovery").await;
+    let verified = post(
+        &app,
+        "/verify",
+        json!({ "type": "recovery", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    let session = json(verified).await;
+    assert_eq!(
+        claims_of(str_of(&session, "access_token"))["amr"][0]["method"],
+        "recovery"
+    );
+    let changed = app
+        .as_user(Method::PUT, "/user", str_of(&session, "access_token"))
+        .json(&json!({ "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    app.sign_in("ann@example.com", NEW_PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn the_token_hash_of_the_link_verifies_too(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+    let mail = latest_mail(&pool, "ann@example.com", "recovery")
+        .await
+        .unwrap();
+
+    let r = post(
+        &app,
+        "/verify",
+        json!({ "type": "recovery", "token_hash": token_hash_in(&mail) }),
+    )
+    .await;
+
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["user"]["email"], "ann@example.com");
+}
+
+#[sqlx::test]
+async fn a_code_works_only_once(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+    let code = latest_otp(&pool, "ann@example.com", "recovery").await;
+    let body = json!({ "type": "recovery", "email": "ann@example.com", "token": code });
+    assert_eq!(post(&app, "/verify", body.clone()).await.status(), 200);
+
+    let again = post(&app, "/verify", body).await;
+
+    assert_error(again, 403, "otp_expired").await;
+}
+
+#[sqlx::test]
+async fn a_code_does_not_verify_as_another_type(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+    let code = latest_otp(&pool, "ann@example.com", "recovery").await;
+
+    let as_signup = post(
+        &app,
+        "/verify",
+        json!({ "type": "signup", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    let as_nonsense = post(
+        &app,
+        "/verify",
+        json!({ "type": "nonsense", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+
+    assert_error(as_signup, 403, "otp_expired").await;
+    assert_error(as_nonsense, 400, "validation_failed").await;
+    let as_recovery = post(
+        &app,
+        "/verify",
+        json!({ "type": "recovery", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(as_recovery.status(), 200, "the code is still valid");
+}
+
+#[sqlx::test]
+async fn verify_without_a_token_fails_validation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = post(
+        &app,
+        "/verify",
+        json!({ "type": "signup", "email": "ann@example.com" }),
+    )
+    .await;
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn an_expired_code_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+    let code = latest_otp(&pool, "ann@example.com", "recovery").await;
+    sqlx::query("update auth.one_time_tokens set created_at = now() - interval '2 hours'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let r = post(
+        &app,
+        "/verify",
+        json!({ "type": "recovery", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+
+    assert_error(r, 403, "otp_expired").await;
+}
+
+#[sqlx::test]
+async fn the_mailed_link_redirects_with_the_session_in_the_fragment(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), SITES).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    let mail = latest_mail(&pool, "ann@example.com", "confirmation")
+        .await
+        .unwrap();
+
+    let r = follow_link(
+        &app,
+        &token_hash_in(&mail),
+        "signup",
+        "https://app.example.com/welcome",
+    )
+    .await;
+
+    assert_eq!(r.status(), 303);
+    let location = location(&r);
+    assert!(
+        location.starts_with("https://app.example.com/welcome#access_token="),
+        "{location}"
+    );
+    let params = fragment(&location);
+    assert_eq!(param(&params, "token_type"), "bearer");
+    assert_eq!(param(&params, "type"), "signup");
+    assert_eq!(param(&params, "expires_in"), "3600");
+    assert!(!param(&params, "refresh_token").is_empty());
+    let me = app
+        .as_user(Method::GET, "/user", param(&params, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert!(json(me).await["email_confirmed_at"].is_string());
+}
+
+#[sqlx::test]
+async fn a_used_link_redirects_with_the_error_in_the_fragment(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), SITES).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    let mail = latest_mail(&pool, "ann@example.com", "confirmation")
+        .await
+        .unwrap();
+    let hash = token_hash_in(&mail);
+    follow_link(&app, &hash, "signup", "https://app.example.com/welcome").await;
+
+    let r = follow_link(&app, &hash, "signup", "https://app.example.com/welcome").await;
+
+    assert_eq!(r.status(), 303);
+    let location = location(&r);
+    assert!(
+        location.starts_with("https://app.example.com/welcome#"),
+        "{location}"
+    );
+    let params = fragment(&location);
+    assert_eq!(param(&params, "error_code"), "otp_expired");
+    assert_eq!(param(&params, "error"), "access_denied");
+    assert!(!param(&params, "error_description").is_empty());
+    assert!(!location.contains("access_token"));
+}
+
+#[sqlx::test]
+async fn a_redirect_on_the_allow_list_is_followed(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, SITES).await;
+
+    let r = follow_link(&app, "unknown", "signup", "https://admin.example.com/back").await;
+
+    assert!(location(&r).starts_with("https://admin.example.com/back#error="));
+}
+
+#[sqlx::test]
+async fn a_redirect_off_the_allow_list_falls_back_to_the_site_url(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, SITES).await;
+
+    let r = follow_link(&app, "unknown", "signup", "https://evil.example.net/steal").await;
+
+    assert!(
+        location(&r).starts_with("https://app.example.com#"),
+        "{}",
+        location(&r)
+    );
+}
+
+#[sqlx::test]
+async fn a_lookalike_of_the_site_url_is_not_on_the_allow_list(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, SITES).await;
+
+    for lookalike in [
+        "https://app.example.com.evil.net/steal",
+        "https://app.example.com@evil.net/steal",
+        "https://admin.example.com.evil.net/steal",
+    ] {
+        let r = follow_link(&app, "unknown", "signup", lookalike).await;
+
+        assert!(
+            location(&r).starts_with("https://app.example.com#"),
+            "{lookalike} → {}",
+            location(&r)
+        );
+    }
+}
+
+#[sqlx::test]
+async fn otp_mails_an_existing_user_a_magic_link_code(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
+
+    assert_eq!(json(r).await, json!({}));
+    let code = latest_otp(&pool, "ann@example.com", "magiclink").await;
+    let verified = post(
+        &app,
+        "/verify",
+        json!({ "type": "magiclink", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    let session = json(verified).await;
+    assert_eq!(
+        claims_of(str_of(&session, "access_token"))["amr"][0]["method"],
+        "magiclink"
+    );
+}
+
+#[sqlx::test]
+async fn otp_creates_a_new_user_whose_code_confirms_and_signs_in(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = post(
+        &app,
+        "/otp",
+        json!({ "email": "new@example.com", "data": { "full_name": "New" }, "create_user": true }),
+    )
+    .await;
+
+    assert_eq!(json(r).await, json!({}));
+    let code = latest_otp(&pool, "new@example.com", "magiclink").await;
+    let verified = post(
+        &app,
+        "/verify",
+        json!({ "type": "email", "email": "new@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(verified.status(), 200);
+    let user = &json(verified).await["user"];
+    assert!(user["email_confirmed_at"].is_string());
+    assert_eq!(user["user_metadata"]["full_name"], "New");
+}
+
+#[sqlx::test]
+async fn otp_without_create_user_refuses_unknown_addresses(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = post(
+        &app,
+        "/otp",
+        json!({ "email": "new@example.com", "create_user": false }),
+    )
+    .await;
+
+    assert_error(r, 422, "otp_disabled").await;
+    let users: i64 = sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    assert_eq!(mails_to(&pool, "new@example.com").await, 0);
+}
+
+#[sqlx::test]
+async fn otp_for_an_existing_user_within_the_mail_frequency_is_rate_limited(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
+
+    let r = post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
+
+    assert_error(r, 429, "over_email_send_rate_limit").await;
+}
+
+#[sqlx::test]
+async fn resend_mails_a_new_confirmation_code_and_voids_the_old_one(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    let old = latest_otp(&pool, "ann@example.com", "confirmation").await;
+
+    let r = post(
+        &app,
+        "/resend",
+        json!({ "type": "signup", "email": "ann@example.com" }),
+    )
+    .await;
+
+    assert_eq!(json(r).await, json!({}));
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 2);
+    let new = latest_otp(&pool, "ann@example.com", "confirmation").await;
+    let verify = |token: String| {
+        post(
+            &app,
+            "/verify",
+            json!({ "type": "signup", "email": "ann@example.com", "token": token }),
+        )
+    };
+    if old != new {
+        assert_error(verify(old).await, 403, "otp_expired").await;
+    }
+    assert_eq!(verify(new).await.status(), 200);
+}
+
+#[sqlx::test]
+async fn resend_needs_a_type(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = post(&app, "/resend", json!({ "email": "ann@example.com" })).await;
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn a_reauthentication_nonce_allows_a_password_change(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    let sent = app
+        .as_user(Method::GET, "/reauthenticate", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(sent).await, json!({}));
+    let nonce = latest_otp(&pool, "ann@example.com", "reauthentication").await;
+
+    let r = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "password": NEW_PASSWORD, "nonce": nonce }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    app.sign_in("ann@example.com", NEW_PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn a_wrong_reauthentication_nonce_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    app.as_user(Method::GET, "/reauthenticate", token)
+        .send()
+        .await
+        .unwrap();
+    let nonce = latest_otp(&pool, "ann@example.com", "reauthentication").await;
+    let wrong = if nonce == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+
+    let r = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "password": NEW_PASSWORD, "nonce": wrong }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_error(r, 400, "reauthentication_not_valid").await;
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn otp_cannot_create_users_while_signups_are_disabled(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("AUTH_DISABLE_SIGNUP", "true")]).await;
+
+    let r = post(&app, "/otp", json!({ "email": "new@example.com" })).await;
+
+    assert_error(r, 422, "otp_disabled").await;
+    assert_eq!(mails_to(&pool, "new@example.com").await, 0);
+}
+
+#[sqlx::test]
+async fn a_second_recovery_within_the_mail_frequency_sends_nothing_but_answers_the_same(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+
+    let r = post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await, json!({}));
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 1);
+}
+
+#[sqlx::test]
+async fn the_magiclink_route_is_an_alias_of_otp(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = post(&app, "/magiclink", json!({ "email": "ann@example.com" })).await;
+
+    assert_eq!(json(r).await, json!({}));
+    assert!(
+        latest_mail(&pool, "ann@example.com", "magiclink")
+            .await
+            .is_some()
+    );
+}
+
+#[sqlx::test]
+async fn resending_a_confirmed_signup_answers_the_same_and_sends_nothing(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = post(
+        &app,
+        "/resend",
+        json!({ "type": "signup", "email": "ann@example.com" }),
+    )
+    .await;
+
+    assert_eq!(json(r).await, json!({}));
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 0);
+}
+
+#[sqlx::test]
+async fn resend_mails_a_new_email_change_code(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    app.as_user(Method::PUT, "/user", str_of(&session, "access_token"))
+        .json(&json!({ "email": "ann@new.example" }))
+        .send()
+        .await
+        .unwrap();
+
+    let r = post(
+        &app,
+        "/resend",
+        json!({ "type": "email_change", "email": "ann@new.example" }),
+    )
+    .await;
+
+    assert_eq!(json(r).await, json!({}));
+    assert_eq!(mails_to(&pool, "ann@new.example").await, 2);
+    let code = latest_otp(&pool, "ann@new.example", "email_change").await;
+    let verified = post(
+        &app,
+        "/verify",
+        json!({ "type": "email_change", "email": "ann@new.example", "token": code }),
+    )
+    .await;
+    assert_eq!(json(verified).await["user"]["email"], "ann@new.example");
+}

@@ -1,0 +1,263 @@
+//! `POST /signup` (§2.7 "Sign-up").
+
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::{NO_WAITING, PASSWORD, user_id};
+use crate::harness::{TestApp, assert_error, json, latest_otp, mails_to};
+
+async fn users_with_email(pool: &PgPool, email: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from auth.users where email = $1")
+        .bind(email)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn with_confirmations_on_signup_returns_the_user_and_mails_a_code(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = app
+        .signup(json!({ "email": "Ann@Example.com", "password": PASSWORD, "data": { "full_name": "Ann" } }))
+        .await;
+
+    assert_eq!(r.status(), 200);
+    let user = json(r).await;
+    assert!(user.get("access_token").is_none(), "no session: {user}");
+    assert_eq!(user["email"], "ann@example.com");
+    assert_eq!(user["user_metadata"]["full_name"], "Ann");
+    assert!(user.get("email_confirmed_at").is_none());
+    assert!(user["confirmation_sent_at"].is_string());
+    assert_eq!(user["identities"].as_array().unwrap().len(), 1);
+    assert_eq!(user["identities"][0]["provider"], "email");
+    let code = latest_otp(&pool, "ann@example.com", "confirmation").await;
+    assert_eq!(code.len(), 6);
+    assert!(code.bytes().all(|b| b.is_ascii_digit()));
+}
+
+#[sqlx::test]
+async fn the_mailed_code_confirms_the_address_and_signs_in(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    let code = latest_otp(&pool, "ann@example.com", "confirmation").await;
+
+    let r = app
+        .auth(Method::POST, "/verify")
+        .json(&json!({ "type": "signup", "email": "ann@example.com", "token": code }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let session = json(r).await;
+    assert!(session["access_token"].is_string());
+    assert!(session["user"]["email_confirmed_at"].is_string());
+    assert_eq!(
+        session["user"]["identities"][0]["identity_data"]["email_verified"],
+        true
+    );
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn with_autoconfirm_signup_returns_a_session_and_mails_nothing(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("AUTH_AUTOCONFIRM", "true")]).await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    assert_eq!(r.status(), 200);
+    let session = json(r).await;
+    assert_eq!(session["token_type"], "bearer");
+    assert!(session["access_token"].is_string());
+    assert!(session["refresh_token"].is_string());
+    assert!(session["user"]["email_confirmed_at"].is_string());
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 0);
+}
+
+#[sqlx::test]
+async fn a_short_password_is_weak(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": "short" }))
+        .await;
+
+    let body = assert_error(r, 422, "weak_password").await;
+    assert_eq!(body["weak_password"]["reasons"], json!(["length"]));
+}
+
+#[sqlx::test]
+async fn a_password_without_the_required_characters_is_weak(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[("AUTH_PASSWORD_REQUIRED_CHARACTERS", "upper,digit")],
+    )
+    .await;
+
+    let weak = app
+        .signup(json!({ "email": "ann@example.com", "password": "only-lower-case" }))
+        .await;
+    let strong = app
+        .signup(json!({ "email": "bob@example.com", "password": "Upper-and-digit-9" }))
+        .await;
+
+    let body = assert_error(weak, 422, "weak_password").await;
+    assert_eq!(body["weak_password"]["reasons"], json!(["characters"]));
+    assert_eq!(strong.status(), 200);
+}
+
+#[sqlx::test]
+async fn a_missing_password_fails_validation(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+
+    let r = app.signup(json!({ "email": "ann@example.com" })).await;
+
+    assert_error(r, 400, "validation_failed").await;
+    assert_eq!(users_with_email(&pool, "ann@example.com").await, 0);
+}
+
+#[sqlx::test]
+async fn an_invalid_email_fails_validation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let r = app
+        .signup(json!({ "email": "not-an-address", "password": PASSWORD }))
+        .await;
+
+    assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn phone_and_anonymous_signups_are_disabled(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    let phone = app
+        .signup(json!({ "phone": "+15550100", "password": PASSWORD }))
+        .await;
+    let anonymous = app.signup(json!({ "data": {} })).await;
+
+    assert_error(phone, 422, "phone_provider_disabled").await;
+    assert_error(anonymous, 422, "anonymous_provider_disabled").await;
+}
+
+#[sqlx::test]
+async fn signups_can_be_disabled(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("AUTH_DISABLE_SIGNUP", "true")]).await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    assert_error(r, 422, "signup_disabled").await;
+    assert_eq!(users_with_email(&pool, "ann@example.com").await, 0);
+}
+
+#[sqlx::test]
+async fn signing_up_a_confirmed_address_again_answers_with_a_fake_user(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let existing = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": "another-password-1", "data": { "x": 1 } }))
+        .await;
+
+    assert_eq!(r.status(), 200);
+    let fake = json(r).await;
+    assert_eq!(fake["identities"], json!([]));
+    assert_eq!(fake["email"], "ann@example.com");
+    assert_eq!(fake["user_metadata"], json!({ "x": 1 }));
+    assert_ne!(user_id(&fake), user_id(&existing));
+    assert_eq!(users_with_email(&pool, "ann@example.com").await, 1);
+    let total: i64 = sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 0);
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn with_autoconfirm_an_existing_address_is_refused(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("AUTH_AUTOCONFIRM", "true")]).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    assert_error(r, 422, "user_already_exists").await;
+}
+
+#[sqlx::test]
+async fn signing_up_an_unconfirmed_address_again_within_the_mail_frequency_is_rate_limited(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    assert!(r.headers().get("retry-after").is_some());
+    assert_error(r, 429, "over_email_send_rate_limit").await;
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 1);
+}
+
+#[sqlx::test]
+async fn signing_up_an_unconfirmed_address_again_resends_the_confirmation(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let first = json(
+        app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+            .await,
+    )
+    .await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": "a-different-password" }))
+        .await;
+
+    assert_eq!(r.status(), 200);
+    let again = json(r).await;
+    assert_eq!(user_id(&again), user_id(&first));
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 2);
+    let code = latest_otp(&pool, "ann@example.com", "confirmation").await;
+    let verified = app
+        .auth(Method::POST, "/verify")
+        .json(&json!({ "type": "signup", "email": "ann@example.com", "token": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    // The second sign-up's password was not applied.
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn settings_report_the_signup_policy(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("AUTH_AUTOCONFIRM", "true"),
+            ("AUTH_DISABLE_SIGNUP", "true"),
+        ],
+    )
+    .await;
+
+    let r = app.auth(Method::GET, "/settings").send().await.unwrap();
+
+    assert_eq!(r.status(), 200);
+    let settings = json(r).await;
+    assert_eq!(settings["external"]["email"], true);
+    assert_eq!(settings["external"]["phone"], false);
+    assert_eq!(settings["disable_signup"], true);
+    assert_eq!(settings["mailer_autoconfirm"], true);
+}

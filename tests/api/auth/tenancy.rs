@@ -1,0 +1,473 @@
+//! Tenancy: organizations, roles and permissions as SQL sees them through the caller's claims
+//! (`auth.can`, `auth.org_ids`, `auth.role_in`), invitations, and the `profiles` mirror.
+
+use bizbase::db::identity::{self, Access, DbRole, Identity};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{PASSWORD, str_of, user_id};
+use crate::harness::{TestApp, claims_of, json, latest_mail};
+
+/// A transaction as the holder of these claims (the `authenticated` role).
+async fn as_claims(pool: &PgPool, claims: &Value) -> Transaction<'static, Postgres> {
+    identity::begin(
+        pool,
+        &Identity::new(DbRole::Authenticated, claims.clone()),
+        Access::ReadWrite,
+    )
+    .await
+    .unwrap()
+}
+
+/// The claims of a session's access token.
+fn claims(session: &Value) -> Value {
+    claims_of(str_of(session, "access_token"))
+}
+
+/// The same claims at another assurance level.
+fn at(claims: &Value, aal: &str) -> Value {
+    let mut c = claims.clone();
+    c["aal"] = json!(aal);
+    c
+}
+
+/// The session after a refresh, whose token lists the user's current orgs.
+async fn refreshed(app: &TestApp, session: &Value) -> Value {
+    let r = app.refresh(str_of(session, "refresh_token")).await;
+    assert_eq!(r.status(), 200);
+    json(r).await
+}
+
+async fn create_org(pool: &PgPool, claims: &Value, name: &str) -> Uuid {
+    let mut tx = as_claims(pool, claims).await;
+    let id = sqlx::query_scalar("insert into public.orgs (name) values ($1) returning id")
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn can(pool: &PgPool, claims: &Value, org: Uuid, permission: &str) -> bool {
+    let mut tx = as_claims(pool, claims).await;
+    sqlx::query_scalar("select auth.can($1, $2)")
+        .bind(org)
+        .bind(permission)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+}
+
+async fn add_member(pool: &PgPool, org: Uuid, user: &str, role: &str) {
+    sqlx::query("insert into public.org_members (org_id, user_id, role) values ($1, $2, $3)")
+        .bind(org)
+        .bind(Uuid::parse_str(user).unwrap())
+        .bind(role)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// An org created by a fresh user, and that user's session refreshed to carry it.
+async fn org_with_admin(app: &TestApp, email: &str) -> (Uuid, Value) {
+    let session = app.signup_confirmed(email, PASSWORD).await;
+    let org = create_org(&app.pool, &claims(&session), "Acme").await;
+    (org, refreshed(app, &session).await)
+}
+
+#[sqlx::test]
+async fn creating_an_org_makes_the_creator_its_admin_with_the_preset_permissions(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let org = create_org(&pool, &claims(&session), "Acme").await;
+
+    let members: Vec<(Uuid, String)> =
+        sqlx::query_as("select user_id, role from public.org_members where org_id = $1")
+            .bind(org)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        members,
+        [(
+            Uuid::parse_str(&user_id(&session)).unwrap(),
+            "admin".to_owned()
+        )]
+    );
+    let (copied, presets): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from public.role_permissions where org_id = $1), \
+                (select count(*) from private.role_permission_presets)",
+    )
+    .bind(org)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(presets > 0);
+    assert_eq!(copied, presets);
+}
+
+#[sqlx::test]
+async fn after_a_refresh_the_token_lists_the_org_and_role(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let org = create_org(&pool, &claims(&session), "Acme").await;
+
+    let next = refreshed(&app, &session).await;
+
+    assert_eq!(
+        claims(&next)["app_metadata"]["orgs"],
+        json!({ org.to_string(): "admin" })
+    );
+}
+
+#[sqlx::test]
+async fn an_org_cannot_be_created_on_behalf_of_someone_else(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let mut tx = as_claims(&pool, &claims(&ann)).await;
+
+    let forged = sqlx::query("insert into public.orgs (name, created_by) values ('Acme', $1)")
+        .bind(Uuid::parse_str(&user_id(&bob)).unwrap())
+        .execute(&mut *tx)
+        .await;
+
+    let err = forged.unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().code().as_deref(),
+        Some("42501")
+    );
+}
+
+#[sqlx::test]
+async fn an_admin_has_no_permission_at_aal1_and_every_permission_at_aal2(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, session) = org_with_admin(&app, "ann@example.com").await;
+    let aal1 = claims(&session);
+
+    assert_eq!(aal1["aal"], "aal1");
+    assert!(!can(&pool, &aal1, org, "leads.read").await);
+    assert!(!can(&pool, &aal1, org, "org.manage").await);
+    assert!(can(&pool, &at(&aal1, "aal2"), org, "leads.read").await);
+    assert!(can(&pool, &at(&aal1, "aal2"), org, "payments.refund").await);
+    assert!(!can(&pool, &at(&aal1, "aal2"), org, "no.such_permission").await);
+}
+
+#[sqlx::test]
+async fn without_mfa_required_an_admin_still_needs_aal2_for_sensitive_permissions(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, session) = org_with_admin(&app, "ann@example.com").await;
+    sqlx::query("update public.orgs set require_mfa_roles = '{}' where id = $1")
+        .bind(org)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let aal1 = claims(&session);
+
+    assert!(can(&pool, &aal1, org, "leads.read").await);
+    assert!(!can(&pool, &aal1, org, "members.manage").await);
+    assert!(!can(&pool, &aal1, org, "data.export").await);
+    assert!(can(&pool, &at(&aal1, "aal2"), org, "members.manage").await);
+}
+
+#[sqlx::test]
+async fn a_sales_rep_reads_leads_at_aal1_but_not_sensitive_or_unassigned_permissions(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, _) = org_with_admin(&app, "ann@example.com").await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&bob), "sales_rep").await;
+    sqlx::query(
+        "insert into public.role_permissions (org_id, role, permission) values ($1, 'sales_rep', 'payments.refund')",
+    )
+    .bind(org)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let rep = claims(&refreshed(&app, &bob).await);
+
+    assert_eq!(rep["app_metadata"]["orgs"][org.to_string()], "sales_rep");
+    assert!(can(&pool, &rep, org, "leads.read").await);
+    assert!(can(&pool, &rep, org, "deals.write").await);
+    assert!(!can(&pool, &rep, org, "payments.refund").await, "sensitive");
+    assert!(can(&pool, &at(&rep, "aal2"), org, "payments.refund").await);
+    assert!(!can(&pool, &rep, org, "members.manage").await);
+    assert!(!can(&pool, &at(&rep, "aal2"), org, "members.manage").await);
+}
+
+#[sqlx::test]
+async fn a_role_in_a_token_grants_nothing_in_another_org(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (acme, ann) = org_with_admin(&app, "ann@example.com").await;
+    let (globex, _) = org_with_admin(&app, "bob@example.com").await;
+    let mut forged = at(&claims(&ann), "aal2");
+    forged["app_metadata"]["orgs"] =
+        json!({ acme.to_string(): "admin", globex.to_string(): "viewer" });
+
+    assert!(can(&pool, &forged, acme, "leads.read").await);
+    assert!(!can(&pool, &forged, globex, "leads.read").await);
+}
+
+#[sqlx::test]
+async fn members_see_only_their_own_orgs_and_memberships(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (acme, ann) = org_with_admin(&app, "ann@example.com").await;
+    let (globex, bob) = org_with_admin(&app, "bob@example.com").await;
+    let carol = app.signup_confirmed("carol@example.com", PASSWORD).await;
+
+    for (session, own) in [(&ann, Some(acme)), (&bob, Some(globex)), (&carol, None)] {
+        let mut tx = as_claims(&pool, &claims(session)).await;
+        let orgs: Vec<Uuid> = sqlx::query_scalar("select id from public.orgs")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        let memberships: Vec<Uuid> = sqlx::query_scalar("select org_id from public.org_members")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        let permissions: Vec<Uuid> =
+            sqlx::query_scalar("select distinct org_id from public.role_permissions")
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+
+        let expected: Vec<Uuid> = own.into_iter().collect();
+        assert_eq!(orgs, expected);
+        assert_eq!(memberships, expected);
+        assert_eq!(permissions, expected);
+    }
+}
+
+/// The token in an `org_invitation` mail.
+fn invitation_token(mail: &Value) -> String {
+    str_of(mail, "text")
+        .split("Accept the invitation with this token: ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+async fn invite(pool: &PgPool, inviter: &Value, org: Uuid, email: &str, role: &str) {
+    let mut tx = as_claims(pool, inviter).await;
+    sqlx::query("insert into public.org_invitations (org_id, email, role) values ($1, $2, $3)")
+        .bind(org)
+        .bind(email)
+        .bind(role)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn accept(pool: &PgPool, claims: &Value, token: &str) -> Result<Uuid, sqlx::Error> {
+    let mut tx = as_claims(pool, claims).await;
+    let org = sqlx::query_scalar("select public.accept_invitation($1)")
+        .bind(token)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+#[sqlx::test]
+async fn an_invitation_mails_a_token_that_the_invited_user_accepts(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    invite(
+        &pool,
+        &at(&claims(&ann), "aal2"),
+        org,
+        "bob@example.com",
+        "sales_rep",
+    )
+    .await;
+    let mail = latest_mail(&pool, "bob@example.com", "org_invitation")
+        .await
+        .expect("an invitation mail");
+    let token = invitation_token(&mail);
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+
+    let joined = accept(&pool, &claims(&bob), &token).await.unwrap();
+
+    assert_eq!(joined, org);
+    let role: String = sqlx::query_scalar(
+        "select role from public.org_members where org_id = $1 and user_id = $2",
+    )
+    .bind(org)
+    .bind(Uuid::parse_str(&user_id(&bob)).unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(role, "sales_rep");
+    assert_eq!(
+        claims(&refreshed(&app, &bob).await)["app_metadata"]["orgs"],
+        json!({ org.to_string(): "sales_rep" })
+    );
+    assert!(
+        accept(&pool, &claims(&bob), &token).await.is_err(),
+        "an invitation is accepted once"
+    );
+    assert!(mail["subject"].as_str().unwrap().contains("Acme"));
+}
+
+#[sqlx::test]
+async fn an_invitation_cannot_be_accepted_by_someone_else(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    invite(
+        &pool,
+        &at(&claims(&ann), "aal2"),
+        org,
+        "bob@example.com",
+        "sales_rep",
+    )
+    .await;
+    let token = invitation_token(
+        &latest_mail(&pool, "bob@example.com", "org_invitation")
+            .await
+            .unwrap(),
+    );
+    let carol = app.signup_confirmed("carol@example.com", PASSWORD).await;
+
+    let refused = accept(&pool, &claims(&carol), &token).await;
+
+    let err = refused.unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().code().as_deref(),
+        Some("P0001")
+    );
+    let carols: i64 =
+        sqlx::query_scalar("select count(*) from public.org_members where user_id = $1")
+            .bind(Uuid::parse_str(&user_id(&carol)).unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(carols, 0);
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    assert_eq!(accept(&pool, &claims(&bob), &token).await.unwrap(), org);
+}
+
+#[sqlx::test]
+async fn an_unknown_invitation_token_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+
+    let refused = accept(&pool, &claims(&bob), "no-such-token").await;
+
+    assert!(refused.is_err());
+}
+
+#[sqlx::test]
+async fn an_admin_at_aal1_cannot_invite(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    let mut tx = as_claims(&pool, &claims(&ann)).await;
+
+    let refused = sqlx::query(
+        "insert into public.org_invitations (org_id, email, role) values ($1, 'bob@example.com', 'sales_rep')",
+    )
+    .bind(org)
+    .execute(&mut *tx)
+    .await;
+
+    let err = refused.unwrap_err();
+    assert_eq!(
+        err.as_database_error().unwrap().code().as_deref(),
+        Some("42501")
+    );
+    drop(tx);
+    assert!(
+        latest_mail(&pool, "bob@example.com", "org_invitation")
+            .await
+            .is_none()
+    );
+}
+
+async fn profile(pool: &PgPool, id: Uuid) -> (Option<String>, Option<String>) {
+    sqlx::query_as("select email, full_name from public.profiles where id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn profiles_mirror_the_users_email_and_full_name(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("AUTH_AUTOCONFIRM", "true")]).await;
+    let session = json(
+        app.signup(json!({ "email": "ann@example.com", "password": PASSWORD, "data": { "full_name": "Ann Lee" } }))
+            .await,
+    )
+    .await;
+    let id = Uuid::parse_str(&user_id(&session)).unwrap();
+    assert_eq!(
+        profile(&pool, id).await,
+        (Some("ann@example.com".into()), Some("Ann Lee".into()))
+    );
+
+    app.as_user(Method::PUT, "/user", str_of(&session, "access_token"))
+        .json(&json!({ "data": { "full_name": "Ann Smith" } }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        profile(&pool, id).await,
+        (Some("ann@example.com".into()), Some("Ann Smith".into()))
+    );
+}
+
+#[sqlx::test]
+async fn a_user_sees_their_own_profile_and_those_of_fellow_members_only(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&bob), "sales_rep").await;
+    app.signup_confirmed("carol@example.com", PASSWORD).await;
+
+    let mut tx = as_claims(&pool, &claims(&ann)).await;
+    let mut visible: Vec<String> = sqlx::query_scalar("select email from public.profiles")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    visible.sort();
+
+    assert_eq!(visible, ["ann@example.com", "bob@example.com"]);
+}
+
+#[sqlx::test]
+async fn a_member_cannot_promote_themselves(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, _) = org_with_admin(&app, "ann@example.com").await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&bob), "sales_rep").await;
+    let rep = at(&claims(&refreshed(&app, &bob).await), "aal2");
+    let mut tx = as_claims(&pool, &rep).await;
+
+    let updated = sqlx::query("update public.org_members set role = 'admin' where org_id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let granted = sqlx::query(
+        "insert into public.role_permissions (org_id, role, permission) values ($1, 'sales_rep', 'members.manage')",
+    )
+    .bind(org)
+    .execute(&mut *tx)
+    .await;
+
+    assert_eq!(updated.rows_affected(), 0);
+    assert_eq!(
+        granted
+            .unwrap_err()
+            .as_database_error()
+            .unwrap()
+            .code()
+            .as_deref(),
+        Some("42501")
+    );
+}
