@@ -59,14 +59,24 @@ fn field_expr(
     Ok((expr, ty))
 }
 
-/// `select` list of one level; appends `!inner` existence conditions to `inner`.
+/// What a level's select list embedded: `!inner` conditions, and each embed's key, SQL and
+/// cardinality (for `rel=is.null` filters on the level).
+#[derive(Debug, Default)]
+pub struct Embeds {
+    /// Conditions that drop parents without a match (`!inner`).
+    pub inner: Vec<String>,
+    /// `(key, expression, to_one)` of each embedded resource.
+    pub exprs: Vec<(String, String, bool)>,
+}
+
+/// `select` list of one level; records what it embedded in `out`.
 pub fn select_list(
     sql: &mut Sql,
     cache: &SchemaCache,
     query: &Query,
     level: &Level<'_>,
     items: &[SelectItem],
-    inner: &mut Vec<String>,
+    out_embeds: &mut Embeds,
 ) -> Result<String, PgrstError> {
     let mut out = Vec::new();
     for item in items {
@@ -99,12 +109,10 @@ pub fn select_list(
                 path.push(key.clone());
                 let expr = embed(sql, cache, query, level, &rel, &path, items)?;
                 if *join == Join::Inner {
-                    inner.push(match rel.to_one {
-                        true => format!("({expr}) is not null"),
-                        false => format!("json_array_length({expr}) > 0"),
-                    });
+                    out_embeds.inner.push(presence(&expr, rel.to_one, true));
                 }
                 out.push(format!("{expr} as {}", ident(&key)));
+                out_embeds.exprs.push((key, expr, rel.to_one));
             }
         }
     }
@@ -125,19 +133,17 @@ fn embed(
         alias: sql.alias(),
         path: path.to_vec(),
     };
+    sql.embedded.insert(path.to_vec());
     let mods = query.modifiers.get(path).cloned().unwrap_or_default();
-    let mut inner = Vec::new();
+    let mut embeds = Embeds::default();
     let items = if items.is_empty() {
         &[SelectItem::Star][..]
     } else {
         items
     };
-    let list = select_list(sql, cache, query, &child, items, &mut inner)?;
+    let list = select_list(sql, cache, query, &child, items, &mut embeds)?;
     let mut conds = vec![rel.join_condition(&parent.alias, &child.alias)];
-    conds.extend(inner);
-    for f in &mods.filters {
-        conds.push(condition(sql, &child, f)?);
-    }
+    conds.extend(conditions(sql, &child, &mods.filters, &embeds)?);
     let from = qualified(&child.table.schema, &child.table.name);
     let row = sql.alias();
     let body = format!(
@@ -152,6 +158,79 @@ fn embed(
     } else {
         format!("coalesce((select json_agg({row}) from ({body}) {row}), '[]'::json)")
     })
+}
+
+/// `expr` (an embedded resource) present or absent.
+fn presence(expr: &str, to_one: bool, present: bool) -> String {
+    match (to_one, present) {
+        (true, true) => format!("({expr}) is not null"),
+        (true, false) => format!("({expr}) is null"),
+        (false, true) => format!("json_array_length({expr}) > 0"),
+        (false, false) => format!("json_array_length({expr}) = 0"),
+    }
+}
+
+/// The conditions of one level: column filters and logic trees, and `rel=is.null` /
+/// `rel=not.is.null` on its embedded resources (other operators on an embed are PGRST120).
+pub fn conditions(
+    sql: &mut Sql,
+    level: &Level<'_>,
+    filters: &[Logic],
+    embeds: &Embeds,
+) -> Result<Vec<String>, PgrstError> {
+    let mut out = embeds.inner.clone();
+    for f in filters {
+        if let Logic::Filter(filter) = f
+            && filter.field.path.is_empty()
+            && level.table.column(&filter.field.name).is_none()
+            && let Some((_, expr, to_one)) = embeds
+                .exprs
+                .iter()
+                .find(|(k, _, _)| *k == filter.field.name)
+        {
+            let present = match (&filter.op, &filter.operand) {
+                (Op::Is, Operand::Is("null")) => false,
+                (Op::Is, Operand::Is("not_null")) => true,
+                _ => {
+                    return Err(PgrstError::new(
+                        400,
+                        "PGRST120",
+                        "Bad operator on the embedded resource",
+                    )
+                    .details(
+                        "Only is null or not is null filters are allowed on embedded resources",
+                    ));
+                }
+            };
+            out.push(presence(expr, *to_one, present != filter.negate));
+            continue;
+        }
+        out.push(condition(sql, level, f)?);
+    }
+    Ok(out)
+}
+
+/// PGRST108 when the query modifies a resource that `select` did not embed.
+pub fn check_embedded(sql: &Sql, query: &Query) -> Result<(), PgrstError> {
+    match query
+        .modifiers
+        .keys()
+        .find(|p| !p.is_empty() && !sql.embedded.contains(*p))
+    {
+        None => Ok(()),
+        Some(path) => Err(PgrstError::new(
+            400,
+            "PGRST108",
+            format!(
+                "'{}' is not an embedded resource in this request",
+                path.join(".")
+            ),
+        )
+        .hint(format!(
+            "Verify that '{}' is included in the 'select' query parameter.",
+            path.join(".")
+        ))),
+    }
 }
 
 /// ` order by …` (empty when no terms).

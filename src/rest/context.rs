@@ -79,6 +79,35 @@ impl Prefer {
     }
 }
 
+impl Prefer {
+    /// The preferences that were honoured, for `Preference-Applied`.
+    pub fn applied(&self) -> Option<String> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.return_ {
+            out.push(format!("return={r}"));
+        }
+        if let Some(c) = &self.count {
+            out.push(format!("count={c}"));
+        }
+        if let Some(r) = &self.resolution {
+            out.push(format!("resolution={r}"));
+        }
+        if self.missing_default {
+            out.push("missing=default".to_owned());
+        }
+        if self.rollback {
+            out.push("tx=rollback".to_owned());
+        }
+        if self.strict {
+            out.push("handling=strict".to_owned());
+            if let Some(m) = self.max_affected {
+                out.push(format!("max-affected={m}"));
+            }
+        }
+        (!out.is_empty()).then(|| out.join(", "))
+    }
+}
+
 /// What the client wants back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accept {

@@ -48,11 +48,10 @@ pub fn page_sql(
         path: vec![],
     };
     let mods = query.root();
-    let mut conds = Vec::new();
-    let list = build::select_list(sql, cache, query, &level, &query.select, &mut conds)?;
-    for f in &mods.filters {
-        conds.push(build::condition(sql, &level, f)?);
-    }
+    let mut embeds = build::Embeds::default();
+    let list = build::select_list(sql, cache, query, &level, &query.select, &mut embeds)?;
+    build::check_embedded(sql, query)?;
+    let conds = build::conditions(sql, &level, &mods.filters, &embeds)?;
     let where_ = if conds.is_empty() {
         String::new()
     } else {
@@ -109,7 +108,7 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
     let offset = query.root().offset.unwrap_or(0);
     if let Some(t) = total
         && offset > 0
-        && offset >= t
+        && offset > t
         && n == 0
     {
         return Err(

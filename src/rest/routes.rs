@@ -4,7 +4,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, Method},
+    http::{HeaderMap, HeaderValue, Method},
     middleware,
     response::Response,
     routing::{any, get},
@@ -88,7 +88,9 @@ async fn table_route(
         prefer: &prefer,
         accept,
     };
-    match method {
+    let negotiated =
+        headers.contains_key("accept-profile") || headers.contains_key("content-profile");
+    let result = match method {
         Method::GET => read::get(&call, false).await,
         Method::HEAD => read::get(&call, true).await,
         Method::POST => write::write(&call, Write::Insert, payload(&body)?).await,
@@ -100,7 +102,8 @@ async fn table_route(
             format!("Unsupported HTTP method: {method}"),
         )
         .into()),
-    }
+    };
+    finish(result, &prefer, &schema, negotiated)
 }
 
 async fn rpc_route(
@@ -140,7 +143,9 @@ async fn rpc_route(
         prefer: &prefer,
         accept,
     };
-    match method {
+    let negotiated =
+        headers.contains_key("accept-profile") || headers.contains_key("content-profile");
+    let result = match method {
         Method::GET | Method::HEAD => rpc::call(&call, None, true, method == Method::HEAD).await,
         Method::POST => rpc::call(&call, payload(&body)?, false, false).await,
         _ => Err(PgrstError::new(
@@ -149,5 +154,26 @@ async fn rpc_route(
             "Only GET, HEAD and POST are allowed for RPC",
         )
         .into()),
+    };
+    finish(result, &prefer, &schema, negotiated)
+}
+
+/// Echoes the applied preferences (`Preference-Applied`) and, when the client negotiated a
+/// schema, `Content-Profile`.
+fn finish(
+    result: AppResult<Response>,
+    prefer: &Prefer,
+    schema: &str,
+    negotiated: bool,
+) -> AppResult<Response> {
+    let mut response = result?;
+    if let Some(applied) = prefer.applied()
+        && let Ok(v) = HeaderValue::from_str(&applied)
+    {
+        response.headers_mut().insert("preference-applied", v);
     }
+    if negotiated && let Ok(v) = HeaderValue::from_str(schema) {
+        response.headers_mut().insert("content-profile", v);
+    }
+    Ok(response)
 }

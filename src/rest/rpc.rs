@@ -6,7 +6,7 @@ use axum::{http::StatusCode, response::Response};
 use serde_json::Value;
 
 use super::{
-    context::Call,
+    context::{Accept, Call},
     errors::{PgrstError, from_db},
     read::page_sql,
     respond::{body, content_range, respond},
@@ -181,6 +181,12 @@ pub async fn call(
     }
     let json = json.unwrap_or_else(|| "null".to_owned());
     if !f.returns_set {
+        // One row of a table type went through the table path, which builds an array.
+        let json = match (&f.return_table, n) {
+            (Some(_), 0) => "null".to_owned(),
+            (Some(_), _) => body(Accept::Object, json, 1)?.1,
+            (None, _) => json,
+        };
         let ct = "application/json; charset=utf-8";
         return Ok(respond(
             StatusCode::OK,

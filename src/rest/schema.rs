@@ -20,6 +20,9 @@ pub struct Column {
     pub nullable: bool,
     /// Whether it has a default (or is identity/generated).
     pub has_default: bool,
+    /// The default expression (from the catalog, so safe to write into SQL).
+    #[serde(default)]
+    pub default: Option<String>,
 }
 
 /// A table or view.
@@ -116,7 +119,8 @@ impl SchemaCache {
         let rows: Vec<TableRow> = sqlx::query_as(
             "select n.nspname::text, c.relname::text, c.relkind in ('v', 'm'), \
                coalesce((select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), \
-                  'nullable', not a.attnotnull, 'has_default', a.atthasdef or a.attidentity <> '' or a.attgenerated <> '') order by a.attnum) \
+                  'nullable', not a.attnotnull, 'has_default', a.atthasdef or a.attidentity <> '' or a.attgenerated <> '', \
+                  'default', (select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum and a.attgenerated = '')) order by a.attnum) \
                  from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]'), \
                coalesce((select array_agg(a.attname::text order by k.n) from pg_index i \
                   cross join unnest(i.indkey) with ordinality k(attnum, n) \

@@ -19,6 +19,8 @@ pub enum Bind {
 pub struct Sql {
     /// Bound values, `$1` first.
     pub binds: Vec<Bind>,
+    /// Embedding paths the select list resolved (to check that modifiers name one).
+    pub embedded: std::collections::HashSet<Vec<String>>,
     next_alias: usize,
 }
 

@@ -157,6 +157,25 @@ fn statement(
                 format!(
                     "insert into {from} select * from json_populate_recordset(null::{from}, {p}::json) where false"
                 )
+            } else if prefer.missing_default {
+                // Prefer: missing=default — a listed column absent from a row takes its DEFAULT.
+                let mut exprs = Vec::with_capacity(cols.len());
+                for c in &cols {
+                    let key = sql.bind(Bind::Text(c.clone()));
+                    let default = table
+                        .column(c)
+                        .and_then(|col| col.default.clone())
+                        .unwrap_or_else(|| "null".to_owned());
+                    exprs.push(format!(
+                        "case when pgrst_rows.j ? {key} then (pgrst_rows.r).{} else {default} end",
+                        ident(c)
+                    ));
+                }
+                format!(
+                    "insert into {from} as {alias} ({list}) select {} from (select j, json_populate_record(null::{from}, j::json) r \
+                     from jsonb_array_elements({p}::jsonb) j) pgrst_rows{conflict}",
+                    exprs.join(", ")
+                )
             } else {
                 format!(
                     "insert into {from} as {alias} ({list}) select {list} from json_populate_recordset(null::{from}, {p}::json){conflict}"
@@ -200,12 +219,13 @@ fn statement(
     if !representation {
         return Ok(write);
     }
-    let mut inner = Vec::new();
-    let list = build::select_list(sql, cache, query, &level, &query.select, &mut inner)?;
-    let filter = if inner.is_empty() {
+    let mut embeds = build::Embeds::default();
+    let list = build::select_list(sql, cache, query, &level, &query.select, &mut embeds)?;
+    build::check_embedded(sql, query)?;
+    let filter = if embeds.inner.is_empty() {
         String::new()
     } else {
-        format!(" where {}", inner.join(" and "))
+        format!(" where {}", embeds.inner.join(" and "))
     };
     Ok(format!(
         "with pgrst_write as ({write} returning {alias}.*), pgrst_source as (select {list} from pgrst_write {alias}{filter}) \

@@ -11,3 +11,4 @@ mod identity;
 mod migrations;
 mod ops;
 mod pipeline;
+mod rest;

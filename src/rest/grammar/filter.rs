@@ -267,6 +267,10 @@ pub fn parse_filter(param: &str, field: Field, value: &str) -> Result<Filter, Pa
     let mut c = Cursor::new(param, value);
     let (negate, op, quantifier, fts_config) = operator(&mut c)?;
     let operand = operand(&mut c, op, quantifier, false)?;
+    c.skip_spaces();
+    if !c.at_end() {
+        return Err(c.error("end of input after the list"));
+    }
     Ok(Filter {
         field,
         negate,

@@ -272,3 +272,47 @@ fn order_terms_with_direction_and_nulls() {
     assert!(parse_order("order", "name.sideways").is_err());
     assert!(parse_order("order", "").is_err());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    /// How postgrest-js quotes an `in` value: in double quotes when it holds a reserved character.
+    fn quote(v: &str) -> String {
+        if v.contains([',', '(', ')', '"', '\\', '.', ':']) || v.trim() != v || v.is_empty() {
+            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            v.to_owned()
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic_on_any_input(s in ".{0,64}") {
+            let _ = parse_select("select", &s);
+            let _ = parse_order("order", &s);
+            let _ = parse_filter("x", Field::column("x"), &s);
+            let _ = parse_logic("or", LogicOp::Or, false, &s);
+        }
+
+        #[test]
+        fn in_lists_round_trip_whatever_the_values(values in proptest::collection::vec(".{0,12}", 1..6)) {
+            let text = format!("in.({})", values.iter().map(|v| quote(v)).collect::<Vec<_>>().join(","));
+            let parsed = parse_filter("x", Field::column("x"), &text).unwrap();
+            prop_assert_eq!(parsed.operand, Operand::List(values));
+        }
+
+        #[test]
+        fn quoted_column_names_round_trip(name in "[^\"\\\\]{1,20}") {
+            let items = parse_select("select", &format!("\"{name}\"")).unwrap();
+            prop_assert_eq!(items, vec![SelectItem::Field { alias: None, field: Field::column(&name), cast: None }]);
+        }
+
+        #[test]
+        fn plain_filter_values_are_kept_verbatim(v in "[^\\x00]{0,40}") {
+            let parsed = parse_filter("x", Field::column("x"), &format!("eq.{v}")).unwrap();
+            prop_assert_eq!(parsed.operand, Operand::Value(v));
+        }
+    }
+}

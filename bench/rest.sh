@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Data-API benchmark: bizbase's /rest/v1 against pgbench running the same SQL on the same data
+# (100k rows, 10 orgs, RLS on), at the same concurrency, in one run.
+#
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/rest.sh
+#
+# Options: BENCH_SECS (default 10), BENCH_CONNS (default 32). Needs wrk (apt-get install wrk) and
+# pgbench (in Debian's postgresql package). Prints one line per scenario.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${BENCH_SECS:-10}
+CONNS=${BENCH_CONNS:-32}
+: "${DATABASE_URL:?set DATABASE_URL to a server where databases may be created}"
+command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk"; exit 1; }
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+SERVER=${DATABASE_URL%/*}
+DB=bizbase_bench_rest
+URL=$SERVER/$DB
+PORT=18900
+SECRET=bench-secret-bench-secret-bench-secret-42
+BIN=target/release/bizbase
+cargo build --release --quiet
+
+psql "$SERVER/postgres" -qc "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null
+DATABASE_URL=$URL BIZBASE_DATA_DIR=$(mktemp -d) BIZBASE_LOG=warn $BIN migrate >/dev/null
+psql "$URL" -q <<'SQL'
+create table public.bench_items (
+    id bigint primary key,
+    org_id uuid not null,
+    name text not null,
+    amount numeric(12,2) not null,
+    status text not null,
+    created_at timestamptz not null default now()
+);
+insert into public.bench_items (id, org_id, name, amount, status)
+select i, ('00000000-0000-0000-0000-00000000000' || (i % 10))::uuid, 'item ' || i, (i % 1000) + 0.5,
+       (array['new','open','won','lost'])[1 + i % 4]
+from generate_series(1, 100000) i;
+create index bench_items_org_id_idx on public.bench_items (org_id, id);
+alter table public.bench_items enable row level security;
+alter table public.bench_items force row level security;
+create policy bench_items_org on public.bench_items for all to authenticated
+    using (org_id = any (auth.org_ids())) with check (org_id = any (auth.org_ids()));
+grant select, insert on public.bench_items to authenticated, service_role;
+create sequence public.bench_ids start 1000000;
+grant usage on sequence public.bench_ids to authenticated;
+alter table public.bench_items alter column id set default nextval('public.bench_ids');
+analyze public.bench_items;
+SQL
+
+ORG=00000000-0000-0000-0000-000000000003
+CLAIMS="{\"sub\":\"00000000-0000-0000-0000-0000000000aa\",\"role\":\"authenticated\",\"aud\":\"authenticated\",\"aal\":\"aal1\",\"app_metadata\":{\"orgs\":{\"$ORG\":\"sales_rep\"}},\"exp\":4102444800}"
+TOKEN=$(python3 - "$SECRET" "$CLAIMS" <<'PY'
+import base64, hashlib, hmac, json, sys
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+head = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b(sys.argv[2].encode())
+sig = b(hmac.new(sys.argv[1].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+)
+ANON=$(BIZBASE_JWT_SECRET=$SECRET BIZBASE_DATA_DIR=$(mktemp -d) $BIN keys --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["anon_key"])')
+
+DATABASE_URL=$URL BIZBASE_ADDR=127.0.0.1:$PORT BIZBASE_JWT_SECRET=$SECRET BIZBASE_DATA_DIR=$(mktemp -d) \
+  BIZBASE_LOG=warn BIZBASE_DB_POOL_MAX=$CONNS $BIN serve &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; psql "$SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done
+curl -sf -H "apikey: $ANON" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/rest/v1/bench_items?limit=1" >/dev/null
+
+export BENCH_APIKEY=$ANON BENCH_TOKEN=$TOKEN BENCH_ORG=$ORG
+run_wrk() { # name script path
+    local out
+    out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "bench/wrk/$2" "http://127.0.0.1:$PORT$3")
+    local rps p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    local non2xx
+    non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+    echo "$rps $p99 ${non2xx:-0}"
+}
+run_pgbench() { # script
+    "$PGBIN/pgbench" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$URL" 2>/dev/null | awk '/^tps/ {print $3; exit}'
+}
+sqlfile() { # query
+    local f; f=$(mktemp --suffix=.sql)
+    cat >"$f" <<EOF2
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('statement_timeout', '8000', true);
+$1
+COMMIT;
+EOF2
+    echo "$f"
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
+
+PAGE="with pgrst_source as (select pgrst_1.* from \"public\".\"bench_items\" pgrst_1 where pgrst_1.\"org_id\" = '$ORG'::uuid order by pgrst_1.\"id\" asc limit 50 offset 0) select null::bigint, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source;"
+ONE="\\set id 3 + 10 * random(0, 9999)
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('statement_timeout', '8000', true);
+with pgrst_source as (select pgrst_1.* from \"public\".\"bench_items\" pgrst_1 where pgrst_1.\"id\" = :id limit 1000 offset 0) select null::bigint, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source;
+COMMIT;"
+ONEF=$(mktemp --suffix=.sql); echo "$ONE" >"$ONEF"
+ROWS=$(python3 -c "import json; print(json.dumps([{'org_id':'$ORG','name':'bulk %d'%i,'amount':i,'status':'new'} for i in range(100)]))")
+INS="BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;
+SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('statement_timeout', '8000', true);
+insert into \"public\".\"bench_items\" as pgrst_1 (\"org_id\", \"name\", \"amount\", \"status\") select \"org_id\", \"name\", \"amount\", \"status\" from json_populate_recordset(null::\"public\".\"bench_items\", '$ROWS'::json);
+COMMIT;"
+INSF=$(mktemp --suffix=.sql); echo "$INS" >"$INSF"
+export BENCH_BODY=$ROWS
+
+echo "bizbase $(git rev-parse --short HEAD) · $(nproc) cores · $CONNS connections · ${SECS}s per run · 100k rows, 10 orgs, RLS on"
+printf '%-34s %12s %12s %8s %10s %8s\n' scenario bizbase/s pgbench/s ratio p99 non-2xx
+read -r rps p99 bad < <(run_wrk page page.lua "/rest/v1/bench_items?select=*&org_id=eq.$ORG&order=id.asc&limit=50")
+rss_page=$(rss_kb)
+tps=$(run_pgbench "$(sqlfile "$PAGE")")
+printf '%-34s %12s %12s %7.0f%% %10s %8s\n' "first page of 50 (sales_rep, RLS)" "$rps" "$tps" "$(echo "100*$rps/$tps" | bc -l)" "$p99" "$bad"
+read -r rps p99 bad < <(run_wrk one one.lua "/rest/v1/bench_items")
+tps=$(run_pgbench "$ONEF")
+printf '%-34s %12s %12s %7.0f%% %10s %8s\n' "single row by id" "$rps" "$tps" "$(echo "100*$rps/$tps" | bc -l)" "$p99" "$bad"
+read -r rps p99 bad < <(run_wrk insert insert.lua "/rest/v1/bench_items")
+tps=$(run_pgbench "$INSF")
+printf '%-34s %12s %12s %7.0f%% %10s %8s\n' "bulk insert of 100 rows" "$rps" "$tps" "$(echo "100*$rps/$tps" | bc -l)" "$p99" "$bad"
+echo "RSS after the page run: $((rss_page / 1024)) MB; after all runs: $(( $(rss_kb) / 1024 )) MB"
