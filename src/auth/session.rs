@@ -95,22 +95,21 @@ pub async fn start(
     method: &str,
     client: &ClientInfo,
 ) -> AppResult<Value> {
+    // One statement: the session, its first authentication method, and the sign-in time.
     let session: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}"
+        "with s as (insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}), \
+         a as (insert into auth.mfa_amr_claims (session_id, authentication_method) select id, $4 from s), \
+         u as (update auth.users set last_sign_in_at = now() where id = $1) \
+         select {SESSION_COLUMNS} from s"
     )))
     .bind(user.id)
     .bind(&client.user_agent)
     .bind(client.ip)
+    .bind(method)
     .fetch_one(&mut *conn)
     .await?;
-    add_amr(conn, session.id, method).await?;
-    sqlx::query("update auth.users set last_sign_in_at = now() where id = $1")
-        .bind(user.id)
-        .execute(&mut *conn)
-        .await?;
-    let user = user::find(conn, user.id)
-        .await?
-        .unwrap_or_else(|| user.clone());
+    let mut user = user.clone();
+    user.last_sign_in_at = Some(session.created_at);
     respond(app, conn, &user, &session).await
 }
 
@@ -127,17 +126,6 @@ pub async fn add_amr(conn: &mut PgConnection, session: Uuid, method: &str) -> sq
     Ok(())
 }
 
-/// The organizations and roles of a user, as `app_metadata.orgs`.
-async fn orgs_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Value> {
-    let orgs: Option<Value> = sqlx::query_scalar(
-        "select jsonb_object_agg(org_id::text, role) from public.org_members where user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(conn)
-    .await?;
-    Ok(orgs.unwrap_or_else(|| json!({})))
-}
-
 /// Mints the access token for `session` and answers with GoTrue's session JSON, carrying the
 /// refresh token of the session's current counter.
 pub async fn respond(
@@ -146,15 +134,19 @@ pub async fn respond(
     user: &UserRow,
     session: &SessionRow,
 ) -> AppResult<Value> {
-    let amr: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
-        "select authentication_method, updated_at from auth.mfa_amr_claims where session_id = $1 order by updated_at desc",
+    // The session's methods and the user's organizations, in one round trip.
+    let (amr, orgs): (sqlx::types::Json<Vec<(String, i64)>>, Option<Value>) = sqlx::query_as(
+        "select coalesce((select json_agg(json_build_array(authentication_method, extract(epoch from updated_at)::bigint) \
+                 order by updated_at desc) from auth.mfa_amr_claims where session_id = $1), '[]'), \
+                (select jsonb_object_agg(org_id::text, role) from public.org_members where user_id = $2)",
     )
     .bind(session.id)
-    .fetch_all(&mut *conn)
+    .bind(user.id)
+    .fetch_one(&mut *conn)
     .await?;
     let mut app_metadata = user.raw_app_meta_data.clone();
     if let Some(map) = app_metadata.as_object_mut() {
-        map.insert("orgs".into(), orgs_of(conn, user.id).await?);
+        map.insert("orgs".into(), orgs.unwrap_or_else(|| json!({})));
     }
     let iat = Utc::now().timestamp();
     let exp = iat + i64::try_from(app.config.auth.jwt_exp.as_secs()).unwrap_or(3600);
@@ -171,11 +163,9 @@ pub async fn respond(
         role: user.role.clone(),
         aal: session.aal.clone(),
         amr: amr
+            .0
             .into_iter()
-            .map(|(method, t)| Amr {
-                method,
-                timestamp: t.timestamp(),
-            })
+            .map(|(method, timestamp)| Amr { method, timestamp })
             .collect(),
         session_id: session.id.to_string(),
         is_anonymous: user.is_anonymous,

@@ -77,6 +77,7 @@ pub struct PipelineSettings {
 pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
     let timeout = settings.request_timeout;
     router
+        .layer(middleware::from_fn(detach))
         .layer(middleware::from_fn(metrics::record))
         .layer(middleware::from_fn(move |req: Request, next: Next| time_limit(timeout, req, next)))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
@@ -98,6 +99,17 @@ pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(middleware::from_fn(request_id::assign))
+}
+
+/// Middleware: runs the handler in its own task, so that a client hanging up (or the timeout
+/// below) never cancels it half-way. A cancelled future could leave a pooled connection inside a
+/// transaction that was begun but not yet acknowledged; finishing the work (bounded by the
+/// statement timeout) keeps every connection returned to the pool clean.
+async fn detach(req: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => AppError::Internal(anyhow::anyhow!("request task failed: {e}")).into_response(),
+    }
 }
 
 /// Middleware: answers 504 `request_timeout` when the inner service takes too long.

@@ -313,9 +313,14 @@ pub fn spawn_listener(
     handle: Arc<CacheHandle>,
     schemas: Vec<String>,
 ) -> tokio::task::JoinHandle<()> {
+    // A pool of its own: the listener holds its connection for good, and the main pool must be
+    // able to close (at shutdown) without waiting for it.
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
     tokio::spawn(async move {
         loop {
-            match sqlx::postgres::PgListener::connect_with(&pool).await {
+            match sqlx::postgres::PgListener::connect_with(&own).await {
                 Ok(mut listener) => {
                     if let Err(e) = listener.listen("pgrst").await {
                         tracing::warn!(error = %e, "LISTEN pgrst failed");
