@@ -48,7 +48,7 @@ impl UserRow {
 }
 
 /// One row of `auth.identities`.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, serde::Deserialize)]
 pub struct IdentityRow {
     pub id: Uuid,
     pub provider_id: String,
@@ -62,7 +62,7 @@ pub struct IdentityRow {
 }
 
 /// One row of `auth.mfa_factors` (without the secret).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, serde::Deserialize)]
 pub struct FactorRow {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -205,15 +205,17 @@ pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result
 
 /// The full User JSON for `user` (identities and factors loaded).
 pub async fn full_json(conn: &mut PgConnection, user: &UserRow) -> sqlx::Result<Value> {
-    let identities: Vec<IdentityRow> = sqlx::query_as(
-        "select id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at, email \
-         from auth.identities where user_id = $1 order by created_at",
+    // Identities and factors in one round trip (this runs on every sign-in and refresh).
+    let (identities, factors): (sqlx::types::Json<Vec<IdentityRow>>, sqlx::types::Json<Vec<FactorRow>>) = sqlx::query_as(
+        "select coalesce((select json_agg(i order by i.created_at) from (select id, provider_id, user_id, identity_data, \
+                   provider, last_sign_in_at, created_at, updated_at, email from auth.identities where user_id = $1) i), '[]'), \
+                coalesce((select json_agg(f order by f.created_at) from (select id, user_id, friendly_name, factor_type, status, \
+                   last_challenged_at, created_at, updated_at from auth.mfa_factors where user_id = $1) f), '[]')",
     )
     .bind(user.id)
-    .fetch_all(&mut *conn)
+    .fetch_one(conn)
     .await?;
-    let factors = factors_of(conn, user.id).await?;
-    Ok(user_json(user, &identities, &factors))
+    Ok(user_json(user, &identities.0, &factors.0))
 }
 
 /// A user's MFA factors, oldest first.
