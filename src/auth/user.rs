@@ -299,3 +299,14 @@ pub async fn mark_identity_verified(conn: &mut PgConnection, user_id: Uuid) -> s
     .await?;
     Ok(())
 }
+
+/// Reloads a user after changes in this transaction and renders the full User JSON.
+pub async fn reload_json(conn: &mut PgConnection, id: Uuid) -> crate::error::AppResult<Value> {
+    let fresh = find(conn, id)
+        .await?
+        .ok_or(crate::error::AppError::NotFound {
+            code: "user_not_found",
+            message: "User not found".into(),
+        })?;
+    Ok(full_json(conn, &fresh).await?)
+}

@@ -17,7 +17,7 @@ use super::{
     query, read, rpc,
     write::{self, Write},
 };
-use crate::{app::AppState, auth::gateway, error::AppResult};
+use crate::{app::AppState, auth::gateway, db::identity::Identity, error::AppResult};
 
 /// The `/rest/v1` router, behind the gateway rules.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -59,6 +59,24 @@ fn check_length(app: &AppState, raw: Option<&str>) -> Result<(), PgrstError> {
     Ok(())
 }
 
+/// What every data-API request does first: bound the query string, make sure the schema cache is
+/// loaded, pick the schema, and establish the caller's identity.
+async fn start(
+    app: &AppState,
+    method: &Method,
+    path: &str,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+) -> AppResult<(String, Identity)> {
+    check_length(app, raw)?;
+    app.rest
+        .ensure_loaded(&app.pool, &app.config.rest.schemas)
+        .await?;
+    let schema = context::profile(app, method, headers)?;
+    let who = context::identity(app, method, path, headers)?;
+    Ok((schema, who))
+}
+
 async fn table_route(
     State(app): State<AppState>,
     method: Method,
@@ -67,12 +85,14 @@ async fn table_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    check_length(&app, raw.as_deref())?;
-    app.rest
-        .ensure_loaded(&app.pool, &app.config.rest.schemas)
-        .await?;
-    let schema = context::profile(&app, &method, &headers)?;
-    let who = context::identity(&app, &method, &format!("/{table}"), &headers)?;
+    let (schema, who) = start(
+        &app,
+        &method,
+        &format!("/{table}"),
+        raw.as_deref(),
+        &headers,
+    )
+    .await?;
     let mut query = query::parse(&context::pairs(raw.as_deref())?, &[])?;
     if matches!(method, Method::GET | Method::HEAD) {
         context::apply_range(&headers, &mut query)?;
@@ -114,12 +134,14 @@ async fn rpc_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    check_length(&app, raw.as_deref())?;
-    app.rest
-        .ensure_loaded(&app.pool, &app.config.rest.schemas)
-        .await?;
-    let schema = context::profile(&app, &method, &headers)?;
-    let who = context::identity(&app, &method, &format!("/rpc/{function}"), &headers)?;
+    let (schema, who) = start(
+        &app,
+        &method,
+        &format!("/rpc/{function}"),
+        raw.as_deref(),
+        &headers,
+    )
+    .await?;
     let cache = app.rest.get();
     let arg_names: Vec<String> = cache
         .functions

@@ -186,10 +186,7 @@ pub async fn create_user(
         json!({}),
     )
     .await?;
-    let fresh = user::find(&mut tx, created.id)
-        .await?
-        .ok_or_else(user_not_found)?;
-    let json = user::full_json(&mut tx, &fresh).await?;
+    let json = user::reload_json(&mut tx, created.id).await?;
     tx.commit().await?;
     Ok(Json(json))
 }
@@ -306,8 +303,7 @@ pub async fn update_user(
         json!({}),
     )
     .await?;
-    let fresh = user::find(&mut tx, id).await?.ok_or_else(user_not_found)?;
-    let json = user::full_json(&mut tx, &fresh).await?;
+    let json = user::reload_json(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(json))
 }
@@ -507,10 +503,7 @@ pub async fn generate_link(
         json!({ "type": body.kind }),
     )
     .await?;
-    let fresh = user::find(&mut tx, target.id)
-        .await?
-        .ok_or_else(user_not_found)?;
-    let mut answer = user::full_json(&mut tx, &fresh).await?;
+    let mut answer = user::reload_json(&mut tx, target.id).await?;
     tx.commit().await?;
     if let Some(m) = answer.as_object_mut() {
         m.insert("action_link".into(), json!(issued.action_link));
@@ -556,10 +549,7 @@ pub async fn post_invite(
         json!({}),
     )
     .await?;
-    let fresh = user::find(&mut tx, target.id)
-        .await?
-        .ok_or_else(user_not_found)?;
-    let json = user::full_json(&mut tx, &fresh).await?;
+    let json = user::reload_json(&mut tx, target.id).await?;
     tx.commit().await?;
     Ok(Json(json))
 }
