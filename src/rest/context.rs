@@ -12,13 +12,35 @@ use crate::{
     db::identity::{DbRole, Identity, RequestInfo},
 };
 
+/// How `Prefer: count=…` asks for the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `count(*)` over every matching row.
+    Exact,
+    /// The planner's row estimate (`EXPLAIN`), cheap on huge tables.
+    Planned,
+    /// Exact up to `max_rows`, the planner's estimate beyond.
+    Estimated,
+}
+
+impl Count {
+    /// The token as `Prefer` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Planned => "planned",
+            Self::Estimated => "estimated",
+        }
+    }
+}
+
 /// `Prefer` preferences.
 #[derive(Debug, Default, Clone)]
 pub struct Prefer {
     /// `return=minimal|headers-only|representation`.
     pub return_: Option<String>,
     /// `count=exact|planned|estimated`.
-    pub count: Option<String>,
+    pub count: Option<Count>,
     /// `resolution=merge-duplicates|ignore-duplicates`.
     pub resolution: Option<String>,
     /// `missing=default`.
@@ -49,7 +71,9 @@ impl Prefer {
                     ("return", v @ ("minimal" | "headers-only" | "representation")) => {
                         p.return_ = Some(v.into())
                     }
-                    ("count", v @ ("exact" | "planned" | "estimated")) => p.count = Some(v.into()),
+                    ("count", "exact") => p.count = Some(Count::Exact),
+                    ("count", "planned") => p.count = Some(Count::Planned),
+                    ("count", "estimated") => p.count = Some(Count::Estimated),
                     ("resolution", v @ ("merge-duplicates" | "ignore-duplicates")) => {
                         p.resolution = Some(v.into())
                     }
@@ -86,8 +110,8 @@ impl Prefer {
         if let Some(r) = &self.return_ {
             out.push(format!("return={r}"));
         }
-        if let Some(c) = &self.count {
-            out.push(format!("count={c}"));
+        if let Some(c) = self.count {
+            out.push(format!("count={}", c.as_str()));
         }
         if let Some(r) = &self.resolution {
             out.push(format!("resolution={r}"));
@@ -323,7 +347,7 @@ mod tests {
         );
         let p = Prefer::parse(&h).unwrap();
         assert_eq!(p.return_.as_deref(), Some("representation"));
-        assert_eq!(p.count.as_deref(), Some("exact"));
+        assert_eq!(p.count, Some(Count::Exact));
         assert_eq!(p.resolution.as_deref(), Some("merge-duplicates"));
         h.insert("prefer", HeaderValue::from_static("handling=strict, wat=1"));
         assert_eq!(Prefer::parse(&h).unwrap_err().code, "PGRST122");

@@ -2,15 +2,16 @@
 //! exact count when asked); Rust passes the bytes through.
 
 use axum::{http::StatusCode, response::Response};
+use serde_json::Value;
 
 use super::{
     build::{self, Level},
-    context::Call,
+    context::{Call, Count},
     errors::{PgrstError, from_db},
     query::Query,
     respond::{body, content_range, respond},
     schema::{SchemaCache, Table},
-    sql::{Sql, qualified},
+    sql::{Bind, Sql, qualified},
 };
 use crate::{
     db::identity::{self, Access, DbRole},
@@ -32,16 +33,25 @@ pub fn table<'a>(
     })
 }
 
-/// The page query: `(total, json array text, rows)`.
+/// A page statement yielding `(total, json array text, rows)` and, for planned or estimated
+/// counts, the statement whose plan estimates the total.
+pub struct Page {
+    /// The page statement.
+    pub text: String,
+    /// `explain (format json)` of the filtered source, when the count needs the planner.
+    pub estimate: Option<String>,
+}
+
+/// Builds the page statement.
 pub fn page_sql(
     sql: &mut Sql,
     cache: &SchemaCache,
     query: &Query,
     table: &Table,
     from: &str,
-    count: bool,
+    count: Option<Count>,
     max_rows: i64,
-) -> Result<String, PgrstError> {
+) -> Result<Page, PgrstError> {
     let level = Level {
         table,
         alias: sql.alias(),
@@ -60,16 +70,58 @@ pub fn page_sql(
     let order = build::order_by(sql, &level, &mods.order)?;
     let limit = mods.limit.unwrap_or(max_rows).min(max_rows);
     let offset = mods.offset.unwrap_or(0);
-    let alias = &level.alias;
-    let total = if count {
-        format!("(select count(*) from {from} {alias}{where_})")
-    } else {
-        "null::bigint".to_owned()
+    let source = format!("from {from} {}{where_}", level.alias);
+    let total = match count {
+        Some(Count::Exact) => format!("(select count(*) {source})"),
+        Some(Count::Estimated) => format!(
+            "(select count(*) from (select 1 {source} limit {}) pgrst_c)",
+            max_rows.saturating_add(1)
+        ),
+        Some(Count::Planned) | None => "null::bigint".to_owned(),
     };
-    Ok(format!(
-        "with pgrst_source as (select {list} from {from} {alias}{where_}{order} limit {limit} offset {offset}) \
-         select {total}, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source"
-    ))
+    let estimate = matches!(count, Some(Count::Planned | Count::Estimated))
+        .then(|| format!("explain (format json) select 1 {source}"));
+    Ok(Page {
+        text: format!(
+            "with pgrst_source as (select {list} {source}{order} limit {limit} offset {offset}) \
+             select {total}, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source"
+        ),
+        estimate,
+    })
+}
+
+/// The total to report: the exact count as the page statement found it, or, for `planned` (and
+/// for `estimated` beyond `max_rows`), the planner's estimate of the filtered source.
+pub async fn settle_total(
+    conn: &mut sqlx::PgConnection,
+    binds: &[Bind],
+    page: &Page,
+    count: Option<Count>,
+    counted: Option<i64>,
+    max_rows: i64,
+) -> sqlx::Result<Option<i64>> {
+    let Some(explain) = &page.estimate else {
+        return Ok(counted);
+    };
+    if count == Some(Count::Estimated) && counted.is_some_and(|c| c <= max_rows) {
+        return Ok(counted);
+    }
+    let plan: sqlx::types::Json<Value> = Sql::apply(
+        binds,
+        sqlx::query_as::<_, (sqlx::types::Json<Value>,)>(sqlx::AssertSqlSafe(explain.clone())),
+    )
+    .fetch_one(conn)
+    .await?
+    .0;
+    let planned = plan
+        .0
+        .pointer("/0/Plan/Plan Rows")
+        .and_then(Value::as_f64)
+        .map_or(0, |rows| rows.round() as i64);
+    Ok(Some(match counted {
+        Some(c) => planned.max(c),
+        None => planned,
+    }))
 }
 
 /// Serves a read.
@@ -86,24 +138,30 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
     let cache = app.rest.get();
     let table = table(&cache, schema, name)?;
     let mut sql = Sql::default();
-    let text = page_sql(
+    let max_rows = app.config.rest.max_rows;
+    let page = page_sql(
         &mut sql,
         &cache,
         query,
         table,
         &qualified(schema, name),
-        prefer.count.is_some(),
-        app.config.rest.max_rows,
+        prefer.count,
+        max_rows,
     )?;
     let anon = who.role == DbRole::Anon;
     let mut tx = identity::begin(&app.pool, who, Access::ReadOnly)
         .await
         .map_err(|e| from_db(e, anon))?;
-    let (total, json, n): (Option<i64>, String, i64) =
-        Sql::apply(&sql.binds, sqlx::query_as(sqlx::AssertSqlSafe(text)))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| from_db(e, anon))?;
+    let (counted, json, n): (Option<i64>, String, i64) = Sql::apply(
+        &sql.binds,
+        sqlx::query_as(sqlx::AssertSqlSafe(page.text.clone())),
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| from_db(e, anon))?;
+    let total = settle_total(&mut tx, &sql.binds, &page, prefer.count, counted, max_rows)
+        .await
+        .map_err(|e| from_db(e, anon))?;
     tx.commit().await?;
     let offset = query.root().offset.unwrap_or(0);
     if let Some(t) = total

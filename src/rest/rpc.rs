@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{
     context::{Accept, Call},
     errors::{PgrstError, from_db},
-    read::page_sql,
+    read::{Page, page_sql, settle_total},
     respond::{body, content_range, respond},
     schema::Function,
     sql::{Bind, Sql, ident, qualified},
@@ -120,7 +120,7 @@ pub async fn call(
         arguments(&mut sql, f, &args, payload.as_ref())
     );
     let tabular = f.returns_set || f.returns_composite;
-    let text = match (&f.return_table, tabular) {
+    let page = match (&f.return_table, tabular) {
         (Some((ts, tn)), true) => {
             let table = cache.table(ts, tn).ok_or_else(|| {
                 PgrstError::new(404, "PGRST205", "result table not in the schema cache")
@@ -131,7 +131,7 @@ pub async fn call(
                 query,
                 table,
                 &call,
-                prefer.count.is_some(),
+                prefer.count,
                 app.config.rest.max_rows,
             )?
         }
@@ -153,9 +153,15 @@ pub async fn call(
             } else {
                 "(json_agg(pgrst_r) -> 0)"
             };
-            format!("select null::bigint, {agg}::text, count(*) from {call} pgrst_r")
+            Page {
+                text: format!("select null::bigint, {agg}::text, count(*) from {call} pgrst_r"),
+                estimate: None,
+            }
         }
-        (_, false) => format!("select null::bigint, to_json({call})::text, 1::bigint"),
+        (_, false) => Page {
+            text: format!("select null::bigint, to_json({call})::text, 1::bigint"),
+            estimate: None,
+        },
     };
     let anon = who.role == DbRole::Anon;
     let access = if read_only || f.stable {
@@ -166,11 +172,17 @@ pub async fn call(
     let mut tx = identity::begin(&app.pool, who, access)
         .await
         .map_err(|e| from_db(e, anon))?;
-    let (total, json, n): (Option<i64>, Option<String>, i64) =
-        Sql::apply(&sql.binds, sqlx::query_as(sqlx::AssertSqlSafe(text)))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| from_db(e, anon))?;
+    let (counted, json, n): (Option<i64>, Option<String>, i64) = Sql::apply(
+        &sql.binds,
+        sqlx::query_as(sqlx::AssertSqlSafe(page.text.clone())),
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| from_db(e, anon))?;
+    let max_rows = app.config.rest.max_rows;
+    let total = settle_total(&mut tx, &sql.binds, &page, prefer.count, counted, max_rows)
+        .await
+        .map_err(|e| from_db(e, anon))?;
     if prefer.rollback {
         tx.rollback().await?;
     } else {
