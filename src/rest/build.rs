@@ -99,14 +99,29 @@ pub fn select_list(
                 spread,
                 items,
             } => {
-                if *spread {
-                    return Err(PgrstError::new(400, "PGRST127", "Feature not implemented")
-                        .details("spread embedding (...rel) is not supported yet"));
-                }
                 let rel = relation::resolve(cache, level.table, relation, hint.as_deref())?;
                 let key = alias.clone().unwrap_or_else(|| relation.clone());
                 let mut path = level.path.clone();
                 path.push(key.clone());
+                if *spread {
+                    let body = embed_body(sql, cache, query, level, &rel, &path, items)?;
+                    if *join == Join::Inner {
+                        out_embeds.inner.push(format!("exists ({})", body.text));
+                    }
+                    for name in output_names(cache, rel.target, items)? {
+                        let (row, col) = (&body.row, ident(&name));
+                        let expr = if rel.to_one {
+                            format!("(select {row}.{col} from ({}) {row})", body.text)
+                        } else {
+                            format!(
+                                "coalesce((select json_agg({row}.{col}) from ({}) {row}), '[]'::json)",
+                                body.text
+                            )
+                        };
+                        out.push(format!("{expr} as {col}"));
+                    }
+                    continue;
+                }
                 let expr = embed(sql, cache, query, level, &rel, &path, items)?;
                 if *join == Join::Inner {
                     out_embeds.inner.push(presence(&expr, rel.to_one, true));
@@ -119,6 +134,47 @@ pub fn select_list(
     Ok(out.join(", "))
 }
 
+/// The names a select list produces on `table`, expanding `*` and nested spreads: the columns a
+/// spread relation adds to its parent.
+fn output_names(
+    cache: &SchemaCache,
+    table: &Table,
+    items: &[SelectItem],
+) -> Result<Vec<String>, PgrstError> {
+    if items.is_empty() {
+        return Ok(table.columns.iter().map(|c| c.name.clone()).collect());
+    }
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Star => out.extend(table.columns.iter().map(|c| c.name.clone())),
+            SelectItem::Field { alias, field, .. } => {
+                out.push(alias.clone().unwrap_or_else(|| field.output_name()))
+            }
+            SelectItem::Embed {
+                relation,
+                hint,
+                spread: true,
+                items,
+                ..
+            } => {
+                let rel = relation::resolve(cache, table, relation, hint.as_deref())?;
+                out.extend(output_names(cache, rel.target, items)?);
+            }
+            SelectItem::Embed {
+                alias, relation, ..
+            } => out.push(alias.clone().unwrap_or_else(|| relation.clone())),
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of an embedded resource: `text` selects them, `row` is the alias to read them by.
+struct EmbedBody {
+    text: String,
+    row: String,
+}
+
 fn embed(
     sql: &mut Sql,
     cache: &SchemaCache,
@@ -128,6 +184,23 @@ fn embed(
     path: &[String],
     items: &[SelectItem],
 ) -> Result<String, PgrstError> {
+    let EmbedBody { text: body, row } = embed_body(sql, cache, query, parent, rel, path, items)?;
+    Ok(if rel.to_one {
+        format!("(select row_to_json({row}) from ({body}) {row})")
+    } else {
+        format!("coalesce((select json_agg({row}) from ({body}) {row}), '[]'::json)")
+    })
+}
+
+fn embed_body(
+    sql: &mut Sql,
+    cache: &SchemaCache,
+    query: &Query,
+    parent: &Level<'_>,
+    rel: &Relation<'_>,
+    path: &[String],
+    items: &[SelectItem],
+) -> Result<EmbedBody, PgrstError> {
     let child = Level {
         table: rel.target,
         alias: sql.alias(),
@@ -146,18 +219,14 @@ fn embed(
     conds.extend(conditions(sql, &child, &mods.filters, &embeds)?);
     let from = qualified(&child.table.schema, &child.table.name);
     let row = sql.alias();
-    let body = format!(
+    let text = format!(
         "select {list} from {from} {} where {}{}{}",
         child.alias,
         conds.join(" and "),
         order_by(sql, &child, &mods.order)?,
         paging(&mods),
     );
-    Ok(if rel.to_one {
-        format!("(select row_to_json({row}) from ({body}) {row})")
-    } else {
-        format!("coalesce((select json_agg({row}) from ({body}) {row}), '[]'::json)")
-    })
+    Ok(EmbedBody { text, row })
 }
 
 /// `expr` (an embedded resource) present or absent.

@@ -246,6 +246,30 @@ test('rest: not, or (nested, on a referenced table) and filter', T, async () => 
   assert.equal(bad.error?.code, 'PGRST100');
 });
 
+test('rest: spread embeds merge a related row into its parent', T, async () => {
+  const books = await sb.from('js_books').select('title, ...js_authors(writer:name)').in('id', [1, 5]).order('id');
+  assertNoError(books.error, 'spread to-one');
+  assert.deepEqual(books.data, [
+    { title: 'Alpha', writer: 'Ada' },
+    { title: 'Epsilon', writer: null },
+  ]);
+
+  const authors = await sb.from('js_authors').select('name, ...js_books(title)').eq('id', 3);
+  assertNoError(authors.error, 'spread to-many');
+  assert.deepEqual(authors.data, [{ name: 'Carol', title: [] }]);
+});
+
+test('rest: planned and estimated counts', T, async () => {
+  const planned = await sb.from('js_books').select('id', { count: 'planned' }).limit(1);
+  assertNoError(planned.error, 'planned count');
+  assert.equal(planned.data.length, 1);
+  assert.ok(Number.isInteger(planned.count) && planned.count > 0, `a planner estimate: ${planned.count}`);
+
+  const estimated = await sb.from('js_books').select('id', { count: 'estimated', head: true }).eq('author_id', 2);
+  assertNoError(estimated.error, 'estimated count');
+  assert.equal(estimated.count, 2, 'under max_rows the estimate is the exact count');
+});
+
 test('rest: order, range() with an exact count, and head counts', T, async () => {
   const page = await sb
     .from('js_books')

@@ -937,3 +937,90 @@ async fn estimated_count_is_exact_up_to_max_rows(pool: PgPool) {
         "beyond max_rows the planner's estimate is reported: {m}"
     );
 }
+
+#[sqlx::test]
+async fn a_spread_to_one_relation_merges_its_columns_into_the_parent(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let all = app
+        .get(
+            "/books",
+            &[
+                ("select", "title,...authors(writer:name,country)"),
+                ("order", "id"),
+            ],
+        )
+        .await;
+    let inner = app
+        .get(
+            "/books",
+            &[
+                ("select", "id,...authors!inner(name)"),
+                ("authors.country", "eq.US"),
+                ("order", "id"),
+            ],
+        )
+        .await;
+    let star = app
+        .get("/books", &[("select", "id,...authors(*)"), ("id", "eq.1")])
+        .await;
+
+    assert_eq!(all.status, 200, "{}", all.text);
+    let rows = all.json();
+    assert_eq!(
+        rows[0],
+        json!({"title": "Alpha", "writer": "Ada", "country": "UK"})
+    );
+    assert_eq!(
+        rows[4],
+        json!({"title": "Epsilon", "writer": null, "country": null}),
+        "a parent without a related row keeps its place with nulls"
+    );
+    assert_eq!(inner.status, 200, "{}", inner.text);
+    assert_eq!(
+        inner.json(),
+        json!([{"id": 3, "name": "Brian"}, {"id": 4, "name": "Brian"}])
+    );
+    assert_eq!(
+        star.json(),
+        json!([{"id": 1, "name": "Ada", "country": "UK"}]),
+        "* spreads every column of the related table"
+    );
+}
+
+#[sqlx::test]
+async fn a_spread_to_many_relation_gives_an_array_per_column(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let r = app
+        .get(
+            "/authors",
+            &[
+                ("select", "name,...books(title,pages)"),
+                ("books.order", "id.desc"),
+                ("order", "id"),
+            ],
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!([
+            {"name": "Ada", "title": ["Beta", "Alpha"], "pages": [200, 100]},
+            {"name": "Brian", "title": ["Delta, with comma", "Gamma"], "pages": [300, null]},
+            {"name": "Carol", "title": [], "pages": []}
+        ])
+    );
+}
+
+#[sqlx::test]
+async fn a_spread_of_an_unknown_relation_names_it(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let r = app
+        .get("/books", &[("select", "id,...publishers(name)")])
+        .await;
+
+    r.error(400, "PGRST200");
+}
