@@ -252,7 +252,14 @@ pub fn identity(
         path: path.to_owned(),
         headers: Value::Object(h),
     });
-    identity.statement_timeout_ms = app.config.rest.statement_timeout_ms;
+    // The role's own setting (as PostgREST applies it on switching roles), else the configured one.
+    identity.statement_timeout_ms = app
+        .rest
+        .get()
+        .role_timeouts
+        .get(role.as_str())
+        .copied()
+        .or(app.config.rest.statement_timeout_ms);
     Ok(identity)
 }
 

@@ -98,7 +98,9 @@ pub fn from_db(e: sqlx::Error, anon: bool) -> AppError {
         return AppError::Database(e);
     };
     let status = status_for(&code, anon);
-    if status >= 500 {
+    // A cancelled statement (the role's statement timeout) is the caller's load, not our fault:
+    // PostgREST reports it as 57014 and clients look for that code.
+    if status >= 500 && code != "57014" {
         return AppError::Database(e);
     }
     let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();

@@ -98,6 +98,9 @@ pub struct SchemaCache {
     pub functions: HashMap<(String, String), Vec<Function>>,
     /// Enum types by their `format_type` name, with their labels in order.
     pub enums: HashMap<String, (String, String, Vec<String>)>,
+    /// `statement_timeout` in milliseconds of the API roles that have their own
+    /// (`alter role … [in database …] set statement_timeout = …`), by role name.
+    pub role_timeouts: HashMap<String, u64>,
 }
 
 impl SchemaCache {
@@ -262,14 +265,60 @@ impl SchemaCache {
             .into_iter()
             .map(|(formatted, schema, name, labels)| (formatted, (schema, name, labels)))
             .collect();
+        // The database-specific setting wins over the role-wide one, as at login.
+        let settings: Vec<(String, Vec<String>)> = sqlx::query_as(
+            "select r.rolname::text, s.setconfig from pg_db_role_setting s \
+             join pg_roles r on r.oid = s.setrole \
+             where r.rolname in ('anon', 'authenticated', 'service_role') \
+               and s.setdatabase in (0, (select oid from pg_database where datname = current_database())) \
+             order by s.setdatabase",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut role_timeouts = HashMap::new();
+        for (role, config) in settings {
+            for entry in config {
+                if let Some(value) = entry.strip_prefix("statement_timeout=") {
+                    match timeout_ms(value) {
+                        Some(ms) => {
+                            role_timeouts.insert(role.clone(), ms);
+                        }
+                        None => {
+                            tracing::warn!(%role, value, "ignoring an unreadable statement_timeout")
+                        }
+                    }
+                }
+            }
+        }
         Ok(Self {
             schemas: schemas.to_vec(),
             tables,
             foreign_keys,
             functions,
             enums,
+            role_timeouts,
         })
     }
+}
+
+/// Milliseconds of a `statement_timeout` setting as PostgreSQL writes it (`3s`, `8000`, `1min`).
+pub fn timeout_ms(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "us" => return Some(n / 1_000),
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }
 
 /// The current cache, replaced whole on reload.
@@ -329,7 +378,9 @@ pub fn spawn_listener(
                         let _ = handle.reload(&pool, &schemas).await;
                         while let Ok(n) = listener.recv().await {
                             let payload = n.payload();
-                            if (payload.is_empty() || payload == "reload schema")
+                            if (payload.is_empty()
+                                || payload == "reload schema"
+                                || payload == "reload config")
                                 && let Err(e) = handle.reload(&pool, &schemas).await
                             {
                                 tracing::warn!(error = %e, "schema cache reload failed; keeping the previous one");
@@ -372,5 +423,24 @@ impl RestState {
     /// Reloads now (after migrations).
     pub async fn reload(&self, pool: &PgPool, schemas: &[String]) -> sqlx::Result<()> {
         self.cache.reload(pool, schemas).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timeout_ms;
+
+    #[test]
+    fn statement_timeouts_read_in_every_unit_postgresql_writes() {
+        assert_eq!(timeout_ms("3s"), Some(3_000));
+        assert_eq!(timeout_ms("8000"), Some(8_000));
+        assert_eq!(timeout_ms("250ms"), Some(250));
+        assert_eq!(timeout_ms("2min"), Some(120_000));
+        assert_eq!(timeout_ms("1h"), Some(3_600_000));
+        assert_eq!(timeout_ms("1d"), Some(86_400_000));
+        assert_eq!(timeout_ms("0"), Some(0));
+        assert_eq!(timeout_ms("5000us"), Some(5));
+        assert_eq!(timeout_ms("soon"), None);
+        assert_eq!(timeout_ms("3 fortnights"), None);
     }
 }

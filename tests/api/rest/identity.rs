@@ -2,9 +2,11 @@
 //! RLS-protected table; the request's claims, method, path and headers are readable from SQL;
 //! token and privilege failures answer 401/403 in PostgREST's shape.
 
+use std::time::{Duration, Instant};
+
 use reqwest::Method;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{AssertSqlSafe, PgPool};
 
 use super::{Rest, USER_1, USER_2, now, send, sign, strings, user_claims, user_token};
 
@@ -276,5 +278,86 @@ async fn the_apikey_is_required(pool: PgPool) {
     assert_eq!(
         wrong.json(),
         json!({"message": "Invalid authentication credentials"})
+    );
+}
+
+/// Sets `role`'s statement timeout in the test database, as an operator would.
+async fn set_role_timeout(pool: &PgPool, role: &str, value: &str) {
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "do $$ begin execute format('alter role {role} in database %I set statement_timeout = %L', \
+         current_database(), '{value}'); end $$; notify pgrst, 'reload config';"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn each_role_runs_under_its_own_statement_timeout(pool: PgPool) {
+    let timeouts: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "select r.rolname::text, s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole \
+         where s.setdatabase = (select oid from pg_database where datname = current_database()) \
+         order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        timeouts,
+        vec![
+            ("anon".to_owned(), vec!["statement_timeout=3s".to_owned()]),
+            (
+                "authenticated".to_owned(),
+                vec!["statement_timeout=8s".to_owned()]
+            ),
+        ],
+        "the migrations give the API roles Supabase's timeouts"
+    );
+    sqlx::raw_sql(
+        "create function public.nap(s float8) returns int language sql volatile \
+           as $$ select 1 from pg_sleep(s) $$; \
+         grant execute on function public.nap(float8) to anon, service_role;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    set_role_timeout(&pool, "anon", "200ms").await;
+    let app = Rest::start(pool).await;
+    let nap = |who: &'static str| {
+        let rb = if who == "anon" {
+            app.anon(Method::POST, "/rpc/nap", &[])
+        } else {
+            app.service(Method::POST, "/rpc/nap", &[])
+        };
+        send(rb.json(&json!({"s": 0.6})))
+    };
+
+    let cancelled = nap("anon").await;
+    let service = nap("service").await;
+
+    let e = cancelled.error(500, "57014");
+    assert!(
+        e["message"].as_str().unwrap().contains("statement timeout"),
+        "{e}"
+    );
+    assert_eq!(
+        service.status, 200,
+        "service_role has no setting of its own and gets the configured 8 s: {}",
+        service.text
+    );
+
+    set_role_timeout(&app.pool, "anon", "5s").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let relaxed = loop {
+        let r = nap("anon").await;
+        if r.status == 200 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        relaxed.status, 200,
+        "a changed setting applies after NOTIFY pgrst, 'reload config': {}",
+        relaxed.text
     );
 }
