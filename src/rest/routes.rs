@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{
     context::{self, Accept, Call, Prefer},
     errors::PgrstError,
-    query, read, rpc,
+    openapi, query, read, rpc,
     write::{self, Write},
 };
 use crate::{app::AppState, auth::gateway, db::identity::Identity, error::AppResult};
@@ -23,6 +23,7 @@ use crate::{app::AppState, auth::gateway, db::identity::Identity, error::AppResu
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/rest/v1/", get(root))
+        .route("/rest/v1", get(root))
         .route("/rest/v1/rpc/{function}", any(rpc_route))
         .route("/rest/v1/{table}", any(table_route))
         .layer(middleware::from_fn_with_state(
@@ -31,8 +32,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
 }
 
-async fn root() -> AppResult<Response> {
-    Err(PgrstError::new(404, "PGRST126", "Open API is not available yet").into())
+/// `GET /rest/v1/`: the OpenAPI description of the schema `Accept-Profile` names, listing what
+/// the caller's role may use.
+async fn root(
+    State(app): State<AppState>,
+    method: Method,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let (schema, who) = start(&app, &method, "/", raw.as_deref(), &headers).await?;
+    let result = openapi::serve(&app, &who, &schema, &headers).await;
+    let negotiated = headers.contains_key("accept-profile");
+    finish(result, &Prefer::default(), &schema, negotiated)
 }
 
 fn payload(body: &Bytes) -> Result<Option<Value>, PgrstError> {

@@ -6,6 +6,7 @@
 mod errors;
 mod filters;
 mod identity;
+mod openapi;
 mod read;
 mod rpc;
 mod write;
