@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod ops;
 pub mod rest;
+pub mod seed;
 pub mod telemetry;
 
 pub use app::{AppState, build_app, serve};

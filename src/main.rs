@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         what: GenCommand,
     },
+    /// Load sample data (migrating first).
+    Seed {
+        #[command(subcommand)]
+        what: SeedCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +58,17 @@ enum GenCommand {
         /// The language (only `typescript`).
         #[arg(value_parser = ["typescript"])]
         language: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SeedCommand {
+    /// Create the demo business "Acme Digital" with one user per role and print their passwords
+    /// (once). Does nothing if it exists; refuses a database holding other data unless --force.
+    Demo {
+        /// Seed even though the database already holds other orgs or users.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -129,6 +145,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     .await;
             database.close().await?;
             print!("{}", bizbase::rest::typescript::generate(&cache?));
+            Ok(())
+        }
+        Command::Seed {
+            what: SeedCommand::Demo { force },
+        } => {
+            let database = Database::open(&config).await?;
+            let started = std::time::Instant::now();
+            let result = match db::migrate(&database.pool).await {
+                Ok(()) => bizbase::seed::demo::seed(&database.pool, &config.auth, force).await,
+                Err(e) => Err(e),
+            };
+            database.close().await?;
+            print!(
+                "{}",
+                bizbase::seed::demo::report(&result?, started.elapsed())?
+            );
             Ok(())
         }
     }

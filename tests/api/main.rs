@@ -12,3 +12,4 @@ mod migrations;
 mod ops;
 mod pipeline;
 mod rest;
+mod seed;

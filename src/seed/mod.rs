@@ -1,0 +1,3 @@
+//! Sample data for a fresh database (`bizbase seed …`).
+
+pub mod demo;
