@@ -74,6 +74,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(crate::auth::router(state.clone()))
         .merge(crate::rest::router(state.clone()))
+        .merge(crate::integrations::router(state.clone()))
         .fallback(unknown_route)
         .with_state(state);
     layers::apply(router, &settings)
@@ -108,6 +109,8 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
         .with_context(|| format!("BIZBASE_ADDR: cannot listen on {}", config.addr))?;
     tracing::info!(url = %config.public_url, addr = %config.addr, "bizbase is listening");
     let worker = jobs::outbox::spawn(state.clone());
+    let retention =
+        crate::ops::audit::Retention::spawn(database.pool.clone(), config.audit_retention_days);
     axum::serve(
         listener,
         build_app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -117,6 +120,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     .context("serving HTTP")?;
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
+    retention.stop().await;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod integrations;
 pub mod jobs;
 pub mod ops;
 pub mod rest;

@@ -39,6 +39,11 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Check or prune the audit log.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Generate code from the database schema.
     Gen {
         #[command(subcommand)]
@@ -48,6 +53,22 @@ enum Command {
     Seed {
         #[command(subcommand)]
         what: SeedCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Recompute every hash of the audit chains; exits 1 when an entry was tampered with.
+    Verify {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove entries older than N days (each org's chain stays verifiable).
+    Prune {
+        /// Age in days.
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: u32,
     },
 }
 
@@ -136,6 +157,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Version => Ok(()),
+        Command::Audit { what } => {
+            let database = Database::open(&config).await?;
+            let result = audit(&database.pool, what).await;
+            database.close().await?;
+            result
+        }
         Command::Gen {
             what: GenCommand::Types { .. },
         } => {
@@ -161,6 +188,42 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 "{}",
                 bizbase::seed::demo::report(&result?, started.elapsed())?
             );
+            Ok(())
+        }
+    }
+}
+
+async fn audit(pool: &sqlx::PgPool, what: AuditCommand) -> anyhow::Result<()> {
+    use bizbase::ops::audit;
+    match what {
+        AuditCommand::Verify { json } => {
+            let report = audit::verify(pool).await.context("reading the audit log")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for b in &report.breaks {
+                    println!("chain {} entry {}: {}", b.chain, b.seq, b.reason);
+                }
+                println!(
+                    "{} entries in {} chains: {}",
+                    report.entries,
+                    report.chains,
+                    if report.intact() {
+                        "intact"
+                    } else {
+                        "TAMPERED"
+                    }
+                );
+            }
+            if report.intact() {
+                Ok(())
+            } else {
+                anyhow::bail!("the audit log does not verify")
+            }
+        }
+        AuditCommand::Prune { older_than_days } => {
+            let n = audit::prune(pool, older_than_days).await?;
+            println!("removed {n} audit entries older than {older_than_days} days");
             Ok(())
         }
     }

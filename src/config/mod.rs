@@ -66,6 +66,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Identity settings.
     pub auth: AuthConfig,
+    /// Audit entries older than this many days are pruned (`BIZBASE_AUDIT_RETENTION_DAYS`;
+    /// unset: kept forever).
+    pub audit_retention_days: Option<u32>,
     /// Data API settings.
     pub rest: RestConfig,
 }
@@ -165,9 +168,11 @@ impl Config {
                 .filter(|ms| *ms > 0),
             max_query_bytes: src.parsed("REST_MAX_QUERY_BYTES")?.unwrap_or(16 * 1024),
         };
+        let audit_retention_days = src.parsed("AUDIT_RETENTION_DAYS")?.filter(|d: &u32| *d > 0);
         Ok(Self {
             auth,
             rest,
+            audit_retention_days,
             addr,
             public_url,
             data_dir: src

@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "REST_MAX_UNFILTERED_AFFECTED",
     "REST_STATEMENT_TIMEOUT_MS",
     "REST_MAX_QUERY_BYTES",
+    "AUDIT_RETENTION_DAYS",
 ];
 
 fn known(key: &str) -> Option<&'static str> {

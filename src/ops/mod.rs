@@ -1,5 +1,7 @@
-//! Operations endpoints: liveness, readiness and Prometheus metrics.
+//! Operations: liveness, readiness and Prometheus metrics endpoints, and the audit log's
+//! verification and retention.
 
+pub mod audit;
 mod health;
 
 use axum::{Router, routing::get};

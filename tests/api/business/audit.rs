@@ -1,0 +1,313 @@
+//! The audit log: every change through the data API is recorded with its actor, changed columns
+//! and request id; admins read their org's entries through an RPC; `bizbase audit verify` finds a
+//! forged, removed or truncated entry; retention prunes whole chain prefixes and what stays still
+//! verifies.
+
+use std::process::Command;
+
+use bizbase::ops::audit;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::{World, call};
+
+/// Runs `sql` with the append-only guard switched off, as someone with the database owner's
+/// powers tampering with the log would.
+async fn tamper(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "alter table private.audit_log disable trigger audit_log_immutable; {sql}; \
+         alter table private.audit_log enable trigger audit_log_immutable;"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// The entries of org A through the admin RPC.
+async fn entries(w: &World, token: &str, table: &str) -> (u16, Value) {
+    call(
+        w.rest(Method::POST, "/rpc/audit_entries", token)
+            .json(&json!({"org": w.a, "table_filter": table})),
+    )
+    .await
+}
+
+#[sqlx::test]
+async fn changes_are_recorded_with_actor_columns_and_request_id(pool: PgPool) {
+    let w = World::build(pool).await;
+    let lead = w.id("lead");
+
+    let (status, _) = call(
+        w.rest(
+            Method::PATCH,
+            &format!("/leads?id=eq.{lead}"),
+            w.token("sales_rep"),
+        )
+        .header("x-request-id", "req-audit-42")
+        .json(&json!({"title": "Website rebuild v2", "status": "qualified"})),
+    )
+    .await;
+    let (listed, rows) = entries(&w, w.token("admin"), "leads").await;
+    let denied = entries(&w, w.token("sales_rep"), "leads").await;
+
+    assert_eq!(status, 204);
+    assert_eq!(listed, 200, "{rows}");
+    let update = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["op"] == "UPDATE")
+        .unwrap_or_else(|| panic!("no update entry in {rows}"));
+    assert_eq!(update["row_id"], json!(lead));
+    assert_eq!(update["actor_id"], json!(w.members["sales_rep"].id));
+    assert_eq!(update["actor_role"], "authenticated");
+    assert_eq!(update["request_id"], "req-audit-42");
+    assert_eq!(
+        update["changes"],
+        json!({
+            "old": {"title": "Website rebuild", "status": "new"},
+            "new": {"title": "Website rebuild v2", "status": "qualified"}
+        }),
+        "only the changed columns, old and new"
+    );
+    assert!(
+        rows.as_array().unwrap().iter().any(|e| e["op"] == "INSERT"),
+        "the fixture's insert is there too"
+    );
+    assert_eq!(
+        denied.0, 403,
+        "reading the audit needs audit.read: {}",
+        denied.1
+    );
+}
+
+#[sqlx::test]
+async fn the_chain_verifies_and_any_tampering_is_found(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    let clean = audit::verify(pool).await.unwrap();
+    assert!(clean.intact(), "{:?}", clean.breaks);
+    assert!(
+        clean.entries > 100,
+        "the fixture wrote {} entries",
+        clean.entries
+    );
+    assert!(clean.chains >= 3, "org A, org B and the org-less chain");
+
+    // An entry's content rewritten.
+    let (forged_chain, forged_seq): (String, i64) = sqlx::query_as(
+        "select chain::text, seq from private.audit_log where table_name = 'payments' order by id limit 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    tamper(
+        pool,
+        &format!(
+            "update private.audit_log set changes = jsonb_set(changes, '{{new,amount}}', '1') \
+             where chain = '{forged_chain}' and seq = {forged_seq}"
+        ),
+    )
+    .await;
+    let forged = audit::verify(pool).await.unwrap();
+    assert_eq!(forged.breaks.len(), 1, "{:?}", forged.breaks);
+    assert_eq!(forged.breaks[0].chain, forged_chain);
+    assert_eq!(forged.breaks[0].seq, forged_seq);
+    assert!(forged.breaks[0].reason.contains("does not match its hash"));
+
+    // Rewriting the hash too breaks the link to the next entry.
+    tamper(
+        pool,
+        &format!(
+            "update private.audit_log set hash = repeat('f', 64) where chain = '{forged_chain}' and seq = {forged_seq}"
+        ),
+    )
+    .await;
+    let relinked = audit::verify(pool).await.unwrap();
+    assert!(
+        relinked
+            .breaks
+            .iter()
+            .any(|b| b.seq == forged_seq + 1 && b.reason.contains("previous entry")),
+        "{:?}",
+        relinked.breaks
+    );
+}
+
+#[sqlx::test]
+async fn removed_and_truncated_entries_are_found(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    let chain = w.a.to_string();
+
+    tamper(
+        pool,
+        &format!("delete from private.audit_log where chain = '{chain}' and seq = 5"),
+    )
+    .await;
+    let removed = audit::verify(pool).await.unwrap();
+    tamper(
+        pool,
+        &format!(
+            "delete from private.audit_log where chain = '{chain}' \
+             and seq = (select max(seq) from private.audit_log where chain = '{chain}')"
+        ),
+    )
+    .await;
+    let truncated = audit::verify(pool).await.unwrap();
+
+    assert!(
+        removed
+            .breaks
+            .iter()
+            .any(|b| b.chain == chain && b.seq == 6 && b.reason.contains("missing")),
+        "{:?}",
+        removed.breaks
+    );
+    assert!(
+        truncated
+            .breaks
+            .iter()
+            .any(|b| b.chain == chain && b.reason.contains("its head says")),
+        "{:?}",
+        truncated.breaks
+    );
+}
+
+#[sqlx::test]
+async fn the_log_is_append_only_for_everyone_but_retention(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+
+    let edit = sqlx::query("update private.audit_log set op = 'DELETE'")
+        .execute(pool)
+        .await;
+    let delete = sqlx::query("delete from private.audit_log")
+        .execute(pool)
+        .await;
+    let before: i64 = sqlx::query_scalar("select count(*) from private.audit_log")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let pruned = audit::prune(pool, 0).await.unwrap();
+    let after_prune = audit::verify(pool).await.unwrap();
+    let lead = w.id("lead");
+    let (status, _) = call(
+        w.rest(
+            Method::PATCH,
+            &format!("/leads?id=eq.{lead}"),
+            w.token("sales_rep"),
+        )
+        .json(&json!({"title": "After pruning"})),
+    )
+    .await;
+    let continued = audit::verify(pool).await.unwrap();
+
+    assert!(edit.unwrap_err().to_string().contains("append-only"));
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    assert_eq!(pruned, before, "a zero-day retention removes every entry");
+    assert!(
+        after_prune.intact() && after_prune.entries == 0,
+        "{:?}",
+        after_prune.breaks
+    );
+    assert_eq!(status, 204);
+    assert!(
+        continued.intact(),
+        "the chain goes on from its anchor: {:?}",
+        continued.breaks
+    );
+    assert_eq!(continued.entries, 1);
+}
+
+#[sqlx::test]
+async fn bizbase_audit_verify_exits_non_zero_on_a_tampered_log(pool: PgPool) {
+    let w = World::build(pool).await;
+    let db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&w.app.pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let url = match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{db}"),
+        None => panic!("DATABASE_URL without a database: {base}"),
+    };
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_bizbase"))
+            .args(["audit", "verify", "--json"])
+            .env("DATABASE_URL", &url)
+            .env("BIZBASE_MIGRATE", "false")
+            .output()
+            .unwrap()
+    };
+
+    let intact = run();
+    tamper(
+        &w.app.pool,
+        "update private.audit_log set actor_role = 'nobody' where id = (select max(id) from private.audit_log)",
+    )
+    .await;
+    let tampered = run();
+
+    assert!(
+        intact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&intact.stderr)
+    );
+    let report: Value = serde_json::from_slice(&intact.stdout).unwrap();
+    assert_eq!(report["breaks"], json!([]));
+    assert!(report["entries"].as_u64().unwrap() > 100);
+    assert_eq!(tampered.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    assert_eq!(report["breaks"].as_array().unwrap().len(), 1);
+}
+
+#[sqlx::test]
+async fn a_change_without_claims_is_recorded_under_the_database_role(pool: PgPool) {
+    let w = World::build(pool).await;
+    // A login role of its own (cluster-wide, so named uniquely), writing without JWT claims as a
+    // script would: the entry names it, not the owner of the trigger function.
+    let role = format!("audit_script_{}", uuid::Uuid::new_v4().simple());
+    let db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&w.app.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "create role {role} login bypassrls; grant usage on schema public to {role}; \
+         grant insert on public.leads to {role};"
+    )))
+    .execute(&w.app.pool)
+    .await
+    .unwrap();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let url = reqwest::Url::parse(&base).unwrap();
+    let script_url = format!(
+        "postgres://{role}@{}:{}/{db}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    );
+    let script = sqlx::PgPool::connect(&script_url).await.unwrap();
+    sqlx::query("insert into public.leads (org_id, title) values ($1, 'From a script')")
+        .bind(w.a)
+        .execute(&script)
+        .await
+        .unwrap();
+    script.close().await;
+
+    let recorded: (Option<String>, Option<uuid::Uuid>) = sqlx::query_as(
+        "select actor_role, actor_id from private.audit_log where table_name = 'leads' \
+         and changes -> 'new' ->> 'title' = 'From a script'",
+    )
+    .fetch_one(&w.app.pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop owned by {role}; drop role {role};"
+    )))
+    .execute(&w.app.pool)
+    .await
+    .unwrap();
+
+    assert_eq!(recorded, (Some(role), None));
+}
