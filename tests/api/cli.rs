@@ -27,7 +27,9 @@ fn stderr(o: &Output) -> String {
 fn help_lists_every_subcommand_and_each_has_its_own_help() {
     let top = bizbase(&["--help"], &[]);
     assert!(top.status.success());
-    for sub in ["serve", "migrate", "keys", "version", "seed", "audit", "gen"] {
+    for sub in [
+        "serve", "migrate", "keys", "version", "seed", "audit", "gen",
+    ] {
         assert!(stdout(&top).contains(sub), "--help does not mention {sub}");
         let help = bizbase(&[sub, "--help"], &[]);
         assert!(help.status.success(), "{sub} --help failed");
