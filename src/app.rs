@@ -75,6 +75,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::auth::router(state.clone()))
         .merge(crate::rest::router(state.clone()))
         .merge(crate::integrations::router(state.clone()))
+        .merge(crate::storage::router(state.clone()))
         .fallback(unknown_route)
         .with_state(state);
     layers::apply(router, &settings)

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod ops;
 pub mod rest;
 pub mod seed;
+pub mod storage;
 pub mod telemetry;
 
 pub use app::{AppState, build_app, serve};

@@ -4,12 +4,14 @@
 
 pub mod auth;
 mod source;
+pub mod storage;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use auth::AuthConfig;
 use secrecy::SecretString;
 pub use source::{ConfigError, Sources};
+pub use storage::StorageConfig;
 
 /// The log filter when `BIZBASE_LOG` is unset: informative, without sqlx's notices ("relation
 /// already exists, skipping") that migrations produce on every start.
@@ -71,6 +73,8 @@ pub struct Config {
     pub audit_retention_days: Option<u32>,
     /// Data API settings.
     pub rest: RestConfig,
+    /// Storage settings.
+    pub storage: StorageConfig,
 }
 
 /// Settings of `/rest/v1`.
@@ -169,15 +173,18 @@ impl Config {
             max_query_bytes: src.parsed("REST_MAX_QUERY_BYTES")?.unwrap_or(16 * 1024),
         };
         let audit_retention_days = src.parsed("AUDIT_RETENTION_DAYS")?.filter(|d: &u32| *d > 0);
+        let data_dir = src
+            .get("DATA_DIR")
+            .map_or_else(|| PathBuf::from("./data"), |v| PathBuf::from(&v.value));
+        let storage = StorageConfig::from_sources(src, &data_dir)?;
         Ok(Self {
             auth,
             rest,
+            storage,
             audit_retention_days,
             addr,
             public_url,
-            data_dir: src
-                .get("DATA_DIR")
-                .map_or_else(|| PathBuf::from("./data"), |v| PathBuf::from(&v.value)),
+            data_dir,
             database_url,
             pg_bin_dir: src.get("PG_BIN_DIR").map(|v| PathBuf::from(&v.value)),
             db_pool_max,

@@ -29,6 +29,7 @@ pub const KEYS: &[&str] = &[
 fn known(key: &str) -> Option<&'static str> {
     KEYS.iter()
         .chain(super::auth::KEYS)
+        .chain(super::storage::KEYS)
         .find(|k| **k == key)
         .copied()
 }

@@ -88,6 +88,14 @@ pub enum AppError {
         /// `length`, `characters`, …
         reasons: Vec<&'static str>,
     },
+    /// The body's media type is refused (415), e.g. a bucket's `invalid_mime_type`.
+    #[error("{message}")]
+    UnsupportedMediaType {
+        /// Stable machine code.
+        code: &'static str,
+        /// Human message.
+        message: Text,
+    },
     /// The body exceeds the configured limit (`payload_too_large`, 413).
     #[error("request body too large")]
     PayloadTooLarge,
@@ -161,6 +169,7 @@ impl AppError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } | Self::RateLimitedWith { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -183,6 +192,7 @@ impl AppError {
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
+            | Self::UnsupportedMediaType { code, .. }
             | Self::RateLimitedWith { code, .. } => code,
             Self::WeakPassword { .. } => "weak_password",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -209,6 +219,7 @@ impl AppError {
             | Self::NotFound { message, .. }
             | Self::Conflict { message, .. }
             | Self::Unprocessable { message, .. }
+            | Self::UnsupportedMediaType { message, .. }
             | Self::RateLimitedWith { message, .. } => message.clone(),
             Self::WeakPassword { reasons } => format!(
                 "Password is too weak: {}",

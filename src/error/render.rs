@@ -160,6 +160,7 @@ fn storage(err: &AppError, status: StatusCode, message: &str, request_id: &str) 
         AppError::NotFound {
             code: "not_found", ..
         } => ("InvalidRequest", "Not Found"),
+        _ if let Some(named) = storage_code(err.code()) => named,
         AppError::NotFound { .. } => ("NoSuchKey", "not_found"),
         AppError::Unauthorized { .. } | AppError::Forbidden { .. } => {
             ("AccessDenied", "Unauthorized")
@@ -171,6 +172,10 @@ fn storage(err: &AppError, status: StatusCode, message: &str, request_id: &str) 
         }
         _ if status.is_server_error() => ("InternalError", "internal"),
         _ => ("InvalidRequest", "invalid_request"),
+    };
+    let message = match err {
+        AppError::PayloadTooLarge => "The object exceeded the maximum allowed size",
+        _ => message,
     };
     let mut body: Value = json!({ "statusCode": status.as_u16().to_string(), "code": code, "error": error, "message": message });
     if status.is_server_error() {
@@ -187,4 +192,22 @@ fn storage(err: &AppError, status: StatusCode, message: &str, request_id: &str) 
         _ => StatusCode::BAD_REQUEST,
     };
     (http_status, Json(body)).into_response()
+}
+
+/// Storage's own `code` and legacy `error` for the codes `crate::storage` reports.
+fn storage_code(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        "bucket_not_found" => ("NoSuchBucket", "Bucket not found"),
+        "object_not_found" => ("NoSuchKey", "not_found"),
+        "key_already_exists" => ("KeyAlreadyExists", "Duplicate"),
+        "bucket_already_exists" => ("BucketAlreadyExists", "Duplicate"),
+        "resource_not_empty" => ("ResourceNotEmpty", "Conflict"),
+        "access_denied" => ("AccessDenied", "Unauthorized"),
+        "invalid_mime_type" => ("InvalidMimeType", "invalid_mime_type"),
+        "entity_too_large" => ("EntityTooLarge", "Payload too large"),
+        "invalid_key" => ("InvalidKey", "Invalid Input"),
+        "invalid_bucket_name" => ("InvalidBucketName", "Invalid Input"),
+        "invalid_range" => ("InvalidRange", "Invalid Range"),
+        _ => return None,
+    })
 }

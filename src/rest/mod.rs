@@ -5,7 +5,7 @@
 //! security decides what each caller sees. `openapi` describes it all at `/rest/v1/`.
 
 mod build;
-mod context;
+pub(crate) mod context;
 pub mod errors;
 pub mod grammar;
 pub mod openapi;

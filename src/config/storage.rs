@@ -1,0 +1,70 @@
+//! Settings of `/storage/v1`: where objects are kept and how large one may be.
+
+use std::path::{Path, PathBuf};
+
+use super::{ConfigError, Sources};
+
+/// The keys of this section (see [`super::source::KEYS`]).
+pub const KEYS: &[&str] = &["STORAGE_DIR", "STORAGE_FILE_SIZE_LIMIT"];
+
+/// The storage settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Directory of the local object store (`BIZBASE_STORAGE_DIR`); `<data dir>/storage` by default.
+    pub dir: PathBuf,
+    /// Largest object any bucket accepts, in bytes (`BIZBASE_STORAGE_FILE_SIZE_LIMIT`, e.g. `50MB`).
+    pub file_size_limit: u64,
+}
+
+impl StorageConfig {
+    /// Reads the storage settings; `data_dir` gives the default directory.
+    pub fn from_sources(src: &Sources, data_dir: &Path) -> Result<Self, ConfigError> {
+        let dir = src
+            .get("STORAGE_DIR")
+            .map_or_else(|| data_dir.join("storage"), |v| PathBuf::from(&v.value));
+        let file_size_limit = match src.get("STORAGE_FILE_SIZE_LIMIT") {
+            None => 50 * 1024 * 1024,
+            Some(v) => match parse_size(&v.value) {
+                Some(n) if n > 0 => n,
+                _ => return Err(v.error("must be a positive size such as 52428800, 50MB or 1GB")),
+            },
+        };
+        Ok(Self {
+            dir,
+            file_size_limit,
+        })
+    }
+}
+
+/// A size in bytes as Supabase Storage accepts it: a plain number, or a number with one of the
+/// units `B`, `KB`, `MB`, `GB` (powers of 1024, case-insensitive, spaces allowed).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" => 1024,
+        "M" | "MB" => 1024 * 1024,
+        "G" | "GB" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_plain_numbers_and_units() {
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("1MB"), Some(1024 * 1024));
+        assert_eq!(parse_size(" 50 mb "), Some(50 * 1024 * 1024));
+        assert_eq!(parse_size("1GB"), Some(1024 * 1024 * 1024));
+        assert_eq!(parse_size("1TB"), None);
+        assert_eq!(parse_size("MB"), None);
+        assert_eq!(parse_size("-1"), None);
+    }
+}

@@ -1,0 +1,107 @@
+//! `/storage/v1`: Supabase Storage's API over an object store (`reference/supabase-api.md` §4).
+//!
+//! Metadata lives in `storage.buckets` and `storage.objects`; every read and write of it runs in
+//! the caller's identity transaction, so row-level security on those tables decides who may do
+//! what. The bytes live in an [`object_store::ObjectStore`] (a local directory for now) under the
+//! object's `version`, a fresh UUID per write: a row points at exactly one immutable blob, an
+//! overwrite writes a new blob and swaps the pointer, and a failed write leaves nothing a row
+//! points at.
+
+mod access;
+mod buckets;
+mod download;
+mod names;
+mod objects;
+pub mod store;
+mod upload;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::Request,
+    middleware,
+    routing::{any, delete, get, post},
+};
+use object_store::ObjectStore;
+
+use crate::{app::AppState, auth::gateway, error::AppError};
+
+/// What the storage handlers share: the application and the object store.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    /// The application state (pool, config, token verifier).
+    pub app: AppState,
+    /// Where object bytes are kept.
+    pub store: Arc<dyn ObjectStore>,
+}
+
+/// The `/storage/v1` router, behind the gateway rules. The object store is opened here (its
+/// directory created); if that fails every storage route answers 503 and the rest still serves.
+pub fn router(state: AppState) -> Router<AppState> {
+    let store = match store::open(&state.config.storage) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the object store cannot be opened; /storage/v1 is unavailable");
+            return Router::new().route("/storage/v1/{*rest}", any(unavailable));
+        }
+    };
+    let storage = Storage {
+        app: state.clone(),
+        store,
+    };
+    Router::new()
+        .route(
+            "/storage/v1/bucket",
+            get(buckets::list).post(buckets::create),
+        )
+        .route(
+            "/storage/v1/bucket/{id}",
+            get(buckets::get)
+                .put(buckets::update)
+                .delete(buckets::remove),
+        )
+        .route("/storage/v1/bucket/{id}/empty", post(buckets::empty))
+        .route("/storage/v1/object/list/{bucket}", post(objects::list))
+        .route("/storage/v1/object/move", post(objects::move_object))
+        .route("/storage/v1/object/copy", post(objects::copy))
+        .route("/storage/v1/object/{bucket}", delete(objects::remove_many))
+        .route(
+            "/storage/v1/object/{bucket}/{*path}",
+            get(download::authenticated)
+                .post(upload::create)
+                .put(upload::update)
+                .delete(objects::remove_one),
+        )
+        .route(
+            "/storage/v1/object/authenticated/{bucket}/{*path}",
+            get(download::authenticated),
+        )
+        .route(
+            "/storage/v1/object/info/{bucket}/{*path}",
+            get(download::info),
+        )
+        .route(
+            "/storage/v1/object/info/authenticated/{bucket}/{*path}",
+            get(download::info),
+        )
+        .layer(middleware::from_fn_with_state(
+            state,
+            gateway::require_apikey,
+        ))
+        // Public objects are fetched by plain URLs (`<img src>`), without an apikey, as Supabase's
+        // gateway lets them through.
+        .route(
+            "/storage/v1/object/public/{bucket}/{*path}",
+            get(download::public),
+        )
+        .route(
+            "/storage/v1/object/info/public/{bucket}/{*path}",
+            get(download::public_info),
+        )
+        .with_state(storage)
+}
+
+async fn unavailable(_: Request) -> AppError {
+    AppError::Unavailable("the object store is unavailable".into())
+}

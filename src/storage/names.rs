@@ -1,0 +1,102 @@
+//! What a bucket id, an object key and a MIME type may be, as Supabase Storage checks them.
+
+use crate::error::AppError;
+
+/// Characters Supabase allows in object keys besides ASCII letters and digits.
+const KEY_SYMBOLS: &str = "_/!-.*'() &$@=;:+,?";
+
+/// Characters Supabase allows in bucket names besides ASCII letters and digits.
+const BUCKET_SYMBOLS: &str = "_!-.*'() &$@=;:+,?";
+
+/// Checks an object key: 1–1024 characters of the allowed set, no empty, `.` or `..` segment.
+pub fn key(name: &str) -> Result<(), AppError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || KEY_SYMBOLS.contains(c);
+    let segments_ok = name
+        .split('/')
+        .all(|s| !s.is_empty() && s != "." && s != "..");
+    if name.is_empty() || name.len() > 1024 || !name.chars().all(allowed) || !segments_ok {
+        return Err(AppError::bad_request(
+            "invalid_key",
+            format!("Invalid key: {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a bucket id or name: 1–100 characters of the allowed set, no surrounding spaces.
+pub fn bucket(name: &str) -> Result<(), AppError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || BUCKET_SYMBOLS.contains(c);
+    if name.is_empty() || name.len() > 100 || name.trim() != name || !name.chars().all(allowed) {
+        return Err(AppError::bad_request(
+            "invalid_bucket_name",
+            format!("Bucket name invalid: {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The media type without parameters, lower-cased (`Text/Plain; charset=x` → `text/plain`).
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether `content_type` is allowed by a bucket's `allowed_mime_types` (`None`: anything;
+/// entries may be `type/*`). Refusal is Storage's `InvalidMimeType` (415).
+pub fn mime_allowed(content_type: &str, allowed: Option<&[String]>) -> Result<(), AppError> {
+    let Some(allowed) = allowed.filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let essence = essence(content_type);
+    let (kind, _) = essence.split_once('/').unwrap_or((essence.as_str(), ""));
+    let ok = allowed.iter().any(|a| {
+        let a = a.trim().to_ascii_lowercase();
+        a == essence || a == "*/*" || a.strip_suffix("/*").is_some_and(|prefix| prefix == kind)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::UnsupportedMediaType {
+            code: "invalid_mime_type",
+            message: format!("mime type {content_type} is not supported").into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_supabase_rules() {
+        assert!(key("folder/file name (1).png").is_ok());
+        assert!(key("a").is_ok());
+        for bad in ["", "/a", "a/", "a//b", "a/../b", "./a", "a#b", "a%b", "ü"] {
+            assert!(key(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(key(&"a".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn bucket_names_have_no_slash_or_surrounding_space() {
+        assert!(bucket("avatars").is_ok());
+        assert!(bucket("my bucket").is_ok());
+        for bad in ["", " a", "a ", "a/b", &"b".repeat(101)] {
+            assert!(bucket(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn mime_types_match_exactly_or_by_wildcard() {
+        let list = vec!["image/*".to_owned(), "text/plain".to_owned()];
+        assert!(mime_allowed("image/png", Some(&list)).is_ok());
+        assert!(mime_allowed("Text/Plain; charset=utf-8", Some(&list)).is_ok());
+        assert!(mime_allowed("application/pdf", Some(&list)).is_err());
+        assert!(mime_allowed("application/pdf", None).is_ok());
+        assert!(mime_allowed("application/pdf", Some(&[])).is_ok());
+    }
+}

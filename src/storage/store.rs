@@ -1,0 +1,123 @@
+//! The object store and how bytes get into it: streamed in bounded chunks, measured and hashed
+//! on the way, refused past a size limit, and published atomically (a multipart upload that is
+//! either completed whole or aborted).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use object_store::{
+    ObjectStore, ObjectStoreExt, WriteMultipart, local::LocalFileSystem, path::Path,
+};
+use uuid::Uuid;
+
+use crate::{config::StorageConfig, error::AppError};
+
+/// Bytes buffered before a part is handed to the store; with [`MAX_PARTS_IN_FLIGHT`] this bounds
+/// an upload's memory.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+/// Parts being written concurrently per upload.
+const MAX_PARTS_IN_FLIGHT: usize = 2;
+
+/// Opens the configured store: the local directory (created if missing), with `fsync` on every
+/// write so a committed row never points at bytes a crash can lose.
+pub fn open(config: &StorageConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    std::fs::create_dir_all(&config.dir).with_context(|| {
+        format!(
+            "BIZBASE_STORAGE_DIR: cannot create {}",
+            config.dir.display()
+        )
+    })?;
+    let local = LocalFileSystem::new_with_prefix(&config.dir)
+        .with_context(|| format!("BIZBASE_STORAGE_DIR: cannot use {}", config.dir.display()))?
+        .with_fsync(true)
+        .with_automatic_cleanup(true);
+    Ok(Arc::new(local))
+}
+
+/// Where the bytes of `version` live: fanned out by its first two characters so no directory
+/// grows huge.
+pub fn location(version: &str) -> Path {
+    let fan = version.get(..2).unwrap_or("00");
+    Path::from(format!("{fan}/{version}"))
+}
+
+/// A new version id for a blob about to be written.
+pub fn new_version() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Bytes stored.
+    pub size: u64,
+    /// The quoted MD5 of the bytes, as S3 and Supabase report an `ETag`.
+    pub etag: String,
+}
+
+/// Streams `body` into `location`, refusing more than `limit` bytes (`entity too large`). On any
+/// error the partial upload is aborted, so nothing is left at `location`.
+pub async fn write<S>(
+    store: &dyn ObjectStore,
+    location: &Path,
+    mut body: S,
+    limit: u64,
+) -> Result<Written, AppError>
+where
+    S: Stream<Item = Result<Bytes, AppError>> + Unpin,
+{
+    let upload = store
+        .put_multipart(location)
+        .await
+        .context("start writing an object")?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK_BYTES);
+    let mut hash = Md5::new();
+    let mut size: u64 = 0;
+    let result = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(AppError::PayloadTooLarge);
+            }
+            hash.update(&chunk);
+            writer
+                .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+                .await
+                .context("write an object")?;
+            writer.put(chunk);
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        if let Err(abort) = writer.abort().await {
+            tracing::warn!(error = %abort, "aborting a partial upload failed");
+        }
+        return Err(e);
+    }
+    writer.finish().await.context("finish writing an object")?;
+    let digest = hash.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Written {
+        size,
+        etag: format!("\"{hex}\""),
+    })
+}
+
+/// Deletes the blobs of `versions`, after the rows that pointed at them are gone. Failures are
+/// logged, not returned: the request already succeeded, and an orphan blob is invisible.
+pub async fn forget(store: &dyn ObjectStore, versions: impl IntoIterator<Item = String>) {
+    for version in versions {
+        match store.delete(&location(&version)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                tracing::warn!(storage.version = %version, error = %e, "deleting a blob failed")
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! `POST` / `PUT /object/{bucket}/{path}`: uploads, as storage-js sends them — a multipart form
+//! whose file part has the empty field name (browsers' Blob/File), or the raw body (Buffer,
+//! stream, string) with `content-type`, `cache-control` and `x-metadata` headers.
+//!
+//! The order makes a failed upload invisible: in the caller's transaction a dry-run insert (rolled
+//! back to a savepoint) lets RLS, the unique key and the bucket refuse before any byte is stored;
+//! the bytes are then streamed to a fresh version; the row is written for real pointing at that
+//! version, and the transaction commits only after the store has the bytes durably. Any failure
+//! deletes the new blob; a successful overwrite deletes the old one.
+
+use axum::{
+    Json,
+    extract::{FromRequest, Multipart, Path, Request, State, multipart::MultipartError},
+    http::{HeaderMap, StatusCode, header},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    Storage,
+    access::{self, bucket_not_found},
+    buckets::{self, Bucket},
+    names, store,
+};
+use crate::{
+    db::identity::{self, Access, Identity},
+    error::{AppError, AppResult},
+};
+
+/// `POST /object/{bucket}/{path}`: a new object; an existing key is `Duplicate` unless
+/// `x-upsert: true`.
+pub async fn create(
+    State(s): State<Storage>,
+    Path((bucket, name)): Path<(String, String)>,
+    req: Request,
+) -> AppResult<Json<Value>> {
+    let upsert = req
+        .headers()
+        .get("x-upsert")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    upload(&s, bucket, name, upsert, req).await
+}
+
+/// `PUT /object/{bucket}/{path}`: `update()`, always an upsert.
+pub async fn update(
+    State(s): State<Storage>,
+    Path((bucket, name)): Path<(String, String)>,
+    req: Request,
+) -> AppResult<Json<Value>> {
+    upload(&s, bucket, name, true, req).await
+}
+
+/// Where a new version of an object goes, and who writes it.
+pub struct Target {
+    /// The caller.
+    pub who: Identity,
+    /// The destination bucket.
+    pub bucket: Bucket,
+    /// The destination key.
+    pub name: String,
+    /// Whether an existing object is replaced (else it is `Duplicate`).
+    pub upsert: bool,
+    /// Largest accepted size, in bytes.
+    pub limit: u64,
+}
+
+/// Descriptive metadata of the bytes.
+struct Described {
+    content_type: String,
+    cache_control: String,
+    user_metadata: Option<Value>,
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+async fn upload(
+    s: &Storage,
+    bucket_id: String,
+    name: String,
+    upsert: bool,
+    req: Request,
+) -> AppResult<Json<Value>> {
+    names::key(&name)?;
+    let who = access::caller(
+        &s.app,
+        req.method(),
+        &format!("/object/{bucket_id}/{name}"),
+        req.headers(),
+    )?;
+    let bucket = buckets::find(&s.app.pool, &bucket_id).await?;
+    let global = s.app.config.storage.file_size_limit;
+    let limit = bucket
+        .file_size_limit
+        .and_then(|l| u64::try_from(l).ok())
+        .map_or(global, |l| l.min(global));
+    let target = Target {
+        who,
+        bucket,
+        name,
+        upsert,
+        limit,
+    };
+    let headers = req.headers().clone();
+    let content_type = header_text(&headers, header::CONTENT_TYPE.as_str());
+    if content_type.is_some_and(|ct| names::essence(ct) == "multipart/form-data") {
+        let multipart = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| AppError::bad_request("invalid_request", e.body_text()))?;
+        return from_form(s, target, multipart).await;
+    }
+    let declared: Option<u64> =
+        header_text(&headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > target.limit) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let user_metadata = match header_text(&headers, "x-metadata") {
+        None => None,
+        Some(b64) => Some(
+            STANDARD
+                .decode(b64)
+                .ok()
+                .and_then(|raw| serde_json::from_slice::<Value>(&raw).ok())
+                .ok_or_else(|| {
+                    AppError::bad_request("invalid_request", "x-metadata must be base64 of JSON")
+                })?,
+        ),
+    };
+    let described = Described {
+        content_type: content_type
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        cache_control: header_text(&headers, header::CACHE_CONTROL.as_str())
+            .unwrap_or("no-cache")
+            .to_owned(),
+        user_metadata,
+    };
+    let body = req.into_body().into_data_stream().map_err(body_error);
+    store_object(s, target, described, body).await
+}
+
+/// A failed read of the raw body: past the server's body limit it is `EntityTooLarge`.
+fn body_error(e: axum::Error) -> AppError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return AppError::PayloadTooLarge;
+        }
+        source = err.source();
+    }
+    AppError::bad_request("invalid_request", format!("reading the body failed: {e}"))
+}
+
+fn multipart_error(e: MultipartError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge
+    } else {
+        AppError::bad_request("invalid_request", e.body_text())
+    }
+}
+
+/// Reads the form fields before the file part (`cacheControl`, `metadata`, `contentType`), then
+/// streams the first file part.
+async fn from_form(s: &Storage, target: Target, mut form: Multipart) -> AppResult<Json<Value>> {
+    let mut cache_control = None;
+    let mut user_metadata = None;
+    let mut content_type: Option<String> = None;
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        let field_name = field.name().unwrap_or("").to_owned();
+        if field.file_name().is_some() || field_name.is_empty() {
+            let described = Described {
+                content_type: content_type
+                    .or_else(|| field.content_type().map(str::to_owned))
+                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                cache_control: format!(
+                    "max-age={}",
+                    cache_control.unwrap_or_else(|| "3600".to_owned())
+                ),
+                user_metadata,
+            };
+            return store_object(s, target, described, field.map_err(multipart_error)).await;
+        }
+        let text = field.text().await.map_err(multipart_error)?;
+        match field_name.as_str() {
+            "cacheControl" => cache_control = Some(text.trim().to_owned()),
+            "contentType" => content_type = Some(text.trim().to_owned()),
+            "metadata" => {
+                user_metadata = Some(serde_json::from_str(&text).map_err(|_| {
+                    AppError::bad_request("invalid_request", "metadata must be JSON")
+                })?);
+            }
+            _ => {}
+        }
+    }
+    Err(AppError::bad_request(
+        "invalid_request",
+        "the form has no file part",
+    ))
+}
+
+const INSERT_SQL: &str = "insert into storage.objects \
+     (id, bucket_id, name, owner, owner_id, metadata, user_metadata, version) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+const UPSERT_SQL: &str = "insert into storage.objects \
+     (id, bucket_id, name, owner, owner_id, metadata, user_metadata, version) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8) \
+     on conflict (bucket_id, name) do update set owner = excluded.owner, \
+       owner_id = excluded.owner_id, metadata = excluded.metadata, \
+       user_metadata = excluded.user_metadata, version = excluded.version, \
+       last_accessed_at = now() \
+     returning id";
+
+/// Inserts (or upserts) the row; a plain insert has no RETURNING, so INSERT alone is enough
+/// under RLS, as in Supabase.
+async fn write_row(
+    conn: &mut sqlx::PgConnection,
+    target: &Target,
+    id: Uuid,
+    metadata: &Value,
+    user_metadata: Option<&Value>,
+    version: &str,
+) -> AppResult<Uuid> {
+    let (owner, owner_id) = access::owner(&target.who);
+    let sql = if target.upsert {
+        UPSERT_SQL
+    } else {
+        INSERT_SQL
+    };
+    let returned: Option<Uuid> = sqlx::query_scalar(sql)
+        .bind(id)
+        .bind(&target.bucket.id)
+        .bind(&target.name)
+        .bind(owner)
+        .bind(owner_id)
+        .bind(metadata)
+        .bind(user_metadata)
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?;
+    Ok(returned.unwrap_or(id))
+}
+
+async fn store_object<S>(
+    s: &Storage,
+    target: Target,
+    described: Described,
+    body: S,
+) -> AppResult<Json<Value>>
+where
+    S: Stream<Item = Result<Bytes, AppError>>,
+{
+    names::mime_allowed(
+        &described.content_type,
+        target.bucket.allowed_mime_types.as_deref(),
+    )?;
+    let version = store::new_version();
+    let location = store::location(&version);
+    let id = Uuid::new_v4();
+    let mut tx = identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await?;
+    sqlx::query("savepoint upload_check")
+        .execute(&mut *tx)
+        .await?;
+    write_row(
+        &mut tx,
+        &target,
+        id,
+        &json!({}),
+        described.user_metadata.as_ref(),
+        &version,
+    )
+    .await?;
+    sqlx::query("rollback to savepoint upload_check")
+        .execute(&mut *tx)
+        .await?;
+    let body = std::pin::pin!(body);
+    let written = store::write(&*s.store, &location, body, target.limit).await?;
+    let metadata = json!({
+        "eTag": written.etag,
+        "size": written.size,
+        "mimetype": described.content_type,
+        "cacheControl": described.cache_control,
+        "lastModified": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "contentLength": written.size,
+        "httpStatusCode": 200,
+    });
+    let id = commit_version(
+        s,
+        tx,
+        &target,
+        id,
+        &metadata,
+        described.user_metadata.as_ref(),
+        &version,
+    )
+    .await?;
+    Ok(Json(json!({
+        "Id": id,
+        "Key": format!("{}/{}", target.bucket.id, target.name),
+    })))
+}
+
+/// Points the object's row at `version` (whose bytes are already stored) and commits; then the
+/// replaced version's bytes are deleted. On failure the new bytes are deleted instead.
+pub async fn commit_version(
+    s: &Storage,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    target: &Target,
+    id: Uuid,
+    metadata: &Value,
+    user_metadata: Option<&Value>,
+    version: &str,
+) -> AppResult<Uuid> {
+    let finished = async {
+        let previous: Option<Option<String>> = if target.upsert {
+            sqlx::query_scalar(
+                "select version from storage.objects where bucket_id = $1 and name = $2 for update",
+            )
+            .bind(&target.bucket.id)
+            .bind(&target.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?
+        } else {
+            None
+        };
+        let id = write_row(&mut tx, target, id, metadata, user_metadata, version).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>((id, previous.flatten()))
+    }
+    .await;
+    match finished {
+        Ok((id, previous)) => {
+            store::forget(&*s.store, previous).await;
+            Ok(id)
+        }
+        Err(e) => {
+            store::forget(&*s.store, [version.to_owned()]).await;
+            Err(e)
+        }
+    }
+}
