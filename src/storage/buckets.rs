@@ -88,8 +88,14 @@ pub struct BucketBody {
     id: Option<String>,
     name: Option<String>,
     public: Option<bool>,
+    /// `None` when absent, `Some(Value::Null)` when given as null (which clears the limit).
+    #[serde(default, deserialize_with = "present")]
     file_size_limit: Option<Value>,
     allowed_mime_types: Option<Vec<String>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// `file_size_limit` as bytes: a number, a string with a unit (`"1MB"`), or null.

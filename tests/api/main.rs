@@ -14,3 +14,4 @@ mod ops;
 mod pipeline;
 mod rest;
 mod seed;
+mod storage;

@@ -1,0 +1,112 @@
+//! `/storage/v1`: buckets, uploads, downloads, listing, move/copy/remove, and RLS on
+//! `storage.objects` deciding who may do what.
+
+mod access;
+mod buckets;
+mod objects;
+mod transfer;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use crate::harness::TestApp;
+
+/// A request to `/storage/v1{path}` with the anon apikey and `token` as the bearer (the service
+/// key, the anon key or a user's access token).
+pub fn call(app: &TestApp, method: Method, path: &str, token: &str) -> RequestBuilder {
+    app.client
+        .request(method, app.url(&format!("/storage/v1{path}")))
+        .header("apikey", &app.anon_key)
+        .bearer_auth(token)
+}
+
+/// Creates a bucket as service_role with extra settings (`public`, limits).
+pub async fn create_bucket(app: &TestApp, id: &str, settings: Value) -> Response {
+    let mut body = json!({ "id": id, "name": id });
+    if let (Some(b), Some(extra)) = (body.as_object_mut(), settings.as_object()) {
+        b.extend(extra.clone());
+    }
+    call(app, Method::POST, "/bucket", &app.service_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Uploads a raw body (as storage-js does for a Buffer or string).
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    bucket: &str,
+    name: &str,
+    bytes: &[u8],
+    content_type: &str,
+) -> Response {
+    call(
+        app,
+        Method::POST,
+        &format!("/object/{bucket}/{name}"),
+        token,
+    )
+    .header("content-type", content_type)
+    .header("cache-control", "max-age=60")
+    .body(bytes.to_vec())
+    .send()
+    .await
+    .unwrap()
+}
+
+/// A multipart form as storage-js builds it for a Blob: `cacheControl`, then the file part with
+/// the empty field name.
+pub fn form(bytes: &[u8], content_type: &str) -> (String, Vec<u8>) {
+    let boundary = "----bizbase-test-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"cacheControl\"\r\n\r\n120\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{{\"k\":\"v\"}}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"\"; filename=\"blob\"\r\n\
+             Content-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Asserts Storage's error shape: HTTP 400 (the quirk), the real status and code in the body.
+pub async fn assert_storage_error(r: Response, status: &str, code: &str) -> Value {
+    let http = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (http, body["statusCode"].as_str(), body["code"].as_str()),
+        (400, Some(status), Some(code)),
+        "unexpected answer: {body}"
+    );
+    body
+}
+
+/// How many blobs the object store holds (files under `<data dir>/storage`).
+pub fn blobs(app: &TestApp) -> usize {
+    fn count(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { count(&p) } else { 1 }
+                })
+                .sum()
+        })
+    }
+    count(&app.state.config.storage.dir)
+}
+
+/// How many rows `storage.objects` holds.
+pub async fn rows(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from storage.objects")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}

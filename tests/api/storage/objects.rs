@@ -1,0 +1,335 @@
+//! Uploads and downloads: raw and multipart bodies, upsert, limits, ranges, ETags, info.
+
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::{assert_storage_error, blobs, call, create_bucket, form, rows, upload};
+use crate::harness::{TestApp, json};
+
+#[sqlx::test]
+async fn a_raw_upload_downloads_with_its_headers(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+
+    let r = upload(
+        &app,
+        &app.service_key,
+        "files",
+        "dir/hello.txt",
+        b"hello world",
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let body = json(r).await;
+    assert_eq!(body["Key"], "files/dir/hello.txt");
+    assert!(body["Id"].as_str().is_some());
+
+    let got = call(
+        &app,
+        Method::GET,
+        "/object/files/dir/hello.txt",
+        &app.service_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(got.status(), 200);
+    let h = got.headers().clone();
+    assert_eq!(h["content-type"], "text/plain");
+    assert_eq!(h["cache-control"], "max-age=60");
+    assert_eq!(h["accept-ranges"], "bytes");
+    assert_eq!(h["etag"], "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
+    assert!(h.contains_key("last-modified"));
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"hello world");
+    let same = call(
+        &app,
+        Method::GET,
+        "/object/authenticated/files/dir/hello.txt",
+        &app.service_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(same.bytes().await.unwrap().as_ref(), b"hello world");
+}
+
+#[sqlx::test]
+async fn a_multipart_upload_takes_the_empty_field_and_its_form_fields(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+    let (content_type, body) = form(b"\x89PNG bytes", "image/png");
+
+    let r = call(
+        &app,
+        Method::POST,
+        "/object/files/pic.png",
+        &app.service_key,
+    )
+    .header("content-type", content_type)
+    .body(body)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let info = json(
+        call(
+            &app,
+            Method::GET,
+            "/object/info/files/pic.png",
+            &app.service_key,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(info["content_type"], "image/png");
+    assert_eq!(info["cache_control"], "max-age=120");
+    assert_eq!(info["size"], 10);
+    assert_eq!(info["metadata"], json!({ "k": "v" }));
+    assert_eq!(info["bucket_id"], "files");
+    assert_eq!(info["name"], "pic.png");
+    let got = call(&app, Method::GET, "/object/files/pic.png", &app.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG bytes");
+}
+
+#[sqlx::test]
+async fn an_existing_key_is_a_duplicate_unless_upserted(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+    upload(
+        &app,
+        &app.service_key,
+        "files",
+        "a.txt",
+        b"one",
+        "text/plain",
+    )
+    .await;
+
+    let again = upload(
+        &app,
+        &app.service_key,
+        "files",
+        "a.txt",
+        b"two",
+        "text/plain",
+    )
+    .await;
+    let body = assert_storage_error(again, "409", "KeyAlreadyExists").await;
+    assert_eq!(body["error"], "Duplicate");
+    assert_eq!(body["message"], "The resource already exists");
+    let upserted = call(&app, Method::POST, "/object/files/a.txt", &app.service_key)
+        .header("x-upsert", "true")
+        .header("content-type", "text/plain")
+        .body("two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upserted.status(), 200);
+    let updated = call(&app, Method::PUT, "/object/files/a.txt", &app.service_key)
+        .header("content-type", "text/plain")
+        .body("three")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+
+    let got = call(&app, Method::GET, "/object/files/a.txt", &app.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.text().await.unwrap(), "three");
+    assert_eq!(
+        (rows(&app).await, blobs(&app)),
+        (1, 1),
+        "old versions are deleted"
+    );
+}
+
+#[sqlx::test]
+async fn size_and_mime_limits_refuse_and_leave_neither_row_nor_file(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(
+        &app,
+        "small",
+        json!({ "file_size_limit": 10, "allowed_mime_types": ["text/*"] }),
+    )
+    .await;
+
+    let big = upload(
+        &app,
+        &app.service_key,
+        "small",
+        "big.txt",
+        &[b'x'; 11],
+        "text/plain",
+    )
+    .await;
+    let body = assert_storage_error(big, "413", "EntityTooLarge").await;
+    assert_eq!(
+        body["message"],
+        "The object exceeded the maximum allowed size"
+    );
+    let (ct, big_form) = form(&[b'x'; 11], "text/plain");
+    let streamed = call(
+        &app,
+        Method::POST,
+        "/object/small/big2.txt",
+        &app.service_key,
+    )
+    .header("content-type", ct)
+    .body(big_form)
+    .send()
+    .await
+    .unwrap();
+    assert_storage_error(streamed, "413", "EntityTooLarge").await;
+    let pdf = upload(
+        &app,
+        &app.service_key,
+        "small",
+        "a.pdf",
+        b"%PDF",
+        "application/pdf",
+    )
+    .await;
+    let body = assert_storage_error(pdf, "415", "InvalidMimeType").await;
+    assert_eq!(
+        body["message"],
+        "mime type application/pdf is not supported"
+    );
+    let bad_key = upload(&app, &app.service_key, "small", "a%23b", b"x", "text/plain").await;
+    assert_storage_error(bad_key, "400", "InvalidKey").await;
+    let no_bucket = upload(&app, &app.service_key, "nope", "a.txt", b"x", "text/plain").await;
+    assert_storage_error(no_bucket, "404", "NoSuchBucket").await;
+
+    assert_eq!((rows(&app).await, blobs(&app)), (0, 0));
+    let fits = upload(
+        &app,
+        &app.service_key,
+        "small",
+        "ok.txt",
+        b"0123456789",
+        "text/plain",
+    )
+    .await;
+    assert_eq!(fits.status(), 200);
+}
+
+#[sqlx::test]
+async fn ranges_and_conditional_requests_are_honoured(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+    upload(
+        &app,
+        &app.service_key,
+        "files",
+        "digits",
+        b"0123456789",
+        "text/plain",
+    )
+    .await;
+    let get = |range: &'static str| {
+        call(&app, Method::GET, "/object/files/digits", &app.service_key)
+            .header("range", range)
+            .send()
+    };
+
+    let part = get("bytes=2-4").await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 2-4/10");
+    assert_eq!(part.text().await.unwrap(), "234");
+    let tail = get("bytes=-3").await.unwrap();
+    assert_eq!(
+        (tail.status().as_u16(), tail.text().await.unwrap()),
+        (206, "789".to_owned())
+    );
+    let open = get("bytes=7-").await.unwrap();
+    assert_eq!(open.text().await.unwrap(), "789");
+    let beyond = get("bytes=20-30").await.unwrap();
+    assert_eq!(beyond.headers()["content-range"], "bytes */10");
+    assert_storage_error(beyond, "400", "InvalidRange").await;
+
+    let etag = get("bytes=0-").await.unwrap().headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cached = call(&app, Method::GET, "/object/files/digits", &app.service_key)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    let stale = call(&app, Method::GET, "/object/files/digits", &app.service_key)
+        .header("if-none-match", "\"other\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+    let head = call(&app, Method::HEAD, "/object/files/digits", &app.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            head.status().as_u16(),
+            head.headers()["content-length"].to_str().unwrap()
+        ),
+        (200, "10")
+    );
+}
+
+#[sqlx::test]
+async fn public_buckets_serve_without_a_token_and_private_ones_do_not(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "pub", json!({ "public": true })).await;
+    create_bucket(&app, "priv", json!({})).await;
+    upload(
+        &app,
+        &app.service_key,
+        "pub",
+        "logo.txt",
+        b"logo",
+        "text/plain",
+    )
+    .await;
+    upload(
+        &app,
+        &app.service_key,
+        "priv",
+        "secret.txt",
+        b"secret",
+        "text/plain",
+    )
+    .await;
+
+    let open = app
+        .get("/storage/v1/object/public/pub/logo.txt?download=my%20logo.txt")
+        .await;
+    assert_eq!(open.status(), 200);
+    assert_eq!(
+        open.headers()["content-disposition"],
+        "attachment; filename=my%20logo.txt; filename*=UTF-8''my%20logo.txt"
+    );
+    assert_eq!(open.text().await.unwrap(), "logo");
+    let closed = app.get("/storage/v1/object/public/priv/secret.txt").await;
+    assert_storage_error(closed, "404", "NoSuchBucket").await;
+    let missing = app.get("/storage/v1/object/public/pub/nothing.txt").await;
+    assert_storage_error(missing, "404", "NoSuchKey").await;
+    let anon_private = call(&app, Method::GET, "/object/priv/secret.txt", &app.anon_key)
+        .send()
+        .await
+        .unwrap();
+    assert_storage_error(anon_private, "404", "NoSuchKey").await;
+    let anon_public = call(&app, Method::GET, "/object/pub/logo.txt", &app.anon_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon_public.status(), 200);
+}
