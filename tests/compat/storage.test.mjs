@@ -1,0 +1,144 @@
+// supabase-js storage (`supabase.storage`) against bizbase's /storage/v1 (reference §4): buckets,
+// uploads as Blob (multipart, empty field name) and Buffer (raw body), download, list, move, copy,
+// remove, public URLs fetched without any key, and RLS on storage.objects for a signed-in user.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { before, test } from 'node:test';
+
+import pg from 'pg';
+
+import { admin, assertNoError, client, createConfirmedUser, env, signedIn } from './helpers.mjs';
+
+const T = { timeout: 60_000 };
+const BUCKET = `js-files-${randomBytes(4).toString('hex')}`;
+const PUBLIC = `js-public-${randomBytes(4).toString('hex')}`;
+const HOME = `js-home-${randomBytes(4).toString('hex')}`;
+
+before(async () => {
+  const db = new pg.Client({ connectionString: env('BIZBASE_DB_URL') });
+  await db.connect();
+  try {
+    await db.query(`
+      create policy js_home_insert on storage.objects for insert to authenticated
+        with check (bucket_id = '${HOME}' and (storage.foldername(name))[1] = auth.uid()::text);
+      create policy js_home_select on storage.objects for select to authenticated
+        using (bucket_id = '${HOME}' and (storage.foldername(name))[1] = auth.uid()::text);`);
+  } finally {
+    await db.end();
+  }
+  const storage = admin().storage;
+  for (const [id, options] of [[BUCKET, { public: false }], [PUBLIC, { public: true }], [HOME, { public: false }]]) {
+    const { data, error } = await storage.createBucket(id, options);
+    assertNoError(error, `createBucket(${id})`);
+    assert.deepEqual(data, { name: id });
+  }
+});
+
+test('storage: createBucket refuses a duplicate, getBucket and listBuckets show the buckets', T, async () => {
+  const storage = admin().storage;
+  const { error } = await storage.createBucket(BUCKET);
+  assert.ok(error, 'a duplicate bucket must be refused');
+  assert.equal(error.status, 400);
+  assert.equal(error.statusCode, '409');
+  const { data: bucket, error: getError } = await storage.getBucket(PUBLIC);
+  assertNoError(getError, 'getBucket');
+  assert.equal(bucket.public, true);
+  const { data: buckets, error: listError } = await storage.listBuckets();
+  assertNoError(listError, 'listBuckets');
+  assert.ok(buckets.some((b) => b.id === BUCKET));
+});
+
+test('storage: upload a Blob and a Buffer, download them, and refuse a second upload without upsert', T, async () => {
+  const files = admin().storage.from(BUCKET);
+  const blob = new Blob(['hello from a blob'], { type: 'text/plain' });
+  const { data: up, error } = await files.upload('docs/blob.txt', blob, { cacheControl: '60' });
+  assertNoError(error, 'upload(Blob)');
+  assert.equal(up.path, 'docs/blob.txt');
+  assert.equal(up.fullPath, `${BUCKET}/docs/blob.txt`);
+  const { error: bufError } = await files.upload('docs/buffer.bin', Buffer.from([1, 2, 3]), {
+    contentType: 'application/octet-stream',
+  });
+  assertNoError(bufError, 'upload(Buffer)');
+
+  const { data: down, error: downError } = await files.download('docs/blob.txt');
+  assertNoError(downError, 'download');
+  assert.equal(await down.text(), 'hello from a blob');
+  const { data: bin } = await files.download('docs/buffer.bin');
+  assert.deepEqual([...new Uint8Array(await bin.arrayBuffer())], [1, 2, 3]);
+
+  const { error: dup } = await files.upload('docs/blob.txt', blob);
+  assert.ok(dup, 'a second upload without upsert must be refused');
+  assert.equal(dup.statusCode, '409');
+  const { error: upsertError } = await files.upload('docs/blob.txt', new Blob(['v2']), { upsert: true });
+  assertNoError(upsertError, 'upload with upsert');
+  const { data: v2 } = await files.download('docs/blob.txt');
+  assert.equal(await v2.text(), 'v2');
+  const { data: exists } = await files.exists('docs/blob.txt');
+  assert.equal(exists, true);
+  const { data: info, error: infoError } = await files.info('docs/buffer.bin');
+  assertNoError(infoError, 'info');
+  assert.equal(info.size, 3);
+});
+
+test('storage: list shows folders and files one level below the prefix', T, async () => {
+  const files = admin().storage.from(BUCKET);
+  for (const name of ['list/a.txt', 'list/b.txt', 'list/sub/c.txt']) {
+    assertNoError((await files.upload(name, name)).error, `upload(${name})`);
+  }
+  const { data, error } = await files.list('list', { limit: 10, sortBy: { column: 'name', order: 'asc' } });
+  assertNoError(error, 'list');
+  assert.deepEqual(data.map((o) => o.name), ['sub', 'a.txt', 'b.txt']);
+  assert.equal(data[0].id, null);
+  assert.equal(data[1].metadata.size, 10);
+  const { data: searched } = await files.list('list', { search: 'b' });
+  assert.deepEqual(searched.map((o) => o.name), ['b.txt']);
+});
+
+test('storage: move, copy and remove', T, async () => {
+  const files = admin().storage.from(BUCKET);
+  assertNoError((await files.upload('mv/from.txt', 'moving')).error, 'upload');
+  assertNoError((await files.move('mv/from.txt', 'mv/to.txt')).error, 'move');
+  const { error: gone } = await files.download('mv/from.txt');
+  assert.ok(gone, 'the source of a move is gone');
+  const { data: copied, error: copyError } = await files.copy('mv/to.txt', 'mv/copy.txt');
+  assertNoError(copyError, 'copy');
+  assert.equal(copied.path, `${BUCKET}/mv/copy.txt`);
+  assert.equal(await (await files.download('mv/copy.txt')).data.text(), 'moving');
+
+  const { data: removed, error } = await files.remove(['mv/to.txt', 'mv/copy.txt', 'mv/missing.txt']);
+  assertNoError(error, 'remove');
+  assert.deepEqual(removed.map((o) => o.name).sort(), ['mv/copy.txt', 'mv/to.txt']);
+  const { data: left } = await files.list('mv');
+  assert.deepEqual(left, []);
+});
+
+test('storage: getPublicUrl of a public bucket is fetched without any key', T, async () => {
+  const pub = admin().storage.from(PUBLIC);
+  assertNoError((await pub.upload('img/logo.svg', new Blob(['<svg/>'], { type: 'image/svg+xml' }))).error, 'upload');
+  const { data } = pub.getPublicUrl('img/logo.svg');
+  const response = await fetch(data.publicUrl);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'image/svg+xml');
+  assert.equal(await response.text(), '<svg/>');
+  const priv = admin().storage.from(BUCKET).getPublicUrl('docs/blob.txt');
+  assert.equal((await fetch(priv.data.publicUrl)).status, 400);
+});
+
+test('storage: RLS: a user writes and reads their own folder only; anon is refused', T, async () => {
+  const user = await createConfirmedUser();
+  const { sb } = await signedIn(user.email, user.password);
+  const home = sb.storage.from(HOME);
+  assertNoError((await home.upload(`${user.id}/note.txt`, 'mine')).error, 'upload to own folder');
+  assert.equal(await (await home.download(`${user.id}/note.txt`)).data.text(), 'mine');
+  const { data: listed } = await home.list(user.id);
+  assert.deepEqual(listed.map((o) => o.name), ['note.txt']);
+
+  const { error: elsewhere } = await home.upload('someone-else/note.txt', 'x');
+  assert.ok(elsewhere, 'an upload outside the own folder must be refused');
+  assert.equal(elsewhere.statusCode, '403');
+  const { error: anon } = await client().storage.from(HOME).upload(`${user.id}/anon.txt`, 'x');
+  assert.ok(anon, 'anon must be refused');
+  const { error: bucketByUser } = await sb.storage.createBucket('user-made');
+  assert.ok(bucketByUser, 'only service_role creates buckets without a policy');
+});
