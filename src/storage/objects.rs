@@ -201,10 +201,7 @@ pub async fn copy(
         .destination_bucket
         .unwrap_or_else(|| body.bucket_id.clone());
     names::key(&body.destination_key)?;
-    let upsert = headers
-        .get("x-upsert")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let upsert = upload::upsert_requested(&headers);
     let bucket = buckets::find(&s.app.pool, &to_bucket).await?;
     let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
     let source: Option<(Option<String>, Option<Value>, Option<Value>)> = sqlx::query_as(

@@ -37,11 +37,7 @@ pub async fn create(
     Path((bucket, name)): Path<(String, String)>,
     req: Request,
 ) -> AppResult<Json<Value>> {
-    let upsert = req
-        .headers()
-        .get("x-upsert")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let upsert = upsert_requested(req.headers());
     upload(&s, bucket, name, upsert, req).await
 }
 
@@ -52,6 +48,14 @@ pub async fn update(
     req: Request,
 ) -> AppResult<Json<Value>> {
     upload(&s, bucket, name, true, req).await
+}
+
+/// Whether the request carries `x-upsert: true`.
+pub fn upsert_requested(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-upsert")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// Where a new version of an object goes, and who writes it.
@@ -207,18 +211,25 @@ async fn from_form(s: &Storage, target: Target, mut form: Multipart) -> AppResul
     ))
 }
 
-const INSERT_SQL: &str = "insert into storage.objects \
-     (id, bucket_id, name, owner, owner_id, metadata, user_metadata, version) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// The insert of an object row, with or without the upsert clause.
+macro_rules! insert_object {
+    () => {
+        "insert into storage.objects \
+         (id, bucket_id, name, owner, owner_id, metadata, user_metadata, version) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8)"
+    };
+}
 
-const UPSERT_SQL: &str = "insert into storage.objects \
-     (id, bucket_id, name, owner, owner_id, metadata, user_metadata, version) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8) \
-     on conflict (bucket_id, name) do update set owner = excluded.owner, \
+const INSERT_SQL: &str = insert_object!();
+
+const UPSERT_SQL: &str = concat!(
+    insert_object!(),
+    " on conflict (bucket_id, name) do update set owner = excluded.owner, \
        owner_id = excluded.owner_id, metadata = excluded.metadata, \
        user_metadata = excluded.user_metadata, version = excluded.version, \
        last_accessed_at = now() \
-     returning id";
+     returning id"
+);
 
 /// Inserts (or upserts) the row; a plain insert has no RETURNING, so INSERT alone is enough
 /// under RLS, as in Supabase.

@@ -333,3 +333,39 @@ async fn public_buckets_serve_without_a_token_and_private_ones_do_not(pool: PgPo
         .unwrap();
     assert_eq!(anon_public.status(), 200);
 }
+
+#[sqlx::test]
+async fn an_upload_cut_off_half_way_leaves_neither_row_nor_file(pool: PgPool) {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /storage/v1/object/files/cut.bin HTTP/1.1\r\nhost: x\r\napikey: {0}\r\n\
+         authorization: Bearer {0}\r\ncontent-type: application/octet-stream\r\n\
+         content-length: 3000000\r\n\r\n",
+        app.service_key
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&vec![7u8; 1_500_000]).await.unwrap();
+    socket.shutdown().await.unwrap();
+    drop(socket);
+
+    let mut settled = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if rows(&app).await == 0 && blobs(&app) == 0 {
+            settled = true;
+            break;
+        }
+    }
+    assert!(settled, "a partial upload left something behind");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!((rows(&app).await, blobs(&app)), (0, 0));
+    let got = call(&app, Method::GET, "/object/files/cut.bin", &app.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_storage_error(got, "404", "NoSuchKey").await;
+}
