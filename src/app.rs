@@ -65,17 +65,26 @@ impl AppState {
 pub fn build_app(state: AppState) -> Router {
     let settings = PipelineSettings {
         cors_origins: state.config.cors_origins.clone(),
-        max_body_bytes: state.config.max_body_bytes,
         request_timeout: state.config.request_timeout,
     };
     // Make sure the recorder exists before the first request is counted.
     let _ = http::metrics::handle();
-    let router = Router::new()
+    let api = Router::new()
         .merge(ops::router())
         .merge(crate::auth::router(state.clone()))
         .merge(crate::rest::router(state.clone()))
-        .merge(crate::integrations::router(state.clone()))
-        .merge(crate::storage::router(state.clone()))
+        .merge(crate::integrations::router(state.clone()));
+    // Uploads stream to the object store under the storage size limit (plus room for multipart
+    // framing), not the API body limit; the upload itself enforces the bucket and global limits.
+    let upload_limit = usize::try_from(state.config.storage.file_size_limit).unwrap_or(usize::MAX);
+    let router = Router::new()
+        .merge(layers::limit_body(api, state.config.max_body_bytes))
+        .merge(layers::limit_body(
+            crate::storage::router(state.clone()),
+            upload_limit
+                .saturating_add(1 << 20)
+                .max(state.config.max_body_bytes),
+        ))
         .fallback(unknown_route)
         .with_state(state);
     layers::apply(router, &settings)

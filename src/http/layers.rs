@@ -67,10 +67,16 @@ const EXPOSE_HEADERS: &[&str] = &[
 pub struct PipelineSettings {
     /// Allowed browser origins.
     pub cors_origins: CorsOrigins,
-    /// Largest request body accepted.
-    pub max_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+}
+
+/// Refuses request bodies larger than `max` bytes (413): a declared length at once, a streamed
+/// body when it crosses the limit. Applied per surface, since file uploads have their own limit.
+pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usize) -> Router<S> {
+    router
+        .layer(DefaultBodyLimit::max(max))
+        .layer(RequestBodyLimitLayer::new(max))
 }
 
 /// Wraps `router` in the full pipeline.
@@ -80,8 +86,6 @@ pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
         .layer(middleware::from_fn(detach))
         .layer(middleware::from_fn(metrics::record))
         .layer(middleware::from_fn(move |req: Request, next: Next| time_limit(timeout, req, next)))
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()

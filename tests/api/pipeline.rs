@@ -199,7 +199,6 @@ async fn responses_carry_security_headers(pool: PgPool) {
 fn settings(timeout: Duration) -> PipelineSettings {
     PipelineSettings {
         cors_origins: CorsOrigins::Any,
-        max_body_bytes: 1 << 20,
         request_timeout: timeout,
     }
 }

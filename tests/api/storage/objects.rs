@@ -369,3 +369,58 @@ async fn an_upload_cut_off_half_way_leaves_neither_row_nor_file(pool: PgPool) {
         .unwrap();
     assert_storage_error(got, "404", "NoSuchKey").await;
 }
+
+#[sqlx::test]
+async fn uploads_have_their_own_size_limit_not_the_api_body_limit(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("MAX_BODY_BYTES", "4096"),
+            ("STORAGE_FILE_SIZE_LIMIT", "65536"),
+        ],
+    )
+    .await;
+    create_bucket(&app, "big", json!({})).await;
+    let file = vec![7u8; 32 * 1024];
+
+    let raw = upload(
+        &app,
+        &app.service_key,
+        "big",
+        "raw.bin",
+        &file,
+        "application/octet-stream",
+    )
+    .await;
+    let (content_type, body) = form(&file, "application/octet-stream");
+    let multipart = call(&app, Method::POST, "/object/big/form.bin", &app.service_key)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let too_big = upload(
+        &app,
+        &app.service_key,
+        "big",
+        "huge.bin",
+        &vec![7u8; 70 * 1024],
+        "application/octet-stream",
+    )
+    .await;
+    let api = app
+        .auth(Method::POST, "/signup")
+        .json(&json!({"email": "a@example.com", "password": "x".repeat(8 * 1024)}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        raw.status(),
+        200,
+        "a 32 KiB file under a 4 KiB API body limit"
+    );
+    assert_eq!(multipart.status(), 200);
+    assert_storage_error(too_big, "413", "EntityTooLarge").await;
+    assert_eq!(api.status(), 413, "the API keeps its own limit");
+}
