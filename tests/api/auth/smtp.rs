@@ -1,18 +1,18 @@
 //! Mail delivery: the outbox worker sends queued mails by SMTP, erases the delivered text, and
 //! keeps undeliverable mail for a retry.
 //!
-//! The SMTP server is a minimal one in this file (it accepts every message and hands it to the
-//! test), so the tests need nothing installed and never skip.
+//! The SMTP server is aiosmtpd (from PyPI; `scripts/test` installs it), run on a free loopback
+//! port and storing what it receives in a Maildir the test reads.
 
-use std::time::Duration;
+use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tempfile::TempDir;
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
-    sync::mpsc,
+    process::{Child, Command},
 };
 
 use super::PASSWORD;
@@ -21,61 +21,67 @@ use crate::harness::{TestApp, json};
 /// How long a test waits for the worker.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A fake SMTP server on a free loopback port; the DATA of each message arrives on `messages`.
-struct FakeSmtp {
+/// A running aiosmtpd; killed when dropped.
+struct Smtp {
     url: String,
-    messages: mpsc::UnboundedReceiver<String>,
+    maildir: TempDir,
+    _server: Child,
 }
 
-async fn fake_smtp() -> FakeSmtp {
+/// The Python that has aiosmtpd (`BIZBASE_TEST_PYTHON`, else `python3`).
+fn python() -> String {
+    std::env::var("BIZBASE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+async fn smtp_server() -> Smtp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("smtp://{}", listener.local_addr().unwrap());
-    let (tx, messages) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(smtp_session(stream, tx.clone()));
-        }
-    });
-    FakeSmtp { url, messages }
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let maildir = tempfile::tempdir().unwrap();
+    let server = Command::new(python())
+        .args(["-m", "aiosmtpd", "-n", "-l", &addr.to_string()])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir.path().join("mail"))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start aiosmtpd ({e}): pip install aiosmtpd, or run scripts/test")
+        });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "aiosmtpd did not listen on {addr} (is it installed? pip install aiosmtpd)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Smtp {
+        url: format!("smtp://{addr}"),
+        maildir,
+        _server: server,
+    }
 }
 
-async fn smtp_session(
-    stream: TcpStream,
-    messages: mpsc::UnboundedSender<String>,
-) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    write.write_all(b"220 fake.smtp ESMTP ready\r\n").await?;
-    while let Some(line) = lines.next_line().await? {
-        let verb = line
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let reply: &[u8] = match verb.as_str() {
-            "DATA" => {
-                write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-                let mut message = String::new();
-                while let Some(l) = lines.next_line().await? {
-                    if l == "." {
-                        break;
-                    }
-                    // Undo dot-stuffing.
-                    message.push_str(l.strip_prefix('.').unwrap_or(&l));
-                    message.push('\n');
-                }
-                let _ = messages.send(message);
-                b"250 2.0.0 queued\r\n"
+impl Smtp {
+    /// The first message delivered to the Maildir, waiting up to [`PATIENCE`].
+    async fn message(&self) -> String {
+        let new: PathBuf = self.maildir.path().join("mail").join("new");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(entry) = std::fs::read_dir(&new)
+                .ok()
+                .and_then(|mut entries| entries.next())
+            {
+                return std::fs::read_to_string(entry.unwrap().path()).unwrap();
             }
-            "QUIT" => {
-                write.write_all(b"221 2.0.0 bye\r\n").await?;
-                return Ok(());
-            }
-            _ => b"250 OK\r\n",
-        };
-        write.write_all(reply).await?;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail delivered within {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
-    Ok(())
 }
 
 /// A loopback SMTP URL nobody listens on.
@@ -126,7 +132,7 @@ fn code_in(message: &str) -> String {
 
 #[sqlx::test]
 async fn a_signup_mail_is_delivered_by_smtp_and_its_text_erased(pool: PgPool) {
-    let mut smtp = fake_smtp().await;
+    let smtp = smtp_server().await;
     let app = TestApp::spawn_with_worker(
         pool.clone(),
         &[
@@ -139,10 +145,7 @@ async fn a_signup_mail_is_delivered_by_smtp_and_its_text_erased(pool: PgPool) {
     app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
         .await;
 
-    let message = tokio::time::timeout(PATIENCE, smtp.messages.recv())
-        .await
-        .expect("no mail delivered within 10 s")
-        .unwrap();
+    let message = smtp.message().await;
     assert!(
         message.contains("Subject: Confirm your signup"),
         "{message}"
