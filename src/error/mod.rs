@@ -115,6 +115,15 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// An OAuth 2.0 token-endpoint error (400), which GoTrue renders as
+    /// `{"error", "error_description"}` whatever the API version, e.g. a missing refresh token.
+    #[error("{description}")]
+    OAuth {
+        /// The OAuth error code, e.g. `invalid_request`.
+        error: &'static str,
+        /// Human description.
+        description: Text,
+    },
     /// The request took longer than the configured timeout (`request_timeout`, 504).
     #[error("request timed out")]
     Timeout,
@@ -157,9 +166,10 @@ impl AppError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::BadJson(_) | Self::BadRequest { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Validation(_)
+            | Self::BadJson(_)
+            | Self::BadRequest { .. }
+            | Self::OAuth { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -186,6 +196,7 @@ impl AppError {
         match self {
             Self::Validation(_) => "validation_failed",
             Self::BadJson(_) => "bad_json",
+            Self::OAuth { error, .. } => error,
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
@@ -212,6 +223,7 @@ impl AppError {
             Self::Database(e) if is_unavailable(e) => "the database is unavailable".into(),
             Self::Database(_) | Self::Internal(_) => "internal error".into(),
             Self::Validation(m) | Self::BadJson(m) | Self::Unavailable(m) => m.clone(),
+            Self::OAuth { description, .. } => description.clone(),
             Self::Pgrst(e) => e.message.clone().into(),
             Self::BadRequest { message, .. }
             | Self::Unauthorized { message, .. }

@@ -129,7 +129,9 @@ fn gotrue(
     } else {
         err.code()
     };
-    let mut body = if versioned {
+    let mut body = if let AppError::OAuth { error, description } = err {
+        json!({ "error": error, "error_description": description })
+    } else if versioned {
         json!({ "code": code, "message": message })
     } else {
         json!({ "code": status.as_u16(), "error_code": code, "msg": message })
@@ -208,6 +210,8 @@ fn storage_code(code: &str) -> Option<(&'static str, &'static str)> {
         "invalid_key" => ("InvalidKey", "Invalid Input"),
         "invalid_bucket_name" => ("InvalidBucketName", "Invalid Input"),
         "invalid_range" => ("InvalidRange", "Invalid Range"),
+        "invalid_jwt" => ("InvalidJWT", "InvalidJWT"),
+        "invalid_signature" => ("InvalidSignature", "InvalidSignature"),
         _ => return None,
     })
 }

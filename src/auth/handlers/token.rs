@@ -142,7 +142,10 @@ async fn refresh_grant(
     let token = body
         .refresh_token
         .filter(|t| !t.is_empty())
-        .ok_or(AppError::validation("refresh_token required"))?;
+        .ok_or(AppError::OAuth {
+            error: "invalid_request",
+            description: "refresh_token required".into(),
+        })?;
     let (session_id, presented) =
         session::parse_refresh_token(&app.auth.refresh_key, &token).ok_or_else(not_found)?;
     let mut tx = app.pool.begin().await?;

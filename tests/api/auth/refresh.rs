@@ -161,17 +161,30 @@ async fn garbage_and_forged_tokens_are_not_found(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn a_missing_refresh_token_is_a_bad_request(pool: PgPool) {
+async fn a_missing_refresh_token_is_an_oauth_invalid_request(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
 
-    let r = app
+    let missing = app
         .auth(Method::POST, "/token?grant_type=refresh_token")
         .json(&json!({}))
         .send()
         .await
         .unwrap();
+    let empty = app
+        .auth(Method::POST, "/token?grant_type=refresh_token")
+        .json(&json!({"refresh_token": ""}))
+        .send()
+        .await
+        .unwrap();
 
-    assert_eq!(r.status(), 400);
+    // GoTrue answers this one in the OAuth shape, whatever the API version (reference §2.2).
+    assert_eq!(missing.status(), 400);
+    assert_eq!(
+        json(missing).await,
+        json!({"error": "invalid_request", "error_description": "refresh_token required"})
+    );
+    assert_eq!(empty.status(), 400);
+    assert_eq!(json(empty).await["error"], "invalid_request");
 }
 
 #[sqlx::test]
