@@ -39,6 +39,11 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Export or erase everything that refers to one person (GDPR/CCPA).
+    Subject {
+        #[command(subcommand)]
+        what: SubjectCommand,
+    },
     /// Check or prune the audit log.
     Audit {
         #[command(subcommand)]
@@ -53,6 +58,31 @@ enum Command {
     Seed {
         #[command(subcommand)]
         what: SeedCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SubjectCommand {
+    /// Print one JSON document with every row and file that refers to the person.
+    Export {
+        /// The person's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Only this org's records (default: every org, and the account).
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+    },
+    /// Anonymize the person's personal data and delete their files, keeping financial records.
+    Erase {
+        /// The person's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Only this org's records (default: every org, and the account).
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// Confirm: erasure cannot be undone.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -157,6 +187,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Version => Ok(()),
+        Command::Subject { what } => {
+            let database = Database::open(&config).await?;
+            let result = subject(&config, &database.pool, what).await;
+            database.close().await?;
+            result
+        }
         Command::Audit { what } => {
             let database = Database::open(&config).await?;
             let result = audit(&database.pool, what).await;
@@ -227,4 +263,19 @@ async fn audit(pool: &sqlx::PgPool, what: AuditCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn subject(config: &Config, pool: &sqlx::PgPool, what: SubjectCommand) -> anyhow::Result<()> {
+    use bizbase::ops::subject;
+    let document = match what {
+        SubjectCommand::Export { email, org } => subject::export(pool, &email, org).await?,
+        SubjectCommand::Erase { yes: false, .. } => {
+            anyhow::bail!("erasure cannot be undone: add --yes to confirm")
+        }
+        SubjectCommand::Erase { email, org, .. } => {
+            subject::erase(config, pool, &email, org).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(())
 }

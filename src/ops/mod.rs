@@ -1,8 +1,9 @@
 //! Operations: liveness, readiness and Prometheus metrics endpoints, and the audit log's
-//! verification and retention.
+//! verification and retention, and data-subject export and erasure.
 
 pub mod audit;
 mod health;
+pub mod subject;
 
 use axum::{Router, routing::get};
 

@@ -11,6 +11,7 @@ mod functions;
 mod integrations;
 mod matrix;
 mod service;
+mod subject;
 
 use std::collections::HashMap;
 

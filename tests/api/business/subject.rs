@@ -1,0 +1,250 @@
+//! Data-subject rights: one JSON document with everything that refers to a person, and erasure
+//! that anonymizes them while keeping the financial records, recorded in the audit log without
+//! the personal data — by the operator (`bizbase subject …`) or by an org admin at aal2.
+
+use std::process::Command;
+
+use bizbase::ops::{audit, subject};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{World, call};
+use crate::auth::PASSWORD;
+
+const CUSTOMER: &str = "customer@a.test";
+
+fn count(doc: &Value, key: &str) -> usize {
+    doc[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} is not a list: {}", doc[key]))
+        .len()
+}
+
+#[sqlx::test]
+async fn an_export_holds_every_row_that_refers_to_the_person(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+
+    let all = subject::export(&w.app.pool, CUSTOMER, None).await.unwrap();
+    let (status, org_a) = call(
+        w.rest(Method::POST, "/rpc/subject_export", w.token("admin"))
+            .json(&json!({"org": w.a, "email": CUSTOMER})),
+    )
+    .await;
+    let (_, org_b) = call(
+        w.rest(Method::POST, "/rpc/subject_export", &w.admin_b.token)
+            .json(&json!({"org": w.b, "email": CUSTOMER})),
+    )
+    .await;
+    let (denied, _) = call(
+        w.rest(Method::POST, "/rpc/subject_export", w.token("sales_rep"))
+            .json(&json!({"org": w.a, "email": CUSTOMER})),
+    )
+    .await;
+
+    assert_eq!(all["account"]["email"], CUSTOMER);
+    assert!(
+        all["account"].get("encrypted_password").is_none(),
+        "no password hash"
+    );
+    for (key, n) in [
+        ("memberships", 1),
+        ("contacts", 1),
+        ("consents", 1),
+        ("leads", 1),
+        ("deals", 1),
+        ("activities", 0),
+        ("tickets", 1),
+        ("ticket_messages", 1), // the internal note on their ticket is the org's, not theirs
+        ("marketing_events", 1),
+        ("billing_customers", 1),
+        ("subscriptions", 1),
+        ("invoices", 1),
+        ("payments", 1),
+        ("site_projects", 1),
+    ] {
+        assert_eq!(count(&all, key), n, "{key}: {}", all[key]);
+    }
+    assert!(
+        count(&all, "audit") >= 10,
+        "the inserts of their rows: {}",
+        all["audit"]
+    );
+    assert_eq!(status, 200, "{org_a}");
+    assert_eq!(count(&org_a, "tickets"), 1);
+    assert_eq!(count(&org_a, "payments"), 1);
+    assert_eq!(
+        count(&org_b, "contacts"),
+        0,
+        "org B holds nothing about them"
+    );
+    assert_eq!(count(&org_b, "memberships"), 0);
+    assert_eq!(denied, 403, "exports need data.export");
+}
+
+#[sqlx::test]
+async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    let contact = w.id("contact");
+
+    let done = subject::erase(&w.app.state.config, pool, CUSTOMER, None)
+        .await
+        .unwrap();
+    let after = subject::export(pool, CUSTOMER, None).await.unwrap();
+    let (first_name, email): (Option<String>, Option<String>) =
+        sqlx::query_as("select first_name, email from public.contacts where id = $1")
+            .bind(contact)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let body: String = sqlx::query_scalar("select body from public.ticket_messages where id = $1")
+        .bind(w.id("message_own"))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let payment: (String, f64) =
+        sqlx::query_as("select transaction_id, amount::float8 from public.payments where id = $1")
+            .bind(w.id("payment_own"))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let sign_in = w.app.password_grant(CUSTOMER, PASSWORD).await;
+    let leaked: i64 = sqlx::query_scalar(
+        "select count(*) from private.audit_log where op in ('UPDATE', 'ERASE') \
+         and changes::text like '%carla@example.test%'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let erase_entry: Value = sqlx::query_scalar(
+        "select changes from private.audit_log where op = 'ERASE' and org_id = $1",
+    )
+    .bind(w.a)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+
+    assert_eq!(done["erased"]["contacts"], 1, "{done}");
+    assert_eq!(done["erased"]["account"], true);
+    assert_eq!((first_name, email), (None, None));
+    assert_eq!(body, "[erased]");
+    assert!(
+        payment.0.starts_with("tx-") && payment.1 == 20.0,
+        "kept: {payment:?}"
+    );
+    assert_eq!(sign_in.status(), 400, "the account is gone");
+    assert_eq!(after["account"], Value::Null);
+    assert_eq!(count(&after, "contacts"), 0);
+    assert_eq!(leaked, 0, "the erasure's own entries hold no personal data");
+    assert_eq!(erase_entry["erased"]["tickets"], 1);
+    assert!(!erase_entry.to_string().contains(CUSTOMER), "{erase_entry}");
+    assert!(audit::verify(pool).await.unwrap().intact());
+}
+
+#[sqlx::test]
+async fn an_org_admin_erases_within_their_org_only(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+
+    let (status, done) = call(
+        w.rest(Method::POST, "/rpc/subject_erase", w.token("admin"))
+            .json(&json!({"org": w.a, "email": CUSTOMER})),
+    )
+    .await;
+    let (denied, _) = call(
+        w.rest(
+            Method::POST,
+            "/rpc/subject_erase",
+            w.token("customer_service"),
+        )
+        .json(&json!({"org": w.a, "email": CUSTOMER})),
+    )
+    .await;
+    let sign_in = w.app.password_grant(CUSTOMER, PASSWORD).await;
+
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["erased"]["contacts"], 1);
+    assert_eq!(done["erased"]["account"], false);
+    assert!(done.get("files").is_none());
+    assert_eq!(denied, 403);
+    assert_eq!(
+        sign_in.status(),
+        200,
+        "the account belongs to the person, not the org"
+    );
+}
+
+#[sqlx::test]
+async fn the_cli_exports_and_refuses_to_erase_without_confirmation(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&w.app.pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bizbase"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("BIZBASE_MIGRATE", "false")
+            .env("BIZBASE_DATA_DIR", w.app.state.config.data_dir.as_os_str())
+            .output()
+            .unwrap()
+    };
+
+    let export = run(&["subject", "export", "--email", CUSTOMER]);
+    let unconfirmed = run(&["subject", "erase", "--email", CUSTOMER]);
+
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(count(&doc, "tickets"), 1);
+    assert!(!unconfirmed.status.success());
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+}
+
+#[sqlx::test]
+async fn erasure_deletes_the_persons_files(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    crate::storage::create_bucket(&w.app, "uploads", json!({})).await;
+    for name in ["carla/passport.png", "other/logo.png"] {
+        let r = crate::storage::upload(
+            &w.app,
+            &w.app.service_key,
+            "uploads",
+            name,
+            b"bytes",
+            "image/png",
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    sqlx::query("update storage.objects set owner = $1 where name like 'carla/%'")
+        .bind(w.members["customer"].id)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+    let exported = subject::export(&w.app.pool, CUSTOMER, None).await.unwrap();
+    let before = crate::storage::blobs(&w.app);
+
+    let done = subject::erase(&w.app.state.config, &w.app.pool, CUSTOMER, None)
+        .await
+        .unwrap();
+
+    assert_eq!(exported["files"][0]["name"], "carla/passport.png");
+    assert_eq!(count(&exported, "files"), 1);
+    assert_eq!(done["erased"]["files"], 1);
+    assert_eq!(
+        crate::storage::blobs(&w.app),
+        before - 1,
+        "their bytes are gone"
+    );
+    let left: Vec<String> = sqlx::query_scalar("select name from storage.objects")
+        .fetch_all(&w.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["other/logo.png".to_owned()]);
+}
