@@ -57,8 +57,8 @@ impl ObjectRow {
     }
 }
 
-/// The row as the caller may see it.
-async fn visible(
+/// The row as the caller may see it (RLS SELECT decides).
+pub(super) async fn visible(
     s: &Storage,
     who: &Identity,
     bucket: &str,
@@ -81,6 +81,11 @@ async fn public_row(s: &Storage, bucket: &str, name: &str) -> AppResult<ObjectRo
     if !b.public {
         return Err(bucket_not_found());
     }
+    row_past_rls(s, bucket, name).await
+}
+
+/// The row read past RLS, for callers already authorized otherwise (public bucket, signed URL).
+pub(super) async fn row_past_rls(s: &Storage, bucket: &str, name: &str) -> AppResult<ObjectRow> {
     sqlx::query_as(ROW_SQL)
         .bind(bucket)
         .bind(name)
@@ -222,7 +227,9 @@ fn disposition(query: Option<&str>) -> Option<String> {
     ))
 }
 
-async fn serve(
+/// Sends the object's bytes (or headers for `HEAD`), honouring `Range`, `If-None-Match` and
+/// `?download`.
+pub(super) async fn serve(
     store: &dyn ObjectStore,
     row: &ObjectRow,
     method: &Method,

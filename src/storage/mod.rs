@@ -12,6 +12,7 @@ mod buckets;
 mod download;
 mod names;
 mod objects;
+mod signed;
 pub mod store;
 mod upload;
 
@@ -21,7 +22,7 @@ use axum::{
     Router,
     extract::Request,
     middleware,
-    routing::{any, delete, get, post},
+    routing::{any, delete, get, post, put},
 };
 use object_store::ObjectStore;
 
@@ -66,6 +67,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/storage/v1/object/move", post(objects::move_object))
         .route("/storage/v1/object/copy", post(objects::copy))
         .route("/storage/v1/object/{bucket}", delete(objects::remove_many))
+        .route("/storage/v1/object/sign/{bucket}", post(signed::sign_many))
+        .route(
+            "/storage/v1/object/sign/{bucket}/{*path}",
+            post(signed::sign_one),
+        )
+        .route(
+            "/storage/v1/object/upload/sign/{bucket}/{*path}",
+            post(signed::sign_upload),
+        )
         .route(
             "/storage/v1/object/{bucket}/{*path}",
             get(download::authenticated)
@@ -98,6 +108,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/storage/v1/object/info/public/{bucket}/{*path}",
             get(download::public_info),
+        )
+        // Signed URLs carry their own authorization (a token for one path) and are used as plain
+        // URLs too; these methods join the signing routes of the same paths, outside the gateway.
+        .route(
+            "/storage/v1/object/sign/{bucket}/{*path}",
+            get(signed::download),
+        )
+        .route(
+            "/storage/v1/object/upload/sign/{bucket}/{*path}",
+            put(signed::upload),
         )
         .with_state(storage)
 }

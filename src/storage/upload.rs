@@ -87,6 +87,33 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+impl Target {
+    /// The destination `bucket_id`/`name` written by `who`: the key checked, the bucket found
+    /// (past RLS, as Supabase does) and its size limit capped by the global one.
+    pub async fn resolve(
+        s: &Storage,
+        who: Identity,
+        bucket_id: &str,
+        name: String,
+        upsert: bool,
+    ) -> AppResult<Self> {
+        names::key(&name)?;
+        let bucket = buckets::find(&s.app.pool, bucket_id).await?;
+        let global = s.app.config.storage.file_size_limit;
+        let limit = bucket
+            .file_size_limit
+            .and_then(|l| u64::try_from(l).ok())
+            .map_or(global, |l| l.min(global));
+        Ok(Self {
+            who,
+            bucket,
+            name,
+            upsert,
+            limit,
+        })
+    }
+}
+
 async fn upload(
     s: &Storage,
     bucket_id: String,
@@ -94,26 +121,18 @@ async fn upload(
     upsert: bool,
     req: Request,
 ) -> AppResult<Json<Value>> {
-    names::key(&name)?;
     let who = access::caller(
         &s.app,
         req.method(),
         &format!("/object/{bucket_id}/{name}"),
         req.headers(),
     )?;
-    let bucket = buckets::find(&s.app.pool, &bucket_id).await?;
-    let global = s.app.config.storage.file_size_limit;
-    let limit = bucket
-        .file_size_limit
-        .and_then(|l| u64::try_from(l).ok())
-        .map_or(global, |l| l.min(global));
-    let target = Target {
-        who,
-        bucket,
-        name,
-        upsert,
-        limit,
-    };
+    let target = Target::resolve(s, who, &bucket_id, name, upsert).await?;
+    receive(s, target, req).await
+}
+
+/// Reads the upload in `req` (multipart form or raw body) and stores it at `target`.
+pub async fn receive(s: &Storage, target: Target, req: Request) -> AppResult<Json<Value>> {
     let headers = req.headers().clone();
     let content_type = header_text(&headers, header::CONTENT_TYPE.as_str());
     if content_type.is_some_and(|ct| names::essence(ct) == "multipart/form-data") {
@@ -278,22 +297,7 @@ where
     let version = store::new_version();
     let location = store::location(&version);
     let id = Uuid::new_v4();
-    let mut tx = identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await?;
-    sqlx::query("savepoint upload_check")
-        .execute(&mut *tx)
-        .await?;
-    write_row(
-        &mut tx,
-        &target,
-        id,
-        &json!({}),
-        described.user_metadata.as_ref(),
-        &version,
-    )
-    .await?;
-    sqlx::query("rollback to savepoint upload_check")
-        .execute(&mut *tx)
-        .await?;
+    let tx = checked(s, &target, id, described.user_metadata.as_ref(), &version).await?;
     let body = std::pin::pin!(body);
     let written = store::write(&*s.store, &location, body, target.limit).await?;
     let metadata = json!({
@@ -319,6 +323,26 @@ where
         "Id": id,
         "Key": format!("{}/{}", target.bucket.id, target.name),
     })))
+}
+
+/// The writer's transaction after a dry-run write of the row (rolled back to a savepoint) has let
+/// RLS, the unique key and the bucket refuse it; nothing is stored yet.
+pub async fn checked(
+    s: &Storage,
+    target: &Target,
+    id: Uuid,
+    user_metadata: Option<&Value>,
+    version: &str,
+) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await?;
+    sqlx::query("savepoint upload_check")
+        .execute(&mut *tx)
+        .await?;
+    write_row(&mut tx, target, id, &json!({}), user_metadata, version).await?;
+    sqlx::query("rollback to savepoint upload_check")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// Points the object's row at `version` (whose bytes are already stored) and commits; then the

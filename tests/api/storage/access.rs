@@ -5,39 +5,21 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{assert_storage_error, blobs, call, create_bucket, rows, upload};
+use super::{
+    assert_storage_error, blobs, call, create_bucket, home_with_alice, owner_of, rows, upload, user,
+};
 use crate::harness::{TestApp, json};
-
-const OWN_FOLDER: &str = "\
-    create policy own_insert on storage.objects for insert to authenticated \
-      with check (bucket_id = 'home' and (storage.foldername(name))[1] = auth.uid()::text); \
-    create policy own_select on storage.objects for select to authenticated \
-      using (bucket_id = 'home' and (storage.foldername(name))[1] = auth.uid()::text);";
-
-async fn user(app: &TestApp, email: &str) -> (String, String) {
-    let session = app.signup_confirmed(email, "Passw0rd!-long").await;
-    let token = session["access_token"].as_str().unwrap().to_owned();
-    let id = session["user"]["id"].as_str().unwrap().to_owned();
-    (token, id)
-}
 
 #[sqlx::test]
 async fn users_write_and_read_only_their_own_folder(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    sqlx::raw_sql(OWN_FOLDER).execute(&app.pool).await.unwrap();
-    create_bucket(&app, "home", json!({})).await;
-    let (alice, alice_id) = user(&app, "alice@example.com").await;
+    let (alice, alice_id) = home_with_alice(&app).await;
     let (bob, _) = user(&app, "bob@example.com").await;
     let mine = format!("{alice_id}/notes.txt");
 
     let ok = upload(&app, &alice, "home", &mine, b"mine", "text/plain").await;
     assert_eq!(ok.status(), 200);
-    let owner: (Option<String>, Option<uuid::Uuid>) =
-        sqlx::query_as("select owner_id, owner from storage.objects where name = $1")
-            .bind(&mine)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let owner = owner_of(&app, &mine).await;
     assert_eq!(owner.0.as_deref(), Some(alice_id.as_str()));
     let got = call(&app, Method::GET, &format!("/object/home/{mine}"), &alice)
         .send()

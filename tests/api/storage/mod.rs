@@ -4,12 +4,44 @@
 mod access;
 mod buckets;
 mod objects;
+mod signed;
 mod transfer;
 
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
 use crate::harness::TestApp;
+
+/// Policies letting signed-in users write and read their own folder (`<uid>/…`) of bucket `home`.
+const OWN_FOLDER: &str = "\
+    create policy own_insert on storage.objects for insert to authenticated \
+      with check (bucket_id = 'home' and (storage.foldername(name))[1] = auth.uid()::text); \
+    create policy own_select on storage.objects for select to authenticated \
+      using (bucket_id = 'home' and (storage.foldername(name))[1] = auth.uid()::text);";
+
+/// A confirmed, signed-in user: (access token, user id).
+pub async fn user(app: &TestApp, email: &str) -> (String, String) {
+    let session = app.signup_confirmed(email, "Passw0rd!-long").await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let id = session["user"]["id"].as_str().unwrap().to_owned();
+    (token, id)
+}
+
+/// Bucket `home` under the [`OWN_FOLDER`] policies, and Alice, signed in: (token, id).
+pub async fn home_with_alice(app: &TestApp) -> (String, String) {
+    sqlx::raw_sql(OWN_FOLDER).execute(&app.pool).await.unwrap();
+    create_bucket(app, "home", json!({})).await;
+    user(app, "alice@example.com").await
+}
+
+/// `owner_id` and `owner` of the object `name` (any bucket).
+pub async fn owner_of(app: &TestApp, name: &str) -> (Option<String>, Option<uuid::Uuid>) {
+    sqlx::query_as("select owner_id, owner from storage.objects where name = $1")
+        .bind(name)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
 
 /// A request to `/storage/v1{path}` with the anon apikey and `token` as the bearer (the service
 /// key, the anon key or a user's access token).
