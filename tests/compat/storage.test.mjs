@@ -1,6 +1,7 @@
 // supabase-js storage (`supabase.storage`) against bizbase's /storage/v1 (reference §4): buckets,
 // uploads as Blob (multipart, empty field name) and Buffer (raw body), download, list, move, copy,
-// remove, public URLs fetched without any key, and RLS on storage.objects for a signed-in user.
+// remove, public URLs fetched without any key, RLS on storage.objects for a signed-in user, and
+// signed download and upload URLs.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -141,4 +142,75 @@ test('storage: RLS: a user writes and reads their own folder only; anon is refus
   assert.ok(anon, 'anon must be refused');
   const { error: bucketByUser } = await sb.storage.createBucket('user-made');
   assert.ok(bucketByUser, 'only service_role creates buckets without a policy');
+});
+
+test('storage: createSignedUrl is fetched without any key, with ranges and a download name', T, async () => {
+  const files = admin().storage.from(BUCKET);
+  assertNoError((await files.upload('signed/a file.txt', '0123456789')).error, 'upload');
+  const { data, error } = await files.createSignedUrl('signed/a file.txt', 60);
+  assertNoError(error, 'createSignedUrl');
+  assert.ok(data.signedUrl.startsWith(`${env('BIZBASE_URL')}/storage/v1/object/sign/${BUCKET}/signed/a%20file.txt?token=`));
+  const response = await fetch(data.signedUrl);
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), '0123456789');
+  const ranged = await fetch(data.signedUrl, { headers: { range: 'bytes=3-5' } });
+  assert.equal(ranged.status, 206);
+  assert.equal(await ranged.text(), '345');
+  const { data: named } = await files.createSignedUrl('signed/a file.txt', 60, { download: 'x.txt' });
+  const attachment = await fetch(named.signedUrl);
+  assert.match(attachment.headers.get('content-disposition'), /^attachment; filename=x\.txt/);
+
+  const other = new URL(data.signedUrl);
+  other.pathname = other.pathname.replace('a%20file.txt', 'other.txt');
+  const misdirected = await fetch(other);
+  assert.equal(misdirected.status, 400);
+  assert.equal((await misdirected.json()).code, 'InvalidSignature');
+  const { error: missing } = await files.createSignedUrl('signed/missing.txt', 60);
+  assert.ok(missing, 'a missing object cannot be signed');
+  assert.equal(missing.statusCode, '404');
+});
+
+test('storage: createSignedUrls signs the visible paths and reports the others', T, async () => {
+  const user = await createConfirmedUser();
+  const { sb } = await signedIn(user.email, user.password);
+  const home = sb.storage.from(HOME);
+  assertNoError((await home.upload(`${user.id}/one.txt`, 'one')).error, 'upload');
+  assertNoError((await admin().storage.from(HOME).upload('shared/two.txt', 'two')).error, 'upload as service');
+  const { data, error } = await home.createSignedUrls([`${user.id}/one.txt`, 'shared/two.txt'], 60);
+  assertNoError(error, 'createSignedUrls');
+  assert.equal(data[0].error, null);
+  assert.equal(data[0].path, `${user.id}/one.txt`);
+  assert.equal(await (await fetch(data[0].signedUrl)).text(), 'one');
+  assert.equal(data[1].error, 'Either the object does not exist or you do not have access to it');
+  assert.equal(data[1].signedUrl, null);
+});
+
+test('storage: createSignedUploadUrl + uploadToSignedUrl upload as the signer, once per token', T, async () => {
+  const user = await createConfirmedUser();
+  const { sb } = await signedIn(user.email, user.password);
+  const path = `${user.id}/signed-upload.txt`;
+  const { data: signed, error } = await sb.storage.from(HOME).createSignedUploadUrl(path);
+  assertNoError(error, 'createSignedUploadUrl');
+  assert.equal(signed.path, path);
+  assert.ok(signed.signedUrl.includes(`/storage/v1/object/upload/sign/${HOME}/${path}?token=`));
+
+  // Anyone holding the token may upload, with no key and no session.
+  const stranger = client().storage.from(HOME);
+  const { data: up, error: upError } = await stranger.uploadToSignedUrl(path, signed.token, new Blob(['signed bytes']));
+  assertNoError(upError, 'uploadToSignedUrl');
+  assert.equal(up.fullPath, `${HOME}/${path}`);
+  const { data: down, error: downError } = await sb.storage.from(HOME).download(path);
+  assertNoError(downError, 'download');
+  assert.equal(await down.text(), 'signed bytes');
+  const { data: listed } = await sb.storage.from(HOME).list(user.id);
+  assert.ok(listed.some((o) => o.name === 'signed-upload.txt'));
+
+  const { error: again } = await stranger.uploadToSignedUrl(path, signed.token, Buffer.from('again'));
+  assert.ok(again, 'a token without upsert does not overwrite');
+  assert.equal(again.statusCode, '409');
+  const { error: elsewhere } = await stranger.uploadToSignedUrl(`${user.id}/other.txt`, signed.token, 'x');
+  assert.ok(elsewhere, 'a token is good for its own path only');
+  const { error: denied } = await sb.storage.from(HOME).createSignedUploadUrl('shared/not-mine.txt');
+  assert.ok(denied, 'signing is refused where the signer may not insert');
+  assert.equal(denied.statusCode, '403');
 });
