@@ -3,6 +3,7 @@
 
 mod access;
 mod buckets;
+mod business;
 mod objects;
 mod signed;
 mod transfer;
