@@ -3,12 +3,14 @@
 //! file key) that was wrong, so a bad deploy fails at once instead of on the first request.
 
 pub mod auth;
+pub mod backup;
 mod source;
 pub mod storage;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 pub use auth::AuthConfig;
+pub use backup::BackupConfig;
 use secrecy::SecretString;
 pub use source::{ConfigError, Sources};
 pub use storage::StorageConfig;
@@ -75,6 +77,8 @@ pub struct Config {
     pub rest: RestConfig,
     /// Storage settings.
     pub storage: StorageConfig,
+    /// Backup settings.
+    pub backup: BackupConfig,
 }
 
 /// Settings of `/rest/v1`.
@@ -177,10 +181,12 @@ impl Config {
             .get("DATA_DIR")
             .map_or_else(|| PathBuf::from("./data"), |v| PathBuf::from(&v.value));
         let storage = StorageConfig::from_sources(src, &data_dir)?;
+        let backup = BackupConfig::from_sources(src, &data_dir)?;
         Ok(Self {
             auth,
             rest,
             storage,
+            backup,
             audit_retention_days,
             addr,
             public_url,

@@ -30,12 +30,19 @@ fn known(key: &str) -> Option<&'static str> {
     KEYS.iter()
         .chain(super::auth::KEYS)
         .chain(super::storage::KEYS)
+        .chain(super::backup::KEYS)
         .find(|k| **k == key)
         .copied()
 }
 
 /// Keys whose values must never be echoed back, not even in an error message.
-const SECRET_KEYS: &[&str] = &["DATABASE_URL", "JWT_SECRET", "SMTP_URL", "ENCRYPTION_KEY"];
+const SECRET_KEYS: &[&str] = &[
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "SMTP_URL",
+    "ENCRYPTION_KEY",
+    "BACKUP_KEY",
+];
 
 /// A configuration value that stopped start-up, naming where it came from.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! verification and retention, and data-subject export and erasure.
 
 pub mod audit;
+pub mod backup;
 mod health;
 pub mod subject;
 

@@ -1,0 +1,22 @@
+//! Encrypted backups: `bizbase backup` (one archive of a consistent database dump and the blobs
+//! of the objects in it), `bizbase restore` (into an empty database and store, after checking the
+//! whole archive) and `bizbase backup verify` (the restore drill into a scratch database).
+//!
+//! Layout: [`archive`] seals and opens the chunked AES-256-GCM stream, [`dump`] runs `pg_dump` and
+//! `pg_restore`, [`manifest`] describes and checks an archive, [`create`], [`restore`] and
+//! [`verify`] are the three commands. A scheduler and retention inside `serve` would call
+//! [`create()`] and prune [`archives()`]; another target (S3) would upload the finished file
+//! [`Created::path`] names — neither exists yet.
+
+pub mod archive;
+pub mod create;
+pub mod dump;
+pub mod manifest;
+pub mod restore;
+pub mod verify;
+
+pub use archive::BackupKey;
+pub use create::{Created, create};
+pub use manifest::Manifest;
+pub use restore::{Restored, Source, archives, restore};
+pub use verify::{Report, verify};

@@ -1,0 +1,294 @@
+//! `bizbase restore`: decrypt and check the whole archive into a scratch directory first, then
+//! load an empty database and an empty store from it.
+//!
+//! Nothing is changed until the archive has been read to its authenticated end and every entry
+//! matched the manifest; then the database is checked to hold no bizbase schema and the store no
+//! object (a restore never merges into or overwrites data), and `pg_restore` runs in one
+//! transaction.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{Read, Write},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use object_store::ObjectStore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::io::AsyncReadExt;
+
+use super::{
+    archive::{BackupKey, CHUNK, ChunkReader, eof_is_damage, read_entry_header},
+    create::SUFFIX,
+    dump::{self, Target},
+    manifest::{DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, blob_entry},
+};
+use crate::{
+    auth::crypto::random_token,
+    config::Config,
+    db::Database,
+    error::AppError,
+    storage::store::{self, location},
+};
+
+/// Which archive to restore.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The newest archive of the backup directory.
+    Latest,
+    /// This file.
+    File(PathBuf),
+}
+
+/// The finished archives of `dir`, oldest first (their names sort by time).
+pub fn archives(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the backup directory {}", dir.display()))?;
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("bizbase-") && n.ends_with(SUFFIX))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn resolve(config: &Config, source: &Source) -> anyhow::Result<PathBuf> {
+    match source {
+        Source::File(path) => Ok(path.clone()),
+        Source::Latest => archives(&config.backup.dir)?
+            .pop()
+            .with_context(|| format!("no backup archive in {}", config.backup.dir.display())),
+    }
+}
+
+/// A directory removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct Scratch(pub PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An archive decrypted and checked: its entries as files under `dir`.
+#[derive(Debug)]
+pub struct Unpacked {
+    /// The archive read.
+    pub archive: PathBuf,
+    /// Where its entries are (removed when this is dropped).
+    pub dir: Scratch,
+    /// Its manifest, every checksum of which matched.
+    pub manifest: Manifest,
+}
+
+impl Unpacked {
+    fn entry(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+}
+
+/// Decrypts the archive `source` names into a scratch directory next to the backups and checks it
+/// against its manifest. A wrong key or a damaged archive is an error here, before any change.
+pub async fn open_archive(config: &Config, source: &Source) -> anyhow::Result<Unpacked> {
+    let key = BackupKey::from_config(&config.backup)?;
+    let archive = resolve(config, source)?;
+    let parent = &config.backup.dir;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("BIZBASE_BACKUP_DIR: cannot create {}", parent.display()))?;
+    let dir = Scratch(parent.join(format!(".unpack-{}", random_token::<9>())));
+    std::fs::create_dir(&dir.0)?;
+    let (path, root) = (archive.clone(), dir.0.clone());
+    let manifest = tokio::task::spawn_blocking(move || unpack(&path, &key, &root))
+        .await
+        .context("unpacking the archive")?
+        .with_context(|| format!("{} cannot be restored", archive.display()))?;
+    Ok(Unpacked {
+        archive,
+        dir,
+        manifest,
+    })
+}
+
+/// Hashes what passes through to a file.
+struct Hashing {
+    file: File,
+    hash: Sha256,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Entry names are the dump, the manifest, or `blobs/<version>` with a plain file name.
+fn safe_name(name: &str) -> bool {
+    name == DUMP_ENTRY
+        || name.strip_prefix("blobs/").is_some_and(|v| {
+            !v.is_empty()
+                && !v.starts_with('.')
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+}
+
+fn unpack(path: &Path, key: &BackupKey, root: &Path) -> anyhow::Result<Manifest> {
+    let mut r = ChunkReader::open(path, key)?;
+    let mut sums = BTreeMap::new();
+    let mut manifest = None;
+    while let Some((name, size)) = read_entry_header(&mut r)? {
+        if manifest.is_some() {
+            bail!("the archive is damaged (an entry follows the manifest)");
+        }
+        if name == MANIFEST_ENTRY {
+            let len = usize::try_from(size).ok().filter(|n| *n <= 256 << 20);
+            let mut bytes = vec![0u8; len.context("the manifest is implausibly large")?];
+            r.read_exact(&mut bytes).map_err(eof_is_damage)?;
+            manifest = Some(bytes);
+            continue;
+        }
+        if !safe_name(&name) || sums.contains_key(&name) {
+            bail!("the archive is damaged (unexpected entry {name:?})");
+        }
+        let file_path = root.join(&name);
+        if let Some(dir) = file_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut out = Hashing {
+            file: File::create(&file_path)?,
+            hash: Sha256::new(),
+        };
+        let copied = std::io::copy(&mut (&mut r).take(size), &mut out)?;
+        if copied != size {
+            bail!("the archive is damaged, truncated or was altered (it ends inside {name})");
+        }
+        let sha256 = out
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sums.insert(name, FileSum { size, sha256 });
+    }
+    if r.read(&mut [0u8; 1])? != 0 {
+        bail!("the archive is damaged (data after its end)");
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(&manifest.context("the archive has no manifest")?)
+            .context("the manifest cannot be read")?;
+    manifest.check(&sums)?;
+    Ok(manifest)
+}
+
+/// What `bizbase restore` did.
+#[derive(Debug)]
+pub struct Restored {
+    /// The archive restored.
+    pub archive: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+/// Restores the archive `source` names into the configured database and store, which must be
+/// empty.
+pub async fn restore(config: &Config, source: &Source) -> anyhow::Result<Restored> {
+    let unpacked = open_archive(config, source).await?;
+    let database = Database::open(config).await?;
+    let result = restore_into(config, &database, &unpacked).await;
+    database.close().await?;
+    result?;
+    Ok(Restored {
+        archive: unpacked.archive.clone(),
+        manifest: unpacked.manifest.clone(),
+    })
+}
+
+async fn restore_into(
+    config: &Config,
+    database: &Database,
+    unpacked: &Unpacked,
+) -> anyhow::Result<()> {
+    let pool = &database.pool;
+    let holds: bool = sqlx::query_scalar(
+        "select exists (select from pg_namespace where nspname in ('auth', 'storage', 'private'))
+             or exists (select from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                         where n.nspname = 'public')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if holds {
+        let name: String = sqlx::query_scalar("select current_database()")
+            .fetch_one(pool)
+            .await?;
+        bail!(
+            "the database {name} is not empty (it has the auth, storage or private schema, or relations in public); \
+             restore only loads an empty database: create a new one and point DATABASE_URL at it, \
+             or drop and re-create this one after making sure nothing in it is needed"
+        );
+    }
+    let objects = store::open(&config.storage)?;
+    if objects.list(None).next().await.is_some() {
+        bail!(
+            "the file store {} is not empty; restore only fills an empty store (BIZBASE_STORAGE_DIR)",
+            config.storage.dir.display()
+        );
+    }
+    let bin = dump::tools(config, pool).await?;
+    load_database(&bin, &Target::of(config, database)?, pool, unpacked).await?;
+    put_blobs(&*objects, unpacked).await
+}
+
+/// Loads the dump into the empty database of `target` (reached through `pool`), with the
+/// cluster-wide roles the dump's grants name created first and their settings applied after.
+pub async fn load_database(
+    bin: &Path,
+    target: &Target,
+    pool: &PgPool,
+    unpacked: &Unpacked,
+) -> anyhow::Result<()> {
+    dump::rerun_migration(pool, "roles").await?;
+    dump::restore(bin, target, &unpacked.entry(DUMP_ENTRY)).await?;
+    dump::rerun_migration(pool, "role timeouts").await
+}
+
+/// Writes every blob of the manifest into `objects` at its version's location.
+pub async fn put_blobs(objects: &dyn ObjectStore, unpacked: &Unpacked) -> anyhow::Result<()> {
+    for object in &unpacked.manifest.objects {
+        let file = tokio::fs::File::open(unpacked.entry(&blob_entry(&object.version))).await?;
+        let body = futures_util::stream::unfold(file, |mut file| async move {
+            let mut buf = vec![0u8; CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(bytes::Bytes::from(buf)), file))
+                }
+                Err(e) => Some((Err(AppError::from(anyhow::Error::from(e))), file)),
+            }
+        });
+        store::write(
+            objects,
+            &location(&object.version),
+            Box::pin(body),
+            u64::MAX,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("writing the blob of {}/{}", object.bucket_id, object.name))?;
+    }
+    Ok(())
+}
