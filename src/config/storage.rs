@@ -1,11 +1,23 @@
-//! Settings of `/storage/v1`: where objects are kept and how large one may be.
+//! Settings of `/storage/v1`: where objects are kept (a local directory, or an S3-compatible
+//! service when `BIZBASE_STORAGE_S3_BUCKET` is set) and how large one may be.
 
 use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
 
 use super::{ConfigError, Sources};
 
 /// The keys of this section (see [`super::source::KEYS`]).
-pub const KEYS: &[&str] = &["STORAGE_DIR", "STORAGE_FILE_SIZE_LIMIT"];
+pub const KEYS: &[&str] = &[
+    "STORAGE_DIR",
+    "STORAGE_FILE_SIZE_LIMIT",
+    "STORAGE_S3_BUCKET",
+    "STORAGE_S3_ENDPOINT",
+    "STORAGE_S3_REGION",
+    "STORAGE_S3_ACCESS_KEY_ID",
+    "STORAGE_S3_SECRET_ACCESS_KEY",
+    "STORAGE_S3_PATH_STYLE",
+];
 
 /// The storage settings.
 #[derive(Debug, Clone)]
@@ -14,6 +26,55 @@ pub struct StorageConfig {
     pub dir: PathBuf,
     /// Largest object any bucket accepts, in bytes (`BIZBASE_STORAGE_FILE_SIZE_LIMIT`, e.g. `50MB`).
     pub file_size_limit: u64,
+    /// The S3-compatible service to keep objects in instead of `dir`, when configured.
+    pub s3: Option<S3Config>,
+}
+
+/// An S3-compatible object store.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Bucket (`BIZBASE_STORAGE_S3_BUCKET`); it must exist.
+    pub bucket: String,
+    /// Endpoint URL for services other than AWS (`BIZBASE_STORAGE_S3_ENDPOINT`, e.g. MinIO).
+    pub endpoint: Option<String>,
+    /// Region (`BIZBASE_STORAGE_S3_REGION`, default `us-east-1`).
+    pub region: String,
+    /// Access key id (`BIZBASE_STORAGE_S3_ACCESS_KEY_ID`); unset: the environment's credentials.
+    pub access_key_id: Option<String>,
+    /// Secret access key (`BIZBASE_STORAGE_S3_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<SecretString>,
+    /// Path-style requests (`BIZBASE_STORAGE_S3_PATH_STYLE`, default true with a custom
+    /// endpoint, false on AWS).
+    pub path_style: bool,
+}
+
+impl S3Config {
+    fn from_sources(src: &Sources) -> Result<Option<Self>, ConfigError> {
+        let Some(bucket) = src.get("STORAGE_S3_BUCKET").map(|v| v.value.clone()) else {
+            return Ok(None);
+        };
+        let endpoint = src.get("STORAGE_S3_ENDPOINT").map(|v| v.value.clone());
+        if let Some(v) = src.get("STORAGE_S3_ENDPOINT")
+            && !(v.value.starts_with("http://") || v.value.starts_with("https://"))
+        {
+            return Err(v.error("must be an http:// or https:// URL"));
+        }
+        let path_style = src
+            .parsed_bool("STORAGE_S3_PATH_STYLE")?
+            .unwrap_or(endpoint.is_some());
+        Ok(Some(Self {
+            bucket,
+            region: src
+                .get("STORAGE_S3_REGION")
+                .map_or_else(|| "us-east-1".to_owned(), |v| v.value.clone()),
+            access_key_id: src.get("STORAGE_S3_ACCESS_KEY_ID").map(|v| v.value.clone()),
+            secret_access_key: src
+                .get("STORAGE_S3_SECRET_ACCESS_KEY")
+                .map(|v| SecretString::from(v.value.clone())),
+            endpoint,
+            path_style,
+        }))
+    }
 }
 
 impl StorageConfig {
@@ -32,6 +93,7 @@ impl StorageConfig {
         Ok(Self {
             dir,
             file_size_limit,
+            s3: S3Config::from_sources(src)?,
         })
     }
 }

@@ -9,22 +9,31 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use md5::{Digest, Md5};
 use object_store::{
-    ObjectStore, ObjectStoreExt, WriteMultipart, local::LocalFileSystem, path::Path,
+    ObjectStore, ObjectStoreExt, WriteMultipart, aws::AmazonS3Builder, local::LocalFileSystem,
+    path::Path,
 };
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use crate::{config::StorageConfig, error::AppError};
+use crate::{
+    config::{StorageConfig, storage::S3Config},
+    error::AppError,
+};
 
 /// Bytes buffered before a part is handed to the store; with [`MAX_PARTS_IN_FLIGHT`] this bounds
-/// an upload's memory.
-const CHUNK_BYTES: usize = 1024 * 1024;
+/// an upload's memory (about 10 MiB). S3 refuses parts under 5 MiB except the last.
+const CHUNK_BYTES: usize = 5 * 1024 * 1024;
 
 /// Parts being written concurrently per upload.
 const MAX_PARTS_IN_FLIGHT: usize = 2;
 
-/// Opens the configured store: the local directory (created if missing), with `fsync` on every
-/// write so a committed row never points at bytes a crash can lose.
+/// Opens the configured store: the S3-compatible service when one is configured, else the local
+/// directory (created if missing), with `fsync` on every write so a committed row never points at
+/// bytes a crash can lose.
 pub fn open(config: &StorageConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    if let Some(s3) = &config.s3 {
+        return open_s3(s3);
+    }
     std::fs::create_dir_all(&config.dir).with_context(|| {
         format!(
             "BIZBASE_STORAGE_DIR: cannot create {}",
@@ -36,6 +45,28 @@ pub fn open(config: &StorageConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
         .with_fsync(true)
         .with_automatic_cleanup(true);
     Ok(Arc::new(local))
+}
+
+fn open_s3(s3: &S3Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(&s3.bucket)
+        .with_region(&s3.region)
+        .with_virtual_hosted_style_request(!s3.path_style);
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    if let Some(id) = &s3.access_key_id {
+        builder = builder.with_access_key_id(id);
+    }
+    if let Some(secret) = &s3.secret_access_key {
+        builder = builder.with_secret_access_key(secret.expose_secret());
+    }
+    let store = builder
+        .build()
+        .context("BIZBASE_STORAGE_S3_*: cannot configure the S3 store")?;
+    Ok(Arc::new(store))
 }
 
 /// Where the bytes of `version` live: fanned out by its first two characters so no directory

@@ -5,6 +5,7 @@ mod access;
 mod buckets;
 mod business;
 mod objects;
+mod s3;
 mod signed;
 mod transfer;
 

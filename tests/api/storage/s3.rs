@@ -1,0 +1,173 @@
+//! The S3 backend: the same Storage API with the bytes in an S3-compatible service — moto's
+//! server mode (from PyPI; `scripts/test` installs it) on a free loopback port.
+
+use std::{process::Stdio, time::Duration};
+
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    process::{Child, Command},
+};
+
+use super::{blobs, call, create_bucket, form, rows, upload};
+use crate::harness::{TestApp, json};
+
+/// A running moto S3 server with one bucket; killed when dropped.
+struct Moto {
+    endpoint: String,
+    _server: Child,
+}
+
+const S3_BUCKET: &str = "bizbase-objects";
+
+async fn moto() -> Moto {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let python = std::env::var("BIZBASE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let server = Command::new(python)
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &addr.port().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start moto ({e}): pip install 'moto[server]', or run scripts/test")
+        });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "moto did not listen on {addr} (pip install 'moto[server]')"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let endpoint = format!("http://{addr}");
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{S3_BUCKET}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "creating the S3 bucket: {}",
+        created.status()
+    );
+    Moto {
+        endpoint,
+        _server: server,
+    }
+}
+
+/// The keys moto holds in the bucket.
+async fn s3_keys(moto: &Moto) -> Vec<String> {
+    let listing = reqwest::get(format!("{}/{S3_BUCKET}?list-type=2", moto.endpoint))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split("</Key>").next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[sqlx::test]
+async fn objects_live_in_s3_when_it_is_configured(pool: PgPool) {
+    let moto = moto().await;
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("STORAGE_S3_BUCKET", S3_BUCKET),
+            ("STORAGE_S3_ENDPOINT", &moto.endpoint),
+            ("STORAGE_S3_ACCESS_KEY_ID", "test"),
+            ("STORAGE_S3_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .await;
+    create_bucket(&app, "docs", json!({})).await;
+    let big: Vec<u8> = (0..12_000_000u32).map(|i| (i % 251) as u8).collect();
+
+    let raw = upload(
+        &app,
+        &app.service_key,
+        "docs",
+        "a/report.txt",
+        b"hello s3",
+        "text/plain",
+    )
+    .await;
+    let (content_type, body) = form(&big, "application/octet-stream");
+    let multipart = call(&app, Method::POST, "/object/docs/big.bin", &app.service_key)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let keys_after_upload = s3_keys(&moto).await;
+    let range = call(&app, Method::GET, "/object/docs/big.bin", &app.service_key)
+        .header("range", "bytes=1000000-1000009")
+        .send()
+        .await
+        .unwrap();
+    let moved = call(&app, Method::POST, "/object/move", &app.service_key)
+        .json(&json!({"bucketId": "docs", "sourceKey": "a/report.txt", "destinationKey": "b/report.txt"}))
+        .send()
+        .await
+        .unwrap();
+    let copied = call(&app, Method::POST, "/object/copy", &app.service_key)
+        .json(&json!({"bucketId": "docs", "sourceKey": "b/report.txt", "destinationKey": "c/report.txt"}))
+        .send()
+        .await
+        .unwrap();
+    let copy = call(
+        &app,
+        Method::GET,
+        "/object/docs/c/report.txt",
+        &app.service_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    let removed = call(&app, Method::DELETE, "/object/docs", &app.service_key)
+        .json(&json!({"prefixes": ["big.bin", "b/report.txt", "c/report.txt"]}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(raw.status(), 200);
+    assert_eq!(multipart.status(), 200);
+    assert_eq!(
+        keys_after_upload.len(),
+        2,
+        "both blobs are in S3: {keys_after_upload:?}"
+    );
+    assert_eq!(blobs(&app), 0, "nothing on the local disk");
+    assert_eq!(range.status(), 206);
+    assert_eq!(
+        range.bytes().await.unwrap().to_vec(),
+        big[1_000_000..1_000_010].to_vec()
+    );
+    assert_eq!(moved.status(), 200);
+    assert_eq!(copied.status(), 200);
+    assert_eq!(copy.bytes().await.unwrap().as_ref(), b"hello s3");
+    assert_eq!(removed.status(), 200);
+    assert_eq!(json(removed).await.as_array().unwrap().len(), 3);
+    assert_eq!(rows(&app).await, 0);
+    assert!(
+        s3_keys(&moto).await.is_empty(),
+        "removing deletes the S3 objects"
+    );
+}
