@@ -3,7 +3,11 @@
 //! foreign-key archive is refused before anything changes; the restore drill passes on a good
 //! archive and reports a manifest that does not match.
 
-use std::{collections::BTreeMap, path::Path, process::Command};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bizbase::{
@@ -151,20 +155,26 @@ async fn read_files(
     files
 }
 
+/// A scratch directory, its backup directory, and the configuration of the test database.
+async fn source_of(pool: &PgPool) -> (TempDir, PathBuf, Config) {
+    let dir = TempDir::new().unwrap();
+    let backups = dir.path().join("backups");
+    let source = config(
+        &name_of(pool).await,
+        &dir.path().join("src"),
+        &backups,
+        &KEY,
+    );
+    (dir, backups, source)
+}
+
 fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
 }
 
 #[sqlx::test]
 async fn a_backup_restores_into_an_empty_database_and_store_with_every_row_and_file(pool: PgPool) {
-    let dir = TempDir::new().unwrap();
-    let backups = dir.path().join("backups");
-    let source = config(
-        &name_of(&pool).await,
-        &dir.path().join("src"),
-        &backups,
-        &KEY,
-    );
+    let (dir, backups, source) = source_of(&pool).await;
     demo::seed(&pool, &source.auth, false).await.unwrap();
     let files = add_files(&pool, &source).await;
     let before = fingerprint(&pool).await;
@@ -196,14 +206,7 @@ async fn a_backup_restores_into_an_empty_database_and_store_with_every_row_and_f
 
 #[sqlx::test]
 async fn a_damaged_truncated_or_foreign_archive_is_refused_and_nothing_changes(pool: PgPool) {
-    let dir = TempDir::new().unwrap();
-    let backups = dir.path().join("backups");
-    let source = config(
-        &name_of(&pool).await,
-        &dir.path().join("src"),
-        &backups,
-        &KEY,
-    );
+    let (dir, backups, source) = source_of(&pool).await;
     add_files(&pool, &source).await;
     let created = backup::create(&source).await.unwrap();
     let good = std::fs::read(&created.path).unwrap();

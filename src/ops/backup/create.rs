@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 use super::{
     archive::{ArchiveWriter, BackupKey, CHUNK},
     dump::{self, Target},
-    manifest::{self, DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, ObjectSum},
+    manifest::{self, DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, ObjectSum, hex},
 };
 use crate::{
     config::Config,
@@ -46,10 +46,6 @@ impl Drop for Temp {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes a new archive of the database and files `config` names into the backup directory.

@@ -24,7 +24,7 @@ use super::{
     archive::{BackupKey, CHUNK, ChunkReader, eof_is_damage, read_entry_header},
     create::SUFFIX,
     dump::{self, Target},
-    manifest::{DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, blob_entry},
+    manifest::{DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, blob_entry, hex},
 };
 use crate::{
     auth::crypto::random_token,
@@ -176,12 +176,7 @@ fn unpack(path: &Path, key: &BackupKey, root: &Path) -> anyhow::Result<Manifest>
         if copied != size {
             bail!("the archive is damaged, truncated or was altered (it ends inside {name})");
         }
-        let sha256 = out
-            .hash
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = hex(&out.hash.finalize());
         sums.insert(name, FileSum { size, sha256 });
     }
     if r.read(&mut [0u8; 1])? != 0 {
@@ -242,10 +237,11 @@ async fn restore_into(
     }
     let objects = store::open(&config.storage)?;
     if objects.list(None).next().await.is_some() {
-        bail!(
-            "the file store {} is not empty; restore only fills an empty store (BIZBASE_STORAGE_DIR)",
-            config.storage.dir.display()
-        );
+        let place = match &config.storage.s3 {
+            Some(_) => "the S3 bucket (BIZBASE_STORAGE_S3_BUCKET)".to_owned(),
+            None => format!("{} (BIZBASE_STORAGE_DIR)", config.storage.dir.display()),
+        };
+        bail!("the file store {place} is not empty; restore only fills an empty store");
     }
     let bin = dump::tools(config, pool).await?;
     load_database(&bin, &Target::of(config, database)?, pool, unpacked).await?;

@@ -18,7 +18,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use super::{
     dump::{self, Target},
-    manifest::row_counts,
+    manifest::{hex, row_counts},
     restore::{Source, Unpacked, load_database, open_archive, put_blobs},
 };
 use crate::{auth::crypto::random_bytes, config::Config, db::Database, storage::store::location};
@@ -62,11 +62,7 @@ async fn drill(
     unpacked: &Unpacked,
 ) -> anyhow::Result<Report> {
     let bin = dump::tools(config, &database.pool).await?;
-    let hex: String = random_bytes::<6>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = format!("bizbase_verify_{hex}");
+    let name = format!("bizbase_verify_{}", hex(&random_bytes::<6>()));
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
         .execute(&database.pool)
         .await
@@ -139,7 +135,7 @@ async fn drill_in(bin: &Path, target: &Target, unpacked: &Unpacked) -> anyhow::R
             size += bytes.len() as u64;
             hash.update(&bytes);
         }
-        let sha256: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = hex(&hash.finalize());
         if sha256 != object.sum.sha256 || size != object.sum.size {
             mismatches.push(format!(
                 "{}/{}: the restored file differs from the manifest",
