@@ -121,6 +121,13 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     let worker = jobs::outbox::spawn(state.clone());
     let retention =
         crate::ops::audit::Retention::spawn(database.pool.clone(), config.audit_retention_days);
+    let backups = match config.backup.schedule {
+        Some(_) => Some(crate::ops::backup::schedule::Scheduler::spawn(
+            config.clone(),
+            crate::ops::backup::dump::Connection::of(config, database)?,
+        )),
+        None => None,
+    };
     axum::serve(
         listener,
         build_app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -131,6 +138,9 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
     retention.stop().await;
+    if let Some(b) = backups {
+        b.stop().await;
+    }
     Ok(())
 }
 

@@ -86,6 +86,9 @@ enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the archives the retention no longer keeps (BIZBASE_BACKUP_KEEP_DAILY,
+    /// BIZBASE_BACKUP_KEEP_WEEKLY); `serve` does this after each scheduled backup.
+    Prune,
 }
 
 #[derive(Subcommand, Debug)]
@@ -277,6 +280,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn backup(config: &Config, what: Option<BackupCommand>) -> anyhow::Result<()> {
     use bizbase::ops::backup;
+    if let Some(BackupCommand::Prune) = what {
+        for path in backup::schedule::prune(config)? {
+            println!("removed {}", path.display());
+        }
+        return Ok(());
+    }
     let Some(BackupCommand::Verify { json }) = what else {
         let created = backup::create(config).await?;
         let m = &created.manifest;

@@ -356,3 +356,55 @@ async fn write_archive(path: &Path, config: &Config, dir: &Path, manifest: &back
     out.write(&json).await.unwrap();
     out.finish().await.unwrap();
 }
+
+#[sqlx::test]
+async fn a_scheduled_round_backs_up_prunes_to_the_retention_and_runs_the_drill(pool: PgPool) {
+    let dir = TempDir::new().unwrap();
+    let backups = dir.path().join("backups");
+    let mut src = Sources::default();
+    src.set("DATABASE_URL", &url_of(&name_of(&pool).await));
+    src.set("DATA_DIR", &dir.path().join("src").to_string_lossy());
+    src.set("BACKUP_DIR", &backups.to_string_lossy());
+    src.set("BACKUP_KEY", &STANDARD.encode(KEY));
+    src.set("BACKUP_SCHEDULE", "0 3 * * *");
+    src.set("BACKUP_KEEP_DAILY", "1");
+    src.set("BACKUP_KEEP_WEEKLY", "1");
+    let config = Config::from_sources(&src).unwrap();
+    // An archive from another week, which the weekly retention of one does not keep either.
+    std::fs::create_dir_all(&backups).unwrap();
+    let old = backups.join("bizbase-20200106T030000.000Z.backup");
+    std::fs::write(&old, b"old").unwrap();
+    let database = bizbase::db::Database::open(&config).await.unwrap();
+    let conn = backup::dump::Connection::of(&config, &database).unwrap();
+    let metrics = bizbase::http::metrics::handle().expect("the metrics recorder");
+
+    backup::schedule::round(&config, &conn).await.unwrap();
+    backup::schedule::round(&config, &conn).await.unwrap();
+    let left = backup::archives(&backups).unwrap();
+    database.close().await.unwrap();
+
+    assert_eq!(
+        left.len(),
+        1,
+        "one a day, one a week, and both are today's newest: {left:?}"
+    );
+    assert!(!old.exists(), "retention removed the old archive");
+    let rendered = metrics.render();
+    assert!(rendered.contains("backup_verify_passed 1"), "{rendered}");
+    assert!(rendered.contains("backup_last_success_timestamp_seconds"));
+}
+
+#[test]
+fn a_schedule_needs_a_valid_cron_expression_and_the_key() {
+    let mut bad = Sources::default();
+    bad.set("BACKUP_SCHEDULE", "every night");
+    bad.set("BACKUP_KEY", &STANDARD.encode(KEY));
+    let mut keyless = Sources::default();
+    keyless.set("BACKUP_SCHEDULE", "0 3 * * *");
+
+    let bad = Config::from_sources(&bad).unwrap_err().to_string();
+    let keyless = Config::from_sources(&keyless).unwrap_err().to_string();
+
+    assert!(bad.contains("BIZBASE_BACKUP_SCHEDULE"), "{bad}");
+    assert!(keyless.contains("BIZBASE_BACKUP_KEY"), "{keyless}");
+}

@@ -311,6 +311,10 @@ mod tests {
         BackupKey::from_config(&BackupConfig {
             dir: "/nonexistent".into(),
             key: Some(STANDARD.encode([byte; 32]).into()),
+            schedule: None,
+            keep_daily: 7,
+            keep_weekly: 4,
+            verify: true,
         })
         .unwrap()
     }

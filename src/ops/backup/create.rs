@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{
     archive::{ArchiveWriter, BackupKey, CHUNK},
-    dump::{self, Target},
+    dump::{self, Connection},
     manifest::{self, DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, ObjectSum, hex},
 };
 use crate::{
@@ -55,25 +55,33 @@ pub async fn create(config: &Config) -> anyhow::Result<Created> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("BIZBASE_BACKUP_DIR: cannot create {}", dir.display()))?;
     let database = Database::open(config).await?;
-    let result = create_in(config, &database, &key).await;
+    let result = match Connection::of(config, &database) {
+        Ok(conn) => create_in(config, &conn, &key).await,
+        Err(e) => Err(e),
+    };
     database.close().await?;
     result
 }
 
-async fn create_in(
-    config: &Config,
-    database: &Database,
-    key: &BackupKey,
-) -> anyhow::Result<Created> {
-    let bin = dump::tools(config, &database.pool).await?;
-    let target = Target::of(config, database)?;
+/// Writes a new archive over an open connection (the scheduler inside `serve`).
+pub async fn create_on(config: &Config, conn: &Connection) -> anyhow::Result<Created> {
+    let key = BackupKey::from_config(&config.backup)?;
+    let dir = &config.backup.dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("BIZBASE_BACKUP_DIR: cannot create {}", dir.display()))?;
+    create_in(config, conn, &key).await
+}
+
+async fn create_in(config: &Config, conn: &Connection, key: &BackupKey) -> anyhow::Result<Created> {
+    let bin = dump::tools(config, &conn.pool).await?;
+    let target = conn.target.clone();
     let objects_store = store::open(&config.storage)?;
     let stamp = Utc::now();
     let name = format!("bizbase-{}", stamp.format("%Y%m%dT%H%M%S%.3fZ"));
     let dir = &config.backup.dir;
     let dump_file = Temp(dir.join(format!(".{name}.dump")));
 
-    let mut tx = database.pool.begin().await?;
+    let mut tx = conn.pool.begin().await?;
     sqlx::query("set transaction isolation level repeatable read, read only")
         .execute(&mut *tx)
         .await?;

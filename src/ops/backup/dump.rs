@@ -19,6 +19,26 @@ use crate::{
     db::{Database, MIGRATOR},
 };
 
+/// A database to back up or drill against: the pool for SQL and the libpq settings for the tools.
+/// Cheap to clone, so a task inside `serve` can own one.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The pool.
+    pub pool: sqlx::PgPool,
+    /// Where `pg_dump`/`pg_restore` connect.
+    pub target: Target,
+}
+
+impl Connection {
+    /// The database `database` is connected to.
+    pub fn of(config: &Config, database: &Database) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool: database.pool.clone(),
+            target: Target::of(config, database)?,
+        })
+    }
+}
+
 /// Where `pg_dump`/`pg_restore` connect: libpq settings of one database.
 #[derive(Clone)]
 pub struct Target {

@@ -4,15 +4,16 @@
 //!
 //! Layout: [`archive`] seals and opens the chunked AES-256-GCM stream, [`dump`] runs `pg_dump` and
 //! `pg_restore`, [`manifest`] describes and checks an archive, [`create`], [`restore`] and
-//! [`verify`] are the three commands. A scheduler and retention inside `serve` would call
-//! [`create()`] and prune [`archives()`]; another target (S3) would upload the finished file
-//! [`Created::path`] names — neither exists yet.
+//! [`verify`] are the three commands, and [`schedule`] runs backup, retention and the drill
+//! inside `serve`. Another target (S3) would upload the finished file [`Created::path`] names;
+//! it does not exist yet.
 
 pub mod archive;
 pub mod create;
 pub mod dump;
 pub mod manifest;
 pub mod restore;
+pub mod schedule;
 pub mod verify;
 
 pub use archive::BackupKey;

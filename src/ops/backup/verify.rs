@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::PgPoolOptions;
 
 use super::{
-    dump::{self, Target},
+    dump::{self, Connection, Target},
     manifest::{hex, row_counts},
     restore::{Source, Unpacked, load_database, open_archive, put_blobs},
 };
@@ -51,28 +51,33 @@ impl Report {
 pub async fn verify(config: &Config) -> anyhow::Result<Report> {
     let unpacked = open_archive(config, &Source::Latest).await?;
     let database = Database::open(config).await?;
-    let result = drill(config, &database, &unpacked).await;
+    let result = match Connection::of(config, &database) {
+        Ok(conn) => drill(config, &conn, &unpacked).await,
+        Err(e) => Err(e),
+    };
     database.close().await?;
     result
 }
 
-async fn drill(
-    config: &Config,
-    database: &Database,
-    unpacked: &Unpacked,
-) -> anyhow::Result<Report> {
-    let bin = dump::tools(config, &database.pool).await?;
+/// The restore drill of the newest archive over an open connection (the scheduler in `serve`).
+pub async fn verify_on(config: &Config, conn: &Connection) -> anyhow::Result<Report> {
+    let unpacked = open_archive(config, &Source::Latest).await?;
+    drill(config, conn, &unpacked).await
+}
+
+async fn drill(config: &Config, conn: &Connection, unpacked: &Unpacked) -> anyhow::Result<Report> {
+    let bin = dump::tools(config, &conn.pool).await?;
     let name = format!("bizbase_verify_{}", hex(&random_bytes::<6>()));
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&database.pool)
+        .execute(&conn.pool)
         .await
         .with_context(|| format!("creating the scratch database {name}"))?;
-    let target = Target::of(config, database)?.with_database(&name);
+    let target = conn.target.with_database(&name);
     let result = drill_in(&bin, &target, unpacked).await;
     let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "drop database if exists {name} with (force)"
     )))
-    .execute(&database.pool)
+    .execute(&conn.pool)
     .await;
     if let Err(e) = dropped {
         tracing::warn!(database = %name, error = %e, "dropping the scratch database failed");

@@ -1,0 +1,195 @@
+//! Backups inside `serve`: at each time of `BIZBASE_BACKUP_SCHEDULE` (cron, UTC) take an archive,
+//! prune the directory to the retention (`keep_daily` days, `keep_weekly` ISO weeks), and run the
+//! restore drill. Outcomes are metrics on `/metrics`:
+//! `backup_last_success_timestamp_seconds`, `backup_last_size_bytes`, `backup_failures_total`,
+//! `backup_verify_passed` (1 or 0) and `backup_verify_timestamp_seconds`.
+
+use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use tokio::sync::watch;
+
+use super::{create::create_on, dump::Connection, restore::archives, verify::verify_on};
+use crate::config::Config;
+
+/// When an archive was taken, from its name (`bizbase-20261126T030000.123Z.backup`).
+pub fn taken_at(path: &std::path::Path) -> Option<DateTime<Utc>> {
+    let name = path.file_name()?.to_str()?;
+    let stamp = name.strip_prefix("bizbase-")?.strip_suffix(".backup")?;
+    NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// The archives retention removes: all but the newest of each of the `daily` most recent days and
+/// of each of the `weekly` most recent ISO weeks (the newest archive always stays). `archives` is
+/// oldest first, as [`archives`] lists them; names that carry no time are never removed.
+pub fn expired(archives: &[PathBuf], daily: usize, weekly: usize) -> Vec<PathBuf> {
+    let mut keep = BTreeSet::new();
+    let mut days = Vec::new();
+    let mut weeks = Vec::new();
+    for path in archives.iter().rev() {
+        let Some(at) = taken_at(path) else {
+            keep.insert(path.clone());
+            continue;
+        };
+        if keep.is_empty() {
+            keep.insert(path.clone());
+        }
+        let day = at.date_naive();
+        if !days.contains(&day) {
+            days.push(day);
+            if days.len() <= daily {
+                keep.insert(path.clone());
+            }
+        }
+        let week = (at.iso_week().year(), at.iso_week().week());
+        if !weeks.contains(&week) {
+            weeks.push(week);
+            if weeks.len() <= weekly {
+                keep.insert(path.clone());
+            }
+        }
+    }
+    archives
+        .iter()
+        .filter(|p| !keep.contains(*p))
+        .cloned()
+        .collect()
+}
+
+/// Deletes the archives of the backup directory that retention no longer keeps.
+pub fn prune(config: &Config) -> anyhow::Result<Vec<PathBuf>> {
+    let found = archives(&config.backup.dir)?;
+    let gone = expired(&found, config.backup.keep_daily, config.backup.keep_weekly);
+    for path in &gone {
+        std::fs::remove_file(path)?;
+    }
+    Ok(gone)
+}
+
+/// One scheduled round: backup, retention, drill.
+pub async fn round(config: &Config, conn: &Connection) -> anyhow::Result<()> {
+    let created = create_on(config, conn).await?;
+    metrics::gauge!("backup_last_success_timestamp_seconds").set(Utc::now().timestamp() as f64);
+    metrics::gauge!("backup_last_size_bytes").set(created.size as f64);
+    tracing::info!(archive = %created.path.display(), bytes = created.size, "backup written");
+    for path in prune(config)? {
+        tracing::info!(archive = %path.display(), "backup removed by retention");
+    }
+    if config.backup.verify {
+        let report = verify_on(config, conn).await?;
+        metrics::gauge!("backup_verify_passed").set(if report.passed() { 1.0 } else { 0.0 });
+        metrics::gauge!("backup_verify_timestamp_seconds").set(Utc::now().timestamp() as f64);
+        if report.passed() {
+            tracing::info!(
+                tables = report.tables,
+                objects = report.objects,
+                "restore drill passed"
+            );
+        } else {
+            tracing::error!(mismatches = ?report.mismatches, "restore drill FAILED");
+        }
+    }
+    Ok(())
+}
+
+/// The scheduler task.
+pub struct Scheduler {
+    stop: watch::Sender<bool>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Scheduler {
+    /// Starts taking backups at the configured times (nothing when no schedule is configured).
+    pub fn spawn(config: Config, conn: Connection) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let Some(cron) = config.backup.schedule.clone() else {
+            return Self { stop, handle: None };
+        };
+        let handle = tokio::spawn(async move {
+            loop {
+                let now = Utc::now();
+                let Ok(next) = cron.find_next_occurrence(&now, false) else {
+                    tracing::warn!(
+                        "BIZBASE_BACKUP_SCHEDULE never fires again; scheduled backups stop"
+                    );
+                    return;
+                };
+                let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped.changed() => return,
+                }
+                if let Err(e) = round(&config, &conn).await {
+                    metrics::counter!("backup_failures_total").increment(1);
+                    tracing::error!(error = %format!("{e:#}"), "scheduled backup failed");
+                }
+            }
+        });
+        Self {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops the scheduler; a backup in progress is finished first.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Some(h) = self.handle {
+            let _ = h.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(stamp: &str) -> PathBuf {
+        PathBuf::from(format!("/b/bizbase-{stamp}.backup"))
+    }
+
+    #[test]
+    fn archive_names_carry_their_time() {
+        let t = taken_at(&at("20261126T030000.123Z")).unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-26T03:00:00.123+00:00");
+        assert_eq!(taken_at(std::path::Path::new("/b/other.backup")), None);
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_per_day_and_per_week() {
+        // Two a day for 21 days (2026-11-01 is a Sunday: ISO week 44 ends there).
+        let mut all = Vec::new();
+        for day in 1..=21 {
+            for hour in ["03", "15"] {
+                all.push(at(&format!("202611{day:02}T{hour}0000.000Z")));
+            }
+        }
+        let gone = expired(&all, 3, 2);
+        let kept: Vec<String> = all
+            .iter()
+            .filter(|p| !gone.contains(p))
+            .map(|p| p.file_name().unwrap().to_string_lossy()[8..23].to_owned())
+            .collect();
+        // The newest (15:00) of days 19, 20 and 21, and of ISO weeks 47 (16–21: day 21, already
+        // kept) and 46 (9–15: day 15).
+        assert_eq!(
+            kept,
+            [
+                "20261115T150000",
+                "20261119T150000",
+                "20261120T150000",
+                "20261121T150000"
+            ]
+        );
+        assert_eq!(gone.len(), all.len() - 4);
+    }
+
+    #[test]
+    fn the_newest_archive_stays_even_with_no_retention() {
+        let all = vec![at("20261101T030000.000Z"), at("20261102T030000.000Z")];
+        assert_eq!(expired(&all, 0, 0), vec![all[0].clone()]);
+        assert!(expired(&[], 3, 3).is_empty());
+    }
+}
