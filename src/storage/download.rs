@@ -13,7 +13,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -288,9 +288,7 @@ pub(super) async fn serve(
                 Err(object_store::Error::NotFound { .. }) => return Err(object_not_found()),
                 Err(e) => return Err(AppError::Internal(e.into())),
             };
-            Response::new(Body::from_stream(
-                got.into_stream().map_err(axum::Error::new),
-            ))
+            Response::new(body_of(got))
         };
         if span.is_some() {
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -327,4 +325,42 @@ pub(super) async fn serve(
     );
     set(&mut response, header::ACCEPT_RANGES, "bytes");
     Ok(response)
+}
+
+/// Bytes read from a local file per step of a download.
+const FILE_READ_BYTES: usize = 256 * 1024;
+
+/// The response body of `got`. A local file is read in large steps (object_store's own stream of
+/// a local file reads 8 KiB at a time, which makes big downloads several times slower than the
+/// disk); other stores stream as they deliver.
+fn body_of(got: GetResult) -> Body {
+    let range = got.range.clone();
+    match got.payload {
+        GetResultPayload::File(file, _) => {
+            let file = tokio::fs::File::from_std(file);
+            let state = (file, range.start, range.end - range.start, false);
+            let stream = futures_util::stream::try_unfold(
+                state,
+                |(mut file, start, left, positioned)| async move {
+                    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+                    if left == 0 {
+                        return Ok::<_, std::io::Error>(None);
+                    }
+                    if !positioned {
+                        file.seek(std::io::SeekFrom::Start(start)).await?;
+                    }
+                    let n =
+                        usize::try_from(left).map_or(FILE_READ_BYTES, |l| l.min(FILE_READ_BYTES));
+                    let mut buf = vec![0u8; n];
+                    file.read_exact(&mut buf).await?;
+                    Ok(Some((
+                        bytes::Bytes::from(buf),
+                        (file, start, left - n as u64, true),
+                    )))
+                },
+            );
+            Body::from_stream(stream)
+        }
+        _ => Body::from_stream(got.into_stream().map_err(axum::Error::new)),
+    }
 }
