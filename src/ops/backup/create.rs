@@ -105,6 +105,7 @@ async fn create_in(config: &Config, conn: &Connection, key: &BackupKey) -> anyho
     let mut out = ArchiveWriter::create(&partial.0, key).await?;
     let database_sum = append_file(&mut out, DUMP_ENTRY, &dump_file.0).await?;
     let mut sums = Vec::with_capacity(objects.len());
+    let mut progress = Progress::new(objects.len());
     for (bucket_id, object, version) in objects {
         let got = objects_store
             .get(&location(&version))
@@ -122,6 +123,7 @@ async fn create_in(config: &Config, conn: &Connection, key: &BackupKey) -> anyho
             hash.update(&bytes);
             out.write(&bytes).await?;
         }
+        progress.advance(size);
         sums.push(ObjectSum {
             bucket_id,
             name: object,
@@ -140,6 +142,7 @@ async fn create_in(config: &Config, conn: &Connection, key: &BackupKey) -> anyho
         tables,
         objects: sums,
     };
+    progress.finish();
     let json = serde_json::to_vec_pretty(&manifest)?;
     out.begin_entry(MANIFEST_ENTRY, json.len() as u64).await?;
     out.write(&json).await?;
@@ -179,4 +182,72 @@ async fn append_file(
         size,
         sha256: hex(&hash.finalize()),
     })
+}
+
+/// A one-line progress report of the files being archived, drawn on standard error when it is a
+/// terminal (and silent otherwise, e.g. under `serve` or in a pipe).
+struct Progress {
+    total: usize,
+    done: usize,
+    bytes: u64,
+    on_terminal: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            total,
+            done: 0,
+            bytes: 0,
+            on_terminal: std::io::stderr().is_terminal() && total > 0,
+        }
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        self.done += 1;
+        self.bytes += bytes;
+        if self.on_terminal {
+            eprint!("\r{}", self.line());
+        }
+    }
+
+    fn line(&self) -> String {
+        let width = 30;
+        let filled = (self.done * width / self.total.max(1)).min(width);
+        format!(
+            "files [{}{}] {}/{} ({:.1} MB)",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.done,
+            self.total,
+            self.bytes as f64 / 1_048_576.0
+        )
+    }
+
+    fn finish(&self) {
+        if self.on_terminal {
+            eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn the_progress_line_fills_with_the_files_archived() {
+        let mut p = Progress::new(4);
+        p.on_terminal = false;
+        p.advance(1_048_576);
+        assert_eq!(
+            p.line(),
+            format!("files [{}{}] 1/4 (1.0 MB)", "#".repeat(7), " ".repeat(23))
+        );
+        for _ in 0..3 {
+            p.advance(524_288);
+        }
+        assert_eq!(p.line(), format!("files [{}] 4/4 (2.5 MB)", "#".repeat(30)));
+    }
 }
