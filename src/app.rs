@@ -120,13 +120,13 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     tracing::info!(url = %config.public_url, addr = %config.addr, "bizbase is listening");
     let worker = jobs::outbox::spawn(state.clone());
     let retention =
-        crate::ops::audit::Retention::spawn(database.pool.clone(), config.audit_retention_days);
+        crate::ops::audit::retention(database.pool.clone(), config.audit_retention_days);
     let backups = match config.backup.schedule {
-        Some(_) => Some(crate::ops::backup::schedule::Scheduler::spawn(
+        Some(_) => crate::ops::backup::schedule::scheduler(
             config.clone(),
             crate::ops::backup::dump::Connection::of(config, database)?,
-        )),
-        None => None,
+        ),
+        None => crate::jobs::task::Task::idle(),
     };
     axum::serve(
         listener,
@@ -138,9 +138,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
     retention.stop().await;
-    if let Some(b) = backups {
-        b.stop().await;
-    }
+    backups.stop().await;
     Ok(())
 }
 

@@ -1,3 +1,4 @@
 //! Background work that runs inside `serve`.
 
 pub mod outbox;
+pub mod task;

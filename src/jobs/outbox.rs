@@ -11,7 +11,6 @@ use lettre::{
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use tokio::{sync::watch, task::JoinHandle};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -21,30 +20,16 @@ const POLL: Duration = Duration::from_millis(500);
 /// Rows claimed per round.
 const BATCH: i64 = 20;
 
-/// A running worker; stop it on shutdown.
-pub struct Worker {
-    stop: watch::Sender<bool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Asks the worker to finish its round and waits for it.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
-        }
-    }
-}
+/// A running worker; stop it on shutdown (it finishes its round first).
+pub type Worker = super::task::Task;
 
 /// Starts the worker when SMTP is configured; otherwise mail stays in the outbox (and the log).
 pub fn spawn(app: AppState) -> Worker {
-    let (stop, mut stopped) = watch::channel(false);
     let Some(url) = app.config.auth.smtp_url.clone() else {
         tracing::info!("no SMTP configured: e-mails stay in private.outbox");
-        return Worker { stop, handle: None };
+        return Worker::idle();
     };
-    let handle = tokio::spawn(async move {
+    Worker::spawn(|mut stopped| async move {
         let transport = match AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret()) {
             Ok(b) => b.timeout(Some(Duration::from_secs(20))).build(),
             Err(e) => {
@@ -63,11 +48,7 @@ pub fn spawn(app: AppState) -> Worker {
                 _ = stopped.changed() => break,
             }
         }
-    });
-    Worker {
-        stop,
-        handle: Some(handle),
-    }
+    })
 }
 
 /// Delivers one batch; returns how many rows it handled.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
-use tokio::sync::watch;
+
+use crate::jobs::task::Task;
 
 /// What a verification found.
 #[derive(Debug, Default, Serialize)]
@@ -165,44 +166,23 @@ pub async fn prune(pool: &PgPool, days: u32) -> sqlx::Result<i64> {
 }
 
 /// The retention task inside `serve`: prunes once an hour while a retention is configured.
-pub struct Retention {
-    stop: watch::Sender<bool>,
-    handle: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Retention {
-    /// Starts pruning entries older than `days` (nothing when `None`).
-    pub fn spawn(pool: PgPool, days: Option<u32>) -> Self {
-        let (stop, mut stopped) = watch::channel(false);
-        let Some(days) = days else {
-            return Self { stop, handle: None };
-        };
-        let handle = tokio::spawn(async move {
-            loop {
-                match prune(&pool, days).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, days, "audit retention pruned entries"),
-                    Err(e) => tracing::warn!(error = %e, "audit retention failed; retrying later"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                    _ = stopped.changed() => return,
-                }
+pub fn retention(pool: PgPool, days: Option<u32>) -> Task {
+    let Some(days) = days else {
+        return Task::idle();
+    };
+    Task::spawn(|mut stopped| async move {
+        loop {
+            match prune(&pool, days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, days, "audit retention pruned entries"),
+                Err(e) => tracing::warn!(error = %e, "audit retention failed; retrying later"),
             }
-        });
-        Self {
-            stop,
-            handle: Some(handle),
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = stopped.changed() => return,
+            }
         }
-    }
-
-    /// Stops the task and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        if let Some(h) = self.handle {
-            let _ = h.await;
-        }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@
 use std::{collections::BTreeSet, path::PathBuf, time::Duration};
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
-use tokio::sync::watch;
 
 use super::{create::create_on, dump::Connection, restore::archives, verify::verify_on};
-use crate::config::Config;
+use crate::{config::Config, jobs::task::Task};
 
 /// When an archive was taken, from its name (`bizbase-20261126T030000.123Z.backup`).
 pub fn taken_at(path: &std::path::Path) -> Option<DateTime<Utc>> {
@@ -94,52 +93,29 @@ pub async fn round(config: &Config, conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The scheduler task.
-pub struct Scheduler {
-    stop: watch::Sender<bool>,
-    handle: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Scheduler {
-    /// Starts taking backups at the configured times (nothing when no schedule is configured).
-    pub fn spawn(config: Config, conn: Connection) -> Self {
-        let (stop, mut stopped) = watch::channel(false);
-        let Some(cron) = config.backup.schedule.clone() else {
-            return Self { stop, handle: None };
-        };
-        let handle = tokio::spawn(async move {
-            loop {
-                let now = Utc::now();
-                let Ok(next) = cron.find_next_occurrence(&now, false) else {
-                    tracing::warn!(
-                        "BIZBASE_BACKUP_SCHEDULE never fires again; scheduled backups stop"
-                    );
-                    return;
-                };
-                let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stopped.changed() => return,
-                }
-                if let Err(e) = round(&config, &conn).await {
-                    metrics::counter!("backup_failures_total").increment(1);
-                    tracing::error!(error = %format!("{e:#}"), "scheduled backup failed");
-                }
+/// Starts taking backups at the configured times (an idle task when no schedule is configured).
+pub fn scheduler(config: Config, conn: Connection) -> Task {
+    let Some(cron) = config.backup.schedule.clone() else {
+        return Task::idle();
+    };
+    Task::spawn(|mut stopped| async move {
+        loop {
+            let now = Utc::now();
+            let Ok(next) = cron.find_next_occurrence(&now, false) else {
+                tracing::warn!("BIZBASE_BACKUP_SCHEDULE never fires again; scheduled backups stop");
+                return;
+            };
+            let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped.changed() => return,
             }
-        });
-        Self {
-            stop,
-            handle: Some(handle),
+            if let Err(e) = round(&config, &conn).await {
+                metrics::counter!("backup_failures_total").increment(1);
+                tracing::error!(error = %format!("{e:#}"), "scheduled backup failed");
+            }
         }
-    }
-
-    /// Stops the scheduler; a backup in progress is finished first.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        if let Some(h) = self.handle {
-            let _ = h.await;
-        }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -224,15 +224,7 @@ async fn the_log_is_append_only_for_everyone_but_retention(pool: PgPool) {
 #[sqlx::test]
 async fn bizbase_audit_verify_exits_non_zero_on_a_tampered_log(pool: PgPool) {
     let w = World::build(pool).await;
-    let db: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&w.app.pool)
-        .await
-        .unwrap();
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{db}"),
-        None => panic!("DATABASE_URL without a database: {base}"),
-    };
+    let url = super::database_url(&w.app.pool).await;
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_bizbase"))
             .args(["audit", "verify", "--json"])

@@ -172,6 +172,19 @@ async fn member(app: &TestApp, session: &Value) -> Member {
     }
 }
 
+/// The URL of the test database (for running the `bizbase` binary against it).
+pub async fn database_url(pool: &PgPool) -> String {
+    let db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{db}"),
+        None => panic!("DATABASE_URL without a database: {base}"),
+    }
+}
+
 /// Sends a request and returns the status and the JSON body (`null` when empty).
 pub async fn call(rb: RequestBuilder) -> (u16, Value) {
     let r = rb.send().await.unwrap();

@@ -176,12 +176,7 @@ async fn an_org_admin_erases_within_their_org_only(pool: sqlx::PgPool) {
 #[sqlx::test]
 async fn the_cli_exports_and_refuses_to_erase_without_confirmation(pool: sqlx::PgPool) {
     let w = World::build(pool).await;
-    let db: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&w.app.pool)
-        .await
-        .unwrap();
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let url = format!("{}/{db}", base.rsplit_once('/').unwrap().0);
+    let url = super::database_url(&w.app.pool).await;
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_bizbase"))
             .args(args)
