@@ -1,8 +1,15 @@
 //! Passwords: argon2id hashing off the async runtime, bcrypt hashes (imported from Supabase)
 //! accepted and upgraded, and the strength policy.
+//!
+//! At most one hash runs per core at a time; the rest wait their turn. argon2id is memory-hard
+//! (19 MiB each with the OWASP parameters): more concurrent hashes than cores only thrash the
+//! caches — slower for everyone — and a burst of logins could otherwise claim gigabytes.
+
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
 
 use crate::config::auth::Argon2Params;
 
@@ -10,6 +17,7 @@ use crate::config::auth::Argon2Params;
 #[derive(Debug, Clone)]
 pub struct Passwords {
     params: Argon2Params,
+    turns: Arc<Semaphore>,
 }
 
 /// The result of checking a password against a stored hash.
@@ -26,7 +34,11 @@ pub enum Verdict {
 impl Passwords {
     /// A hasher with these costs.
     pub fn new(params: Argon2Params) -> Self {
-        Self { params }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            params,
+            turns: Arc::new(Semaphore::new(cores)),
+        }
     }
 
     fn argon2(&self) -> anyhow::Result<Argon2<'static>> {
@@ -82,7 +94,12 @@ impl Passwords {
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
         let this = self.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| this.hash_blocking(&password))).await?
+        let turn = self.turns.clone().acquire_owned().await?;
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            span.in_scope(|| this.hash_blocking(&password))
+        })
+        .await?
     }
 
     /// Verifies on the blocking pool. With no stored hash, a dummy hash is checked anyway so that
@@ -94,7 +111,9 @@ impl Passwords {
     ) -> anyhow::Result<Verdict> {
         let this = self.clone();
         let span = tracing::Span::current();
+        let turn = self.turns.clone().acquire_owned().await?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             span.in_scope(|| match stored {
                 Some(hash) => this.verify_blocking(&password, &hash),
                 None => {
@@ -138,6 +157,33 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         })
+    }
+
+    #[tokio::test]
+    async fn hashes_wait_for_a_free_core() {
+        let p = cheap();
+        let all = p.turns.available_permits() as u32;
+        assert!(all >= 1, "one turn per core");
+        let busy = p.turns.clone().acquire_many_owned(all).await.unwrap();
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.hash("correct-horse-42".into()).await }
+        });
+
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "no turn is free, so the hash waits");
+        drop(busy);
+        let hash = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert_eq!(
+            p.turns.available_permits() as u32,
+            all,
+            "the turn is given back"
+        );
     }
 
     #[test]
