@@ -90,38 +90,48 @@ pub fn page_sql(
     })
 }
 
-/// The total to report: the exact count as the page statement found it, or, for `planned` (and
-/// for `estimated` beyond `max_rows`), the planner's estimate of the filtered source.
-pub async fn settle_total(
+/// What a page statement yielded: the total the client asked for, the JSON (`null` for a scalar
+/// function returning null), and how many rows the page holds.
+pub struct Fetched {
+    /// The total (`Prefer: count=…`), if asked.
+    pub total: Option<i64>,
+    /// The JSON text.
+    pub json: Option<String>,
+    /// Rows in the page.
+    pub rows: i64,
+}
+
+/// Runs `page` and settles the total: the exact count as the page statement found it, or, for
+/// `planned` (and for `estimated` beyond `max_rows`), the planner's estimate of the filtered source.
+pub async fn fetch_page(
     conn: &mut sqlx::PgConnection,
     binds: &[Bind],
-    page: &Page,
+    page: Page,
     count: Option<Count>,
-    counted: Option<i64>,
     max_rows: i64,
-) -> sqlx::Result<Option<i64>> {
-    let Some(explain) = &page.estimate else {
-        return Ok(counted);
+) -> sqlx::Result<Fetched> {
+    let Page { text, estimate } = page;
+    let (counted, json, rows): (Option<i64>, Option<String>, i64) =
+        Sql::apply(binds, sqlx::query_as(sqlx::AssertSqlSafe(text)))
+            .fetch_one(&mut *conn)
+            .await?;
+    let exact_enough = count == Some(Count::Estimated) && counted.is_some_and(|c| c <= max_rows);
+    let total = match estimate {
+        Some(explain) if !exact_enough => {
+            let (plan,): (sqlx::types::Json<Value>,) =
+                Sql::apply(binds, sqlx::query_as(sqlx::AssertSqlSafe(explain)))
+                    .fetch_one(conn)
+                    .await?;
+            let planned = plan
+                .0
+                .pointer("/0/Plan/Plan Rows")
+                .and_then(Value::as_f64)
+                .map_or(0, |r| r.round() as i64);
+            Some(counted.map_or(planned, |c| planned.max(c)))
+        }
+        _ => counted,
     };
-    if count == Some(Count::Estimated) && counted.is_some_and(|c| c <= max_rows) {
-        return Ok(counted);
-    }
-    let plan: sqlx::types::Json<Value> = Sql::apply(
-        binds,
-        sqlx::query_as::<_, (sqlx::types::Json<Value>,)>(sqlx::AssertSqlSafe(explain.clone())),
-    )
-    .fetch_one(conn)
-    .await?
-    .0;
-    let planned = plan
-        .0
-        .pointer("/0/Plan/Plan Rows")
-        .and_then(Value::as_f64)
-        .map_or(0, |rows| rows.round() as i64);
-    Ok(Some(match counted {
-        Some(c) => planned.max(c),
-        None => planned,
-    }))
+    Ok(Fetched { total, json, rows })
 }
 
 /// Serves a read.
@@ -152,16 +162,14 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
     let mut tx = identity::begin(&app.pool, who, Access::ReadOnly)
         .await
         .map_err(|e| from_db(e, anon))?;
-    let (counted, json, n): (Option<i64>, String, i64) = Sql::apply(
-        &sql.binds,
-        sqlx::query_as(sqlx::AssertSqlSafe(page.text.clone())),
-    )
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| from_db(e, anon))?;
-    let total = settle_total(&mut tx, &sql.binds, &page, prefer.count, counted, max_rows)
+    let Fetched {
+        total,
+        json,
+        rows: n,
+    } = fetch_page(&mut tx, &sql.binds, page, prefer.count, max_rows)
         .await
         .map_err(|e| from_db(e, anon))?;
+    let json = json.unwrap_or_else(|| "[]".to_owned());
     tx.commit().await?;
     let offset = query.root().offset.unwrap_or(0);
     if let Some(t) = total

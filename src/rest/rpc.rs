@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{
     context::{Accept, Call},
     errors::{PgrstError, from_db},
-    read::{Page, page_sql, settle_total},
+    read::{Fetched, Page, fetch_page, page_sql},
     respond::{body, content_range, respond},
     schema::Function,
     sql::{Bind, Sql, ident, qualified},
@@ -172,17 +172,19 @@ pub async fn call(
     let mut tx = identity::begin(&app.pool, who, access)
         .await
         .map_err(|e| from_db(e, anon))?;
-    let (counted, json, n): (Option<i64>, Option<String>, i64) = Sql::apply(
+    let Fetched {
+        total,
+        json,
+        rows: n,
+    } = fetch_page(
+        &mut tx,
         &sql.binds,
-        sqlx::query_as(sqlx::AssertSqlSafe(page.text.clone())),
+        page,
+        prefer.count,
+        app.config.rest.max_rows,
     )
-    .fetch_one(&mut *tx)
     .await
     .map_err(|e| from_db(e, anon))?;
-    let max_rows = app.config.rest.max_rows;
-    let total = settle_total(&mut tx, &sql.binds, &page, prefer.count, counted, max_rows)
-        .await
-        .map_err(|e| from_db(e, anon))?;
     if prefer.rollback {
         tx.rollback().await?;
     } else {
