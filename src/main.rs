@@ -60,7 +60,8 @@ enum Command {
         what: SeedCommand,
     },
     /// Write an encrypted archive of the database and files to the backup directory
-    /// (BIZBASE_BACKUP_DIR, key in BIZBASE_BACKUP_KEY); `backup verify` runs the restore drill.
+    /// (BIZBASE_BACKUP_DIR) or S3 bucket (BIZBASE_BACKUP_S3_BUCKET), key in BIZBASE_BACKUP_KEY;
+    /// `backup verify` runs the restore drill, `backup list` lists the archives.
     Backup {
         #[command(subcommand)]
         what: Option<BackupCommand>,
@@ -68,10 +69,10 @@ enum Command {
     /// Rebuild the database and files from an archive, into an EMPTY database and file store
     /// (the whole archive is decrypted and checked first; a non-empty target is refused).
     Restore {
-        /// The archive to restore.
+        /// The archive to restore: a file, or the name of an archive in the S3 bucket.
         #[arg(required_unless_present = "latest", conflicts_with = "latest")]
         archive: Option<PathBuf>,
-        /// Restore the newest archive of the backup directory.
+        /// Restore the newest archive of the backup directory or bucket.
         #[arg(long)]
         latest: bool,
     },
@@ -89,6 +90,8 @@ enum BackupCommand {
     /// Delete the archives the retention no longer keeps (BIZBASE_BACKUP_KEEP_DAILY,
     /// BIZBASE_BACKUP_KEEP_WEEKLY); `serve` does this after each scheduled backup.
     Prune,
+    /// List the archives kept, oldest first.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -251,7 +254,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let m = &restored.manifest;
             println!(
                 "restored {} (taken {}): {} tables, {} rows, {} files",
-                restored.archive.display(),
+                restored.archive,
                 m.created_at.to_rfc3339(),
                 m.tables.len(),
                 m.tables.values().sum::<i64>(),
@@ -280,9 +283,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn backup(config: &Config, what: Option<BackupCommand>) -> anyhow::Result<()> {
     use bizbase::ops::backup;
+    if let Some(BackupCommand::List) = what {
+        let destination = backup::Destination::of(&config.backup)?;
+        for name in destination.list().await? {
+            println!("{}", destination.describe(&name));
+        }
+        return Ok(());
+    }
     if let Some(BackupCommand::Prune) = what {
-        for path in backup::schedule::prune(config)? {
-            println!("removed {}", path.display());
+        for gone in backup::schedule::prune(config).await? {
+            println!("removed {gone}");
         }
         return Ok(());
     }
@@ -291,7 +301,7 @@ async fn backup(config: &Config, what: Option<BackupCommand>) -> anyhow::Result<
         let m = &created.manifest;
         println!(
             "wrote {} ({} bytes): {} tables, {} rows, {} files",
-            created.path.display(),
+            created.location,
             created.size,
             m.tables.len(),
             m.tables.values().sum::<i64>(),
@@ -308,7 +318,7 @@ async fn backup(config: &Config, what: Option<BackupCommand>) -> anyhow::Result<
         }
         println!(
             "{} (taken {}): {} tables, {} rows, {} files restored into a scratch database: {}",
-            report.archive.display(),
+            report.archive,
             report.created_at.to_rfc3339(),
             report.tables,
             report.rows,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
-use super::{ConfigError, Sources};
+use super::{ConfigError, Sources, storage::S3Config};
 
 /// The keys of this section (see [`super::source::KEYS`]).
 pub const KEYS: &[&str] = &[
@@ -15,14 +15,26 @@ pub const KEYS: &[&str] = &[
     "BACKUP_KEEP_DAILY",
     "BACKUP_KEEP_WEEKLY",
     "BACKUP_VERIFY",
+    "BACKUP_S3_BUCKET",
+    "BACKUP_S3_PREFIX",
+    "BACKUP_S3_ENDPOINT",
+    "BACKUP_S3_REGION",
+    "BACKUP_S3_ACCESS_KEY_ID",
+    "BACKUP_S3_SECRET_ACCESS_KEY",
+    "BACKUP_S3_PATH_STYLE",
 ];
 
 /// The backup settings.
 #[derive(Debug, Clone)]
 pub struct BackupConfig {
     /// Directory archives are written to and `--latest` looks in (`BIZBASE_BACKUP_DIR`);
-    /// `<data dir>/backups` by default.
+    /// `<data dir>/backups` by default. With [`Self::s3`] it only stages archives being written
+    /// or read.
     pub dir: PathBuf,
+    /// The S3-compatible bucket archives are kept in instead of `dir` (`BIZBASE_BACKUP_S3_BUCKET`,
+    /// `_ENDPOINT`, `_REGION`, `_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY`, `_PATH_STYLE`, as for
+    /// storage), under the key prefix `BIZBASE_BACKUP_S3_PREFIX` (default `backups/`).
+    pub s3: Option<(S3Config, String)>,
     /// AES-256-GCM key, base64 of 32 bytes (`BIZBASE_BACKUP_KEY`). Unset: backup and restore refuse
     /// to run. Checked when used, so `serve` starts without it.
     pub key: Option<SecretString>,
@@ -60,8 +72,19 @@ impl BackupConfig {
                 "scheduled backups (BIZBASE_BACKUP_SCHEDULE) need the encryption key",
             ));
         }
+        let s3 = match S3Config::from_sources(src, "BACKUP")? {
+            None => None,
+            Some(s3) => {
+                let prefix = src
+                    .get("BACKUP_S3_PREFIX")
+                    .map_or("backups/", |v| v.value.as_str());
+                let prefix = prefix.trim_matches('/');
+                Some((s3, prefix.to_owned()))
+            }
+        };
         Ok(Self {
             dir,
+            s3,
             key,
             schedule,
             keep_daily: src.parsed("BACKUP_KEEP_DAILY")?.unwrap_or(7),

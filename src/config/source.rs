@@ -42,6 +42,8 @@ const SECRET_KEYS: &[&str] = &[
     "SMTP_URL",
     "ENCRYPTION_KEY",
     "BACKUP_KEY",
+    "STORAGE_S3_SECRET_ACCESS_KEY",
+    "BACKUP_S3_SECRET_ACCESS_KEY",
 ];
 
 /// A configuration value that stopped start-up, naming where it came from.

@@ -30,7 +30,8 @@ pub struct StorageConfig {
     pub s3: Option<S3Config>,
 }
 
-/// An S3-compatible object store.
+/// An S3-compatible object store (of objects, `BIZBASE_STORAGE_S3_*`, or of backup archives,
+/// `BIZBASE_BACKUP_S3_*`; the field docs name the storage keys).
 #[derive(Debug, Clone)]
 pub struct S3Config {
     /// Bucket (`BIZBASE_STORAGE_S3_BUCKET`); it must exist.
@@ -49,27 +50,30 @@ pub struct S3Config {
 }
 
 impl S3Config {
-    fn from_sources(src: &Sources) -> Result<Option<Self>, ConfigError> {
-        let Some(bucket) = src.get("STORAGE_S3_BUCKET").map(|v| v.value.clone()) else {
+    /// Reads `<section>_S3_*` (`STORAGE` for objects, `BACKUP` for archives); `None` when the
+    /// section names no bucket.
+    pub(super) fn from_sources(src: &Sources, section: &str) -> Result<Option<Self>, ConfigError> {
+        let key = |name: &str| format!("{section}_S3_{name}");
+        let Some(bucket) = src.get(&key("BUCKET")).map(|v| v.value.clone()) else {
             return Ok(None);
         };
-        let endpoint = src.get("STORAGE_S3_ENDPOINT").map(|v| v.value.clone());
-        if let Some(v) = src.get("STORAGE_S3_ENDPOINT")
+        let endpoint = src.get(&key("ENDPOINT")).map(|v| v.value.clone());
+        if let Some(v) = src.get(&key("ENDPOINT"))
             && !(v.value.starts_with("http://") || v.value.starts_with("https://"))
         {
             return Err(v.error("must be an http:// or https:// URL"));
         }
         let path_style = src
-            .parsed_bool("STORAGE_S3_PATH_STYLE")?
+            .parsed_bool(&key("PATH_STYLE"))?
             .unwrap_or(endpoint.is_some());
         Ok(Some(Self {
             bucket,
             region: src
-                .get("STORAGE_S3_REGION")
+                .get(&key("REGION"))
                 .map_or_else(|| "us-east-1".to_owned(), |v| v.value.clone()),
-            access_key_id: src.get("STORAGE_S3_ACCESS_KEY_ID").map(|v| v.value.clone()),
+            access_key_id: src.get(&key("ACCESS_KEY_ID")).map(|v| v.value.clone()),
             secret_access_key: src
-                .get("STORAGE_S3_SECRET_ACCESS_KEY")
+                .get(&key("SECRET_ACCESS_KEY"))
                 .map(|v| SecretString::from(v.value.clone())),
             endpoint,
             path_style,
@@ -93,7 +97,7 @@ impl StorageConfig {
         Ok(Self {
             dir,
             file_size_limit,
-            s3: S3Config::from_sources(src)?,
+            s3: S3Config::from_sources(src, "STORAGE")?,
         })
     }
 }

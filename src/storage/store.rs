@@ -32,7 +32,7 @@ const MAX_PARTS_IN_FLIGHT: usize = 2;
 /// bytes a crash can lose.
 pub fn open(config: &StorageConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
     if let Some(s3) = &config.s3 {
-        return open_s3(s3);
+        return open_s3(s3, "BIZBASE_STORAGE_S3_*");
     }
     std::fs::create_dir_all(&config.dir).with_context(|| {
         format!(
@@ -47,7 +47,8 @@ pub fn open(config: &StorageConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
     Ok(Arc::new(local))
 }
 
-fn open_s3(s3: &S3Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+/// Opens an S3-compatible store; `keys` names its settings in errors.
+pub fn open_s3(s3: &S3Config, keys: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(&s3.bucket)
         .with_region(&s3.region)
@@ -65,7 +66,7 @@ fn open_s3(s3: &S3Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
     }
     let store = builder
         .build()
-        .context("BIZBASE_STORAGE_S3_*: cannot configure the S3 store")?;
+        .with_context(|| format!("{keys}: cannot configure the S3 store"))?;
     Ok(Arc::new(store))
 }
 
@@ -138,6 +139,23 @@ where
         size,
         etag: format!("\"{hex}\""),
     })
+}
+
+/// The bytes of a local file as a stream of chunks for [`write`].
+pub fn file_chunks(
+    file: tokio::fs::File,
+) -> impl Stream<Item = Result<Bytes, AppError>> + Unpin + Send {
+    Box::pin(futures_util::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; CHUNK_BYTES];
+        match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(AppError::from(anyhow::Error::from(e))), file)),
+        }
+    }))
 }
 
 /// Deletes the blobs of `versions`, after the rows that pointed at them are gone. Failures are

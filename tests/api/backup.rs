@@ -41,6 +41,10 @@ async fn name_of(pool: &PgPool) -> String {
 
 /// A configuration over `db` with its files under `dir` and the backups in `backups`.
 fn config(db: &str, dir: &Path, backups: &Path, key: &[u8; 32]) -> Config {
+    Config::from_sources(&sources(db, dir, backups, key)).unwrap()
+}
+
+fn sources(db: &str, dir: &Path, backups: &Path, key: &[u8; 32]) -> Sources {
     let mut src = Sources::default();
     src.set("DATABASE_URL", &url_of(db));
     src.set("DATA_DIR", &dir.to_string_lossy());
@@ -48,7 +52,7 @@ fn config(db: &str, dir: &Path, backups: &Path, key: &[u8; 32]) -> Config {
     src.set("BACKUP_KEY", &STANDARD.encode(key));
     src.set("ARGON2_MEMORY_KIB", "64");
     src.set("ARGON2_ITERATIONS", "1");
-    Config::from_sources(&src).unwrap()
+    src
 }
 
 /// An empty database on the test server, dropped by [`Scratch::drop_now`].
@@ -185,9 +189,11 @@ async fn a_backup_restores_into_an_empty_database_and_store_with_every_row_and_f
     let restored = backup::restore(&restored_config, &Source::Latest)
         .await
         .unwrap();
-    let again = backup::restore(&restored_config, &Source::File(created.path.clone())).await;
+    let path = backups.join(&created.name);
+    let again = backup::restore(&restored_config, &Source::File(path.clone())).await;
 
-    assert_eq!(restored.archive, created.path);
+    assert_eq!(restored.archive, created.location);
+    assert_eq!(created.location, path.display().to_string());
     assert!(created.manifest.tables["public.leads"] >= 2000);
     assert_eq!(created.manifest.tables["storage.objects"], 3);
     assert!(before.len() > 40, "{before:?}");
@@ -195,7 +201,7 @@ async fn a_backup_restores_into_an_empty_database_and_store_with_every_row_and_f
     assert_eq!(read_files(&restored_config, files.keys()).await, files);
     let e = again.unwrap_err().to_string();
     assert!(e.contains("is not empty"), "{e}");
-    let archive = std::fs::read(&created.path).unwrap();
+    let archive = std::fs::read(&path).unwrap();
     assert!(archive.starts_with(b"BIZBKP01"));
     assert!(
         !archive.windows(5).any(|w| w == b"hello"),
@@ -209,7 +215,7 @@ async fn a_damaged_truncated_or_foreign_archive_is_refused_and_nothing_changes(p
     let (dir, backups, source) = source_of(&pool).await;
     add_files(&pool, &source).await;
     let created = backup::create(&source).await.unwrap();
-    let good = std::fs::read(&created.path).unwrap();
+    let good = std::fs::read(backups.join(&created.name)).unwrap();
     let target = Scratch::create(&pool).await;
     let dst_dir = dir.path().join("dst");
     let restore_config = config(&target.name, &dst_dir, &backups, &KEY);
@@ -263,6 +269,46 @@ async fn a_damaged_truncated_or_foreign_archive_is_refused_and_nothing_changes(p
         1,
         "scratch files left behind: {leftovers:?}"
     );
+    target.drop_now(&pool).await;
+}
+
+#[sqlx::test]
+async fn a_restore_whose_database_load_fails_leaves_the_store_empty_and_the_database_unloaded(
+    pool: PgPool,
+) {
+    let (dir, backups, source) = source_of(&pool).await;
+    add_files(&pool, &source).await;
+    backup::create(&source).await.unwrap();
+    let target = Scratch::create(&pool).await;
+    // Not a relation, so the emptiness check passes; the dump's function of this name collides.
+    sqlx::query(
+        "create function public.accept_invitation(token text) returns uuid \
+         language sql as 'select null::uuid'",
+    )
+    .execute(&target.pool)
+    .await
+    .unwrap();
+    let restore_config = config(&target.name, &dir.path().join("dst"), &backups, &KEY);
+
+    let e = backup::restore(&restore_config, &Source::Latest)
+        .await
+        .unwrap_err();
+
+    assert!(format!("{e:#}").contains("accept_invitation"), "{e:#}");
+    let schemas: i64 = sqlx::query_scalar(
+        "select count(*) from pg_namespace where nspname in ('auth', 'storage', 'private')",
+    )
+    .fetch_one(&target.pool)
+    .await
+    .unwrap();
+    assert_eq!(schemas, 0, "pg_restore ran in one transaction");
+    let mut left = Vec::new();
+    let store = store::open(&restore_config.storage).unwrap();
+    let mut listing = store.list(None);
+    while let Some(meta) = futures_util::StreamExt::next(&mut listing).await {
+        left.push(meta.unwrap().location.to_string());
+    }
+    assert!(left.is_empty(), "blobs left in the store: {left:?}");
     target.drop_now(&pool).await;
 }
 
@@ -380,7 +426,11 @@ async fn a_scheduled_round_backs_up_prunes_to_the_retention_and_runs_the_drill(p
 
     backup::schedule::round(&config, &conn).await.unwrap();
     backup::schedule::round(&config, &conn).await.unwrap();
-    let left = backup::archives(&backups).unwrap();
+    let left = backup::Destination::of(&config.backup)
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
     database.close().await.unwrap();
 
     assert_eq!(
@@ -407,4 +457,72 @@ fn a_schedule_needs_a_valid_cron_expression_and_the_key() {
 
     assert!(bad.contains("BIZBASE_BACKUP_SCHEDULE"), "{bad}");
     assert!(keyless.contains("BIZBASE_BACKUP_KEY"), "{keyless}");
+}
+
+#[sqlx::test]
+async fn with_an_s3_bucket_archives_go_there_and_restore_and_retention_read_them_back(
+    pool: PgPool,
+) {
+    const BUCKET: &str = "bizbase-backups";
+    let moto = crate::moto::start(&[BUCKET]).await;
+    let dir = TempDir::new().unwrap();
+    let staging = dir.path().join("staging");
+    let with_s3 = |db: &str, data: &str| {
+        let mut src = sources(db, &dir.path().join(data), &staging, &KEY);
+        src.set("BACKUP_S3_BUCKET", BUCKET);
+        src.set("BACKUP_S3_ENDPOINT", &moto.endpoint);
+        src.set("BACKUP_S3_ACCESS_KEY_ID", "test");
+        src.set("BACKUP_S3_SECRET_ACCESS_KEY", "test");
+        src.set("BACKUP_KEEP_DAILY", "1");
+        src.set("BACKUP_KEEP_WEEKLY", "1");
+        Config::from_sources(&src).unwrap()
+    };
+    let source = with_s3(&name_of(&pool).await, "src");
+    let files = add_files(&pool, &source).await;
+    let before = fingerprint(&pool).await;
+    let old = "backups/bizbase-20200106T030000.000Z.backup";
+    let put = reqwest::Client::new()
+        .put(format!("{}/{BUCKET}/{old}", moto.endpoint))
+        .body("old")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+
+    let created = backup::create(&source).await.unwrap();
+    let keys = moto.keys(BUCKET).await;
+    let staged_after_backup = is_empty_dir(&staging);
+    let target = Scratch::create(&pool).await;
+    let restored_config = with_s3(&target.name, "dst");
+    let restored = backup::restore(&restored_config, &Source::Latest)
+        .await
+        .unwrap();
+    let by_name = backup::restore(
+        &restored_config,
+        &Source::File(PathBuf::from(&created.name)),
+    )
+    .await;
+    let removed = backup::schedule::prune(&source).await.unwrap();
+
+    let key = format!("backups/{}", created.name);
+    assert_eq!(created.location, format!("s3://{BUCKET}/{key}"));
+    assert_eq!(keys, [old.to_owned(), key.clone()]);
+    assert!(
+        staged_after_backup,
+        "the local copy of the uploaded archive stays behind"
+    );
+    assert!(moto.get(BUCKET, &key).await.starts_with(b"BIZBKP01"));
+    assert_eq!(restored.archive, created.location);
+    assert_eq!(fingerprint(&target.pool).await, before);
+    assert_eq!(read_files(&restored_config, files.keys()).await, files);
+    // Found by name in the bucket (and refused only because the target is no longer empty).
+    let e = by_name.unwrap_err().to_string();
+    assert!(e.contains("is not empty"), "{e}");
+    assert_eq!(removed, [format!("s3://{BUCKET}/{old}")]);
+    assert_eq!(moto.keys(BUCKET).await, [key]);
+    assert!(
+        is_empty_dir(&staging),
+        "downloads and unpacked files are cleaned up"
+    );
+    target.drop_now(&pool).await;
 }

@@ -11,6 +11,7 @@ mod embedded;
 mod harness;
 mod identity;
 mod migrations;
+mod moto;
 mod ops;
 mod pipeline;
 mod rest;

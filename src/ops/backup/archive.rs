@@ -310,6 +310,7 @@ mod tests {
     fn key(byte: u8) -> BackupKey {
         BackupKey::from_config(&BackupConfig {
             dir: "/nonexistent".into(),
+            s3: None,
             key: Some(STANDARD.encode([byte; 32]).into()),
             schedule: None,
             keep_daily: 7,

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::destination::Destination;
+
 use anyhow::Context;
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -31,8 +33,10 @@ pub const SUFFIX: &str = ".backup";
 /// What `bizbase backup` wrote.
 #[derive(Debug)]
 pub struct Created {
-    /// The archive.
-    pub path: PathBuf,
+    /// The archive's name (`bizbase-<UTC time>.backup`).
+    pub name: String,
+    /// Where it is kept: a path, or an `s3://` URL.
+    pub location: String,
     /// Its manifest.
     pub manifest: Manifest,
     /// Size of the archive in bytes.
@@ -48,15 +52,13 @@ impl Drop for Temp {
     }
 }
 
-/// Writes a new archive of the database and files `config` names into the backup directory.
+/// Writes a new archive of the database and files `config` names to the backup destination.
 pub async fn create(config: &Config) -> anyhow::Result<Created> {
     let key = BackupKey::from_config(&config.backup)?;
-    let dir = &config.backup.dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("BIZBASE_BACKUP_DIR: cannot create {}", dir.display()))?;
+    let destination = Destination::of(&config.backup)?;
     let database = Database::open(config).await?;
     let result = match Connection::of(config, &database) {
-        Ok(conn) => create_in(config, &conn, &key).await,
+        Ok(conn) => create_in(config, &conn, &key, &destination).await,
         Err(e) => Err(e),
     };
     database.close().await?;
@@ -66,19 +68,22 @@ pub async fn create(config: &Config) -> anyhow::Result<Created> {
 /// Writes a new archive over an open connection (the scheduler inside `serve`).
 pub async fn create_on(config: &Config, conn: &Connection) -> anyhow::Result<Created> {
     let key = BackupKey::from_config(&config.backup)?;
-    let dir = &config.backup.dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("BIZBASE_BACKUP_DIR: cannot create {}", dir.display()))?;
-    create_in(config, conn, &key).await
+    let destination = Destination::of(&config.backup)?;
+    create_in(config, conn, &key, &destination).await
 }
 
-async fn create_in(config: &Config, conn: &Connection, key: &BackupKey) -> anyhow::Result<Created> {
+async fn create_in(
+    config: &Config,
+    conn: &Connection,
+    key: &BackupKey,
+    destination: &Destination,
+) -> anyhow::Result<Created> {
     let bin = dump::tools(config, &conn.pool).await?;
     let target = conn.target.clone();
     let objects_store = store::open(&config.storage)?;
     let stamp = Utc::now();
     let name = format!("bizbase-{}", stamp.format("%Y%m%dT%H%M%S%.3fZ"));
-    let dir = &config.backup.dir;
+    let dir = destination.staging();
     let dump_file = Temp(dir.join(format!(".{name}.dump")));
 
     let mut tx = conn.pool.begin().await?;
@@ -148,12 +153,12 @@ async fn create_in(config: &Config, conn: &Connection, key: &BackupKey) -> anyho
     out.write(&json).await?;
     out.finish().await?;
 
-    let path = dir.join(format!("{name}{SUFFIX}"));
-    std::fs::rename(&partial.0, &path)
-        .with_context(|| format!("cannot move the archive to {}", path.display()))?;
-    let size = std::fs::metadata(&path)?.len();
+    let size = std::fs::metadata(&partial.0)?.len();
+    let name = format!("{name}{SUFFIX}");
+    let location = destination.keep(&partial.0, &name).await?;
     Ok(Created {
-        path,
+        name,
+        location,
         manifest,
         size,
     })

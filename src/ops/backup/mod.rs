@@ -5,11 +5,11 @@
 //! Layout: [`archive`] seals and opens the chunked AES-256-GCM stream, [`dump`] runs `pg_dump` and
 //! `pg_restore`, [`manifest`] describes and checks an archive, [`create`], [`restore`] and
 //! [`verify`] are the three commands, and [`schedule`] runs backup, retention and the drill
-//! inside `serve`. Another target (S3) would upload the finished file [`Created::path`] names;
-//! it does not exist yet.
+//! inside `serve`. [`destination`] keeps finished archives in the backup directory or an S3 bucket.
 
 pub mod archive;
 pub mod create;
+pub mod destination;
 pub mod dump;
 pub mod manifest;
 pub mod restore;
@@ -18,6 +18,7 @@ pub mod verify;
 
 pub use archive::BackupKey;
 pub use create::{Created, create};
+pub use destination::Destination;
 pub use manifest::Manifest;
-pub use restore::{Restored, Source, archives, restore};
+pub use restore::{Restored, Source, restore};
 pub use verify::{Report, verify};

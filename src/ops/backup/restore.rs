@@ -3,8 +3,9 @@
 //!
 //! Nothing is changed until the archive has been read to its authenticated end and every entry
 //! matched the manifest; then the database is checked to hold no bizbase schema and the store no
-//! object (a restore never merges into or overwrites data), and `pg_restore` runs in one
-//! transaction.
+//! object (a restore never merges into or overwrites data), the files are written, and
+//! `pg_restore` runs in one transaction; if anything fails, the files written are removed, so a
+//! failed restore leaves the database and store empty and can simply be run again.
 
 use std::{
     collections::BTreeMap,
@@ -18,11 +19,10 @@ use futures_util::StreamExt;
 use object_store::ObjectStore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use tokio::io::AsyncReadExt;
 
 use super::{
-    archive::{BackupKey, CHUNK, ChunkReader, eof_is_damage, read_entry_header},
-    create::SUFFIX,
+    archive::{BackupKey, ChunkReader, eof_is_damage, read_entry_header},
+    destination::{Destination, Local},
     dump::{self, Target},
     manifest::{DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, blob_entry, hex},
 };
@@ -30,43 +30,35 @@ use crate::{
     auth::crypto::random_token,
     config::Config,
     db::Database,
-    error::AppError,
     storage::store::{self, location},
 };
 
 /// Which archive to restore.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// The newest archive of the backup directory.
+    /// The newest archive of the backup destination.
     Latest,
-    /// This file.
+    /// This file, or (when no such file exists) the archive of this name in the destination.
     File(PathBuf),
 }
 
-/// The finished archives of `dir`, oldest first (their names sort by time).
-pub fn archives(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read the backup directory {}", dir.display()))?;
-    let mut found: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("bizbase-") && n.ends_with(SUFFIX))
-        })
-        .collect();
-    found.sort();
-    Ok(found)
-}
-
-fn resolve(config: &Config, source: &Source) -> anyhow::Result<PathBuf> {
-    match source {
-        Source::File(path) => Ok(path.clone()),
-        Source::Latest => archives(&config.backup.dir)?
-            .pop()
-            .with_context(|| format!("no backup archive in {}", config.backup.dir.display())),
-    }
+/// The archive `source` names as a local file (downloaded when it is kept in S3), and where it
+/// was found.
+async fn resolve(destination: &Destination, source: &Source) -> anyhow::Result<(Local, String)> {
+    let name = match source {
+        Source::File(path) if path.exists() || !matches!(destination, Destination::S3 { .. }) => {
+            let local = Local::existing(path.clone());
+            return Ok((local, path.display().to_string()));
+        }
+        Source::File(path) => path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|_| path.parent().is_none_or(|p| p.as_os_str().is_empty()))
+            .with_context(|| format!("no archive {}", path.display()))?
+            .to_owned(),
+        Source::Latest => destination.latest().await?,
+    };
+    Ok((destination.fetch(&name).await?, destination.describe(&name)))
 }
 
 /// A directory removed with everything in it when dropped.
@@ -82,8 +74,8 @@ impl Drop for Scratch {
 /// An archive decrypted and checked: its entries as files under `dir`.
 #[derive(Debug)]
 pub struct Unpacked {
-    /// The archive read.
-    pub archive: PathBuf,
+    /// Where the archive read is kept (a path or an `s3://` URL).
+    pub archive: String,
     /// Where its entries are (removed when this is dropped).
     pub dir: Scratch,
     /// Its manifest, every checksum of which matched.
@@ -100,17 +92,19 @@ impl Unpacked {
 /// against its manifest. A wrong key or a damaged archive is an error here, before any change.
 pub async fn open_archive(config: &Config, source: &Source) -> anyhow::Result<Unpacked> {
     let key = BackupKey::from_config(&config.backup)?;
-    let archive = resolve(config, source)?;
-    let parent = &config.backup.dir;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("BIZBASE_BACKUP_DIR: cannot create {}", parent.display()))?;
-    let dir = Scratch(parent.join(format!(".unpack-{}", random_token::<9>())));
+    let destination = Destination::of(&config.backup)?;
+    let (local, archive) = resolve(&destination, source).await?;
+    let dir = Scratch(
+        destination
+            .staging()
+            .join(format!(".unpack-{}", random_token::<9>())),
+    );
     std::fs::create_dir(&dir.0)?;
-    let (path, root) = (archive.clone(), dir.0.clone());
-    let manifest = tokio::task::spawn_blocking(move || unpack(&path, &key, &root))
+    let root = dir.0.clone();
+    let manifest = tokio::task::spawn_blocking(move || unpack(&local.path, &key, &root))
         .await
         .context("unpacking the archive")?
-        .with_context(|| format!("{} cannot be restored", archive.display()))?;
+        .with_context(|| format!("{archive} cannot be restored"))?;
     Ok(Unpacked {
         archive,
         dir,
@@ -192,8 +186,8 @@ fn unpack(path: &Path, key: &BackupKey, root: &Path) -> anyhow::Result<Manifest>
 /// What `bizbase restore` did.
 #[derive(Debug)]
 pub struct Restored {
-    /// The archive restored.
-    pub archive: PathBuf,
+    /// Where the archive restored is kept.
+    pub archive: String,
     /// Its manifest.
     pub manifest: Manifest,
 }
@@ -244,8 +238,18 @@ async fn restore_into(
         bail!("the file store {place} is not empty; restore only fills an empty store");
     }
     let bin = dump::tools(config, pool).await?;
-    load_database(&bin, &Target::of(config, database)?, pool, unpacked).await?;
-    put_blobs(&*objects, unpacked).await
+    // Files first, then the database in one transaction: if loading the database fails, the files
+    // written are removed again, so a failed restore leaves the empty database and store it found.
+    put_blobs(&*objects, unpacked).await?;
+    let loaded = load_database(&bin, &Target::of(config, database)?, pool, unpacked).await;
+    if loaded.is_err() {
+        store::forget(&*objects, versions(unpacked)).await;
+    }
+    loaded
+}
+
+fn versions(unpacked: &Unpacked) -> impl Iterator<Item = String> + '_ {
+    unpacked.manifest.objects.iter().map(|o| o.version.clone())
 }
 
 /// Loads the dump into the empty database of `target` (reached through `pool`), with the
@@ -261,25 +265,23 @@ pub async fn load_database(
     dump::rerun_migration(pool, "role timeouts").await
 }
 
-/// Writes every blob of the manifest into `objects` at its version's location.
+/// Writes every blob of the manifest into `objects` at its version's location; if one cannot be
+/// written, those written are removed again.
 pub async fn put_blobs(objects: &dyn ObjectStore, unpacked: &Unpacked) -> anyhow::Result<()> {
+    let written = put_each_blob(objects, unpacked).await;
+    if written.is_err() {
+        store::forget(objects, versions(unpacked)).await;
+    }
+    written
+}
+
+async fn put_each_blob(objects: &dyn ObjectStore, unpacked: &Unpacked) -> anyhow::Result<()> {
     for object in &unpacked.manifest.objects {
         let file = tokio::fs::File::open(unpacked.entry(&blob_entry(&object.version))).await?;
-        let body = futures_util::stream::unfold(file, |mut file| async move {
-            let mut buf = vec![0u8; CHUNK];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(bytes::Bytes::from(buf)), file))
-                }
-                Err(e) => Some((Err(AppError::from(anyhow::Error::from(e))), file)),
-            }
-        });
         store::write(
             objects,
             &location(&object.version),
-            Box::pin(body),
+            store::file_chunks(file),
             u64::MAX,
         )
         .await

@@ -4,16 +4,15 @@
 //! `backup_last_success_timestamp_seconds`, `backup_last_size_bytes`, `backup_failures_total`,
 //! `backup_verify_passed` (1 or 0) and `backup_verify_timestamp_seconds`.
 
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
-use super::{create::create_on, dump::Connection, restore::archives, verify::verify_on};
+use super::{create::create_on, destination::Destination, dump::Connection, verify::verify_on};
 use crate::{config::Config, jobs::task::Task};
 
 /// When an archive was taken, from its name (`bizbase-20261126T030000.123Z.backup`).
-pub fn taken_at(path: &std::path::Path) -> Option<DateTime<Utc>> {
-    let name = path.file_name()?.to_str()?;
+pub fn taken_at(name: &str) -> Option<DateTime<Utc>> {
     let stamp = name.strip_prefix("bizbase-")?.strip_suffix(".backup")?;
     NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ")
         .ok()
@@ -21,9 +20,10 @@ pub fn taken_at(path: &std::path::Path) -> Option<DateTime<Utc>> {
 }
 
 /// The archives retention removes: all but the newest of each of the `daily` most recent days and
-/// of each of the `weekly` most recent ISO weeks (the newest archive always stays). `archives` is
-/// oldest first, as [`archives`] lists them; names that carry no time are never removed.
-pub fn expired(archives: &[PathBuf], daily: usize, weekly: usize) -> Vec<PathBuf> {
+/// of each of the `weekly` most recent ISO weeks (the newest archive always stays). `archives` are
+/// names, oldest first, as [`Destination::list`] gives them; names that carry no time are never
+/// removed.
+pub fn expired(archives: &[String], daily: usize, weekly: usize) -> Vec<String> {
     let mut keep = BTreeSet::new();
     let mut days = Vec::new();
     let mut weeks = Vec::new();
@@ -57,14 +57,18 @@ pub fn expired(archives: &[PathBuf], daily: usize, weekly: usize) -> Vec<PathBuf
         .collect()
 }
 
-/// Deletes the archives of the backup directory that retention no longer keeps.
-pub fn prune(config: &Config) -> anyhow::Result<Vec<PathBuf>> {
-    let found = archives(&config.backup.dir)?;
+/// Deletes the archives of the backup destination that retention no longer keeps, returning where
+/// they were.
+pub async fn prune(config: &Config) -> anyhow::Result<Vec<String>> {
+    let destination = Destination::of(&config.backup)?;
+    let found = destination.list().await?;
     let gone = expired(&found, config.backup.keep_daily, config.backup.keep_weekly);
-    for path in &gone {
-        std::fs::remove_file(path)?;
+    let mut removed = Vec::with_capacity(gone.len());
+    for name in &gone {
+        destination.remove(name).await?;
+        removed.push(destination.describe(name));
     }
-    Ok(gone)
+    Ok(removed)
 }
 
 /// One scheduled round: backup, retention, drill.
@@ -72,9 +76,9 @@ pub async fn round(config: &Config, conn: &Connection) -> anyhow::Result<()> {
     let created = create_on(config, conn).await?;
     metrics::gauge!("backup_last_success_timestamp_seconds").set(Utc::now().timestamp() as f64);
     metrics::gauge!("backup_last_size_bytes").set(created.size as f64);
-    tracing::info!(archive = %created.path.display(), bytes = created.size, "backup written");
-    for path in prune(config)? {
-        tracing::info!(archive = %path.display(), "backup removed by retention");
+    tracing::info!(archive = %created.location, bytes = created.size, "backup written");
+    for gone in prune(config).await? {
+        tracing::info!(archive = %gone, "backup removed by retention");
     }
     if config.backup.verify {
         let report = verify_on(config, conn).await?;
@@ -122,15 +126,15 @@ pub fn scheduler(config: Config, conn: Connection) -> Task {
 mod tests {
     use super::*;
 
-    fn at(stamp: &str) -> PathBuf {
-        PathBuf::from(format!("/b/bizbase-{stamp}.backup"))
+    fn at(stamp: &str) -> String {
+        format!("bizbase-{stamp}.backup")
     }
 
     #[test]
     fn archive_names_carry_their_time() {
         let t = taken_at(&at("20261126T030000.123Z")).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-26T03:00:00.123+00:00");
-        assert_eq!(taken_at(std::path::Path::new("/b/other.backup")), None);
+        assert_eq!(taken_at("other.backup"), None);
     }
 
     #[test]
@@ -146,7 +150,7 @@ mod tests {
         let kept: Vec<String> = all
             .iter()
             .filter(|p| !gone.contains(p))
-            .map(|p| p.file_name().unwrap().to_string_lossy()[8..23].to_owned())
+            .map(|p| p[8..23].to_owned())
             .collect();
         // The newest (15:00) of days 19, 20 and 21, and of ISO weeks 47 (16–21: day 21, already
         // kept) and 46 (9–15: day 15).

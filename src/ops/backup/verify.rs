@@ -5,7 +5,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use anyhow::Context;
@@ -26,8 +26,8 @@ use crate::{auth::crypto::random_bytes, config::Config, db::Database, storage::s
 /// The outcome of a drill.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    /// The archive restored.
-    pub archive: PathBuf,
+    /// Where the archive restored is kept.
+    pub archive: String,
     /// When it was taken.
     pub created_at: DateTime<Utc>,
     /// Tables compared.

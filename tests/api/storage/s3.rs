@@ -1,92 +1,21 @@
 //! The S3 backend: the same Storage API with the bytes in an S3-compatible service — moto's
 //! server mode (from PyPI; `scripts/test` installs it) on a free loopback port.
 
-use std::{process::Stdio, time::Duration};
-
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::{
-    net::{TcpListener, TcpStream},
-    process::{Child, Command},
-};
 
 use super::{blobs, call, create_bucket, form, rows, upload};
-use crate::harness::{TestApp, json};
-
-/// A running moto S3 server with one bucket; killed when dropped.
-struct Moto {
-    endpoint: String,
-    _server: Child,
-}
+use crate::{
+    harness::{TestApp, json},
+    moto,
+};
 
 const S3_BUCKET: &str = "bizbase-objects";
 
-async fn moto() -> Moto {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let python = std::env::var("BIZBASE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let server = Command::new(python)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &addr.port().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start moto ({e}): pip install 'moto[server]', or run scripts/test")
-        });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "moto did not listen on {addr} (pip install 'moto[server]')"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let endpoint = format!("http://{addr}");
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{S3_BUCKET}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        created.status().is_success(),
-        "creating the S3 bucket: {}",
-        created.status()
-    );
-    Moto {
-        endpoint,
-        _server: server,
-    }
-}
-
-/// The keys moto holds in the bucket.
-async fn s3_keys(moto: &Moto) -> Vec<String> {
-    let listing = reqwest::get(format!("{}/{S3_BUCKET}?list-type=2", moto.endpoint))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    listing
-        .split("<Key>")
-        .skip(1)
-        .filter_map(|s| s.split("</Key>").next())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[sqlx::test]
 async fn objects_live_in_s3_when_it_is_configured(pool: PgPool) {
-    let moto = moto().await;
+    let moto = moto::start(&[S3_BUCKET]).await;
     let app = TestApp::spawn_with(
         pool,
         &[
@@ -116,7 +45,7 @@ async fn objects_live_in_s3_when_it_is_configured(pool: PgPool) {
         .send()
         .await
         .unwrap();
-    let keys_after_upload = s3_keys(&moto).await;
+    let keys_after_upload = moto.keys(S3_BUCKET).await;
     let range = call(&app, Method::GET, "/object/docs/big.bin", &app.service_key)
         .header("range", "bytes=1000000-1000009")
         .send()
@@ -167,7 +96,7 @@ async fn objects_live_in_s3_when_it_is_configured(pool: PgPool) {
     assert_eq!(json(removed).await.as_array().unwrap().len(), 3);
     assert_eq!(rows(&app).await, 0);
     assert!(
-        s3_keys(&moto).await.is_empty(),
+        moto.keys(S3_BUCKET).await.is_empty(),
         "removing deletes the S3 objects"
     );
 }
