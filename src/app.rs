@@ -73,7 +73,8 @@ pub fn build_app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(crate::auth::router(state.clone()))
         .merge(crate::rest::router(state.clone()))
-        .merge(crate::integrations::router(state.clone()));
+        .merge(crate::integrations::router(state.clone()))
+        .merge(crate::ops::subject::http::router(state.clone()));
     // Uploads stream to the object store under the storage size limit (plus room for multipart
     // framing), not the API body limit; the upload itself enforces the bucket and global limits.
     let upload_limit = usize::try_from(state.config.storage.file_size_limit).unwrap_or(usize::MAX);
@@ -121,6 +122,10 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     let worker = jobs::outbox::spawn(state.clone());
     let retention =
         crate::ops::audit::retention(database.pool.clone(), config.audit_retention_days);
+    let sweeper = crate::storage::sweep::sweeper(
+        database.pool.clone(),
+        crate::storage::store::open(&config.storage)?,
+    );
     let backups = match config.backup.schedule {
         Some(_) => crate::ops::backup::schedule::scheduler(
             config.clone(),
@@ -138,6 +143,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
     retention.stop().await;
+    sweeper.stop().await;
     backups.stop().await;
     Ok(())
 }

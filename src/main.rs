@@ -372,7 +372,7 @@ async fn audit(pool: &sqlx::PgPool, what: AuditCommand) -> anyhow::Result<()> {
 async fn subject(config: &Config, pool: &sqlx::PgPool, what: SubjectCommand) -> anyhow::Result<()> {
     use bizbase::ops::subject;
     let document = match what {
-        SubjectCommand::Export { email, org } => subject::export(pool, &email, org).await?,
+        SubjectCommand::Export { email, org } => subject::export(config, pool, &email, org).await?,
         SubjectCommand::Erase { yes: false, .. } => {
             anyhow::bail!("erasure cannot be undone: add --yes to confirm")
         }

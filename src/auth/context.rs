@@ -14,7 +14,12 @@ use super::{
     session::{self, SessionRow},
     user::{self, UserRow},
 };
-use crate::{app::AppState, error::AppError, http::RequestId};
+use crate::{
+    app::AppState,
+    db::identity::{DbRole, Identity},
+    error::AppError,
+    http::RequestId,
+};
 
 /// Where a request came from, for sessions, rate limits and the audit log.
 #[derive(Debug, Clone)]
@@ -64,6 +69,24 @@ impl FromRequestParts<AppState> for ClientInfo {
 pub struct Bearer {
     /// The verified claims.
     pub claims: Value,
+}
+
+impl Bearer {
+    /// The caller's database identity, refusing the anon key: 401 `no_authorization`
+    /// ("Sign in to `action`").
+    pub fn signed_in(self, action: &str) -> Result<Identity, AppError> {
+        let role = self
+            .claims
+            .get("role")
+            .and_then(Value::as_str)
+            .and_then(DbRole::from_claim)
+            .filter(|r| *r != DbRole::Anon)
+            .ok_or_else(|| AppError::Unauthorized {
+                code: "no_authorization",
+                message: format!("Sign in to {action}").into(),
+            })?;
+        Ok(Identity::new(role, self.claims))
+    }
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{context::Bearer, crypto::Cipher},
-    db::identity::{self, Access, DbRole, Identity},
+    db::identity::{self, Access},
     error::{AppError, AppResult},
     http::json::AppJson,
 };
@@ -37,20 +37,6 @@ fn not_found() -> AppError {
 fn parse_id(raw: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw)
         .map_err(|_| AppError::Validation("the integration id must be a UUID".into()))
-}
-
-/// The caller's identity, refusing anonymous callers.
-fn caller(claims: Value) -> AppResult<Identity> {
-    let role = claims
-        .get("role")
-        .and_then(Value::as_str)
-        .and_then(DbRole::from_claim)
-        .filter(|r| *r != DbRole::Anon)
-        .ok_or_else(|| AppError::Unauthorized {
-            code: "no_authorization",
-            message: "Sign in to manage integrations".into(),
-        })?;
-    Ok(Identity::new(role, claims))
 }
 
 /// Sets the integration's status as the caller (row-level security and the audit log see them),
@@ -75,11 +61,11 @@ async fn mark(conn: &mut PgConnection, id: Uuid, status: &str) -> AppResult<Valu
 pub async fn put(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Bearer { claims }: Bearer,
+    bearer: Bearer,
     AppJson(body): AppJson<Value>,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let who = caller(claims)?;
+    let who = bearer.signed_in("manage integrations")?;
     let credentials = match body.get("credentials") {
         Some(c @ Value::Object(map)) if !map.is_empty() => c.clone(),
         _ => {
@@ -110,10 +96,10 @@ pub async fn put(
 pub async fn delete(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Bearer { claims }: Bearer,
+    bearer: Bearer,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let who = caller(claims)?;
+    let who = bearer.signed_in("manage integrations")?;
     let mut tx = identity::begin(&app.pool, &who, Access::ReadWrite).await?;
     let row = mark(&mut tx, id, "disconnected").await?;
     sqlx::query("delete from private.integration_secrets where integration_id = $1")

@@ -14,6 +14,7 @@ mod names;
 mod objects;
 mod signed;
 pub mod store;
+pub mod sweep;
 mod upload;
 
 use std::sync::Arc;

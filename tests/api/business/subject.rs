@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{World, call};
 use crate::auth::PASSWORD;
+use crate::storage::{blobs, upload};
 
 const CUSTOMER: &str = "customer@a.test";
 
@@ -24,7 +25,9 @@ fn count(doc: &Value, key: &str) -> usize {
 async fn an_export_holds_every_row_that_refers_to_the_person(pool: sqlx::PgPool) {
     let w = World::build(pool).await;
 
-    let all = subject::export(&w.app.pool, CUSTOMER, None).await.unwrap();
+    let all = subject::export(&w.app.state.config, &w.app.pool, CUSTOMER, None)
+        .await
+        .unwrap();
     let (status, org_a) = call(
         w.rest(Method::POST, "/rpc/subject_export", w.token("admin"))
             .json(&json!({"org": w.a, "email": CUSTOMER})),
@@ -90,7 +93,9 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     let done = subject::erase(&w.app.state.config, pool, CUSTOMER, None)
         .await
         .unwrap();
-    let after = subject::export(pool, CUSTOMER, None).await.unwrap();
+    let after = subject::export(&w.app.state.config, pool, CUSTOMER, None)
+        .await
+        .unwrap();
     let (first_name, email): (Option<String>, Option<String>) =
         sqlx::query_as("select first_name, email from public.contacts where id = $1")
             .bind(contact)
@@ -164,7 +169,7 @@ async fn an_org_admin_erases_within_their_org_only(pool: sqlx::PgPool) {
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["erased"]["contacts"], 1);
     assert_eq!(done["erased"]["account"], false);
-    assert!(done.get("files").is_none());
+    assert_eq!(done["files"], json!([]), "they have no files in org A");
     assert_eq!(denied, 403);
     assert_eq!(
         sign_in.status(),
@@ -222,7 +227,9 @@ async fn erasure_deletes_the_persons_files(pool: sqlx::PgPool) {
         .execute(&w.app.pool)
         .await
         .unwrap();
-    let exported = subject::export(&w.app.pool, CUSTOMER, None).await.unwrap();
+    let exported = subject::export(&w.app.state.config, &w.app.pool, CUSTOMER, None)
+        .await
+        .unwrap();
     let before = crate::storage::blobs(&w.app);
 
     let done = subject::erase(&w.app.state.config, &w.app.pool, CUSTOMER, None)
@@ -230,6 +237,11 @@ async fn erasure_deletes_the_persons_files(pool: sqlx::PgPool) {
         .unwrap();
 
     assert_eq!(exported["files"][0]["name"], "carla/passport.png");
+    assert_eq!(
+        exported["files"][0]["content_base64"], "Ynl0ZXM=",
+        "the bytes, base64"
+    );
+    assert_eq!(exported["files"][0]["size"], 5);
     assert_eq!(count(&exported, "files"), 1);
     assert_eq!(done["erased"]["files"], 1);
     assert_eq!(
@@ -242,4 +254,93 @@ async fn erasure_deletes_the_persons_files(pool: sqlx::PgPool) {
         .await
         .unwrap();
     assert_eq!(left, vec!["other/logo.png".to_owned()]);
+}
+
+impl World {
+    fn function(&self, name: &str, token: &str) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .post(self.app.url(&format!("/functions/v1/{name}")))
+            .header("apikey", &self.app.anon_key)
+            .bearer_auth(token)
+    }
+}
+
+#[sqlx::test]
+async fn an_org_admin_exports_and_erases_the_files_of_the_persons_tickets_through_functions(
+    pool: sqlx::PgPool,
+) {
+    let w = World::build(pool).await;
+    let (a, ticket) = (w.a, w.id("ticket_own"));
+    let scan = format!("{a}/{ticket}/scan.pdf");
+    let other = format!("{a}/{}/notes.txt", w.id("ticket_other"));
+    for (name, bytes) in [(&scan, &b"%PDF-1.7 scan"[..]), (&other, &b"not theirs"[..])] {
+        let r = upload(
+            &w.app,
+            w.token("customer_service"),
+            "ticket-attachments",
+            name,
+            bytes,
+            "application/pdf",
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    let body = json!({"org": a, "email": CUSTOMER});
+    let before = blobs(&w.app);
+
+    let (status, exported) = call(w.function("subject-export", w.token("admin")).json(&body)).await;
+    let (denied, refusal) = call(
+        w.function("subject-export", w.token("customer_service"))
+            .json(&body),
+    )
+    .await;
+    let (anon, _) = call(w.function("subject-export", &w.app.anon_key).json(&body)).await;
+    let (bad, invalid) = call(
+        w.function("subject-export", w.token("admin"))
+            .json(&json!({"org": a, "email": "nobody"})),
+    )
+    .await;
+    let (erased_status, done) =
+        call(w.function("subject-erase", w.token("admin")).json(&body)).await;
+    let (erase_denied, _) = call(
+        w.function("subject-erase", w.token("sales_rep"))
+            .json(&body),
+    )
+    .await;
+    let left: Vec<String> = sqlx::query_scalar(
+        "select name from storage.objects where bucket_id = 'ticket-attachments'",
+    )
+    .fetch_all(&w.app.pool)
+    .await
+    .unwrap();
+
+    assert_eq!(status, 200, "{exported}");
+    assert_eq!(count(&exported, "files"), 1, "{}", exported["files"]);
+    assert_eq!(exported["files"][0]["name"], scan.as_str());
+    assert_eq!(
+        exported["files"][0]["content_base64"], "JVBERi0xLjcgc2Nhbg==",
+        "the attachment's bytes"
+    );
+    assert_eq!(count(&exported, "tickets"), 1);
+    assert_eq!(denied, 403, "{refusal}");
+    assert_eq!(refusal["code"], "insufficient_permissions");
+    assert_eq!(anon, 401);
+    assert_eq!(
+        (bad, invalid["code"].as_str()),
+        (400, Some("validation_failed"))
+    );
+    assert_eq!(erased_status, 200, "{done}");
+    assert_eq!(done["erased"]["files"], 1);
+    assert_eq!(
+        done["files"],
+        json!([{"bucket": "ticket-attachments", "name": scan}])
+    );
+    assert_eq!(erase_denied, 403);
+    assert_eq!(left, [other], "the other ticket's file stays");
+    assert_eq!(
+        blobs(&w.app),
+        before - 1,
+        "the attachment's bytes are deleted at once"
+    );
 }

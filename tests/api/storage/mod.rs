@@ -7,6 +7,7 @@ mod business;
 mod objects;
 mod s3;
 mod signed;
+mod sweep;
 mod transfer;
 
 use reqwest::{Method, RequestBuilder, Response};

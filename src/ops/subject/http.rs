@@ -1,0 +1,102 @@
+//! `POST /functions/v1/subject-export` and `POST /functions/v1/subject-erase` with
+//! `{"org": "<uuid>", "email": "…"}`: what `rpc('subject_export' | 'subject_erase')` do, run in
+//! the caller's identity transaction (so they need `data.export` / `data.erase` in the org, and
+//! with them a second factor), plus what SQL cannot do — the export carries the bytes of the
+//! person's files, and the erasure deletes those bytes at once.
+
+use axum::{Json, extract::State};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{embed_files, forget_files};
+use crate::{
+    app::AppState,
+    auth::context::Bearer,
+    db::identity::{self, Access},
+    error::{AppError, AppResult},
+    http::json::AppJson,
+    storage::store,
+};
+
+/// The request body of both endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// The org whose records are exported or erased.
+    pub org: Uuid,
+    /// The person's e-mail address.
+    pub email: String,
+}
+
+/// A refusal of the SQL function (SQLSTATE 42501) as 403 `insufficient_permissions`.
+fn refused(e: sqlx::Error) -> AppError {
+    match e.as_database_error() {
+        Some(db) if db.code().as_deref() == Some("42501") => AppError::Forbidden {
+            code: "insufficient_permissions",
+            message: db.message().to_owned().into(),
+        },
+        _ => AppError::Database(e),
+    }
+}
+
+fn checked(body: &Subject) -> AppResult<()> {
+    if body.email.trim().is_empty() || !body.email.contains('@') {
+        return Err(AppError::Validation(
+            "email must be an e-mail address".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /functions/v1/subject-export`.
+pub async fn export(
+    State(app): State<AppState>,
+    bearer: Bearer,
+    AppJson(body): AppJson<Subject>,
+) -> AppResult<Json<Value>> {
+    checked(&body)?;
+    let who = bearer.signed_in("export personal data")?;
+    let mut tx = identity::begin(&app.pool, &who, Access::ReadOnly).await?;
+    let mut document: Value = sqlx::query_scalar("select public.subject_export($1, $2)")
+        .bind(body.org)
+        .bind(&body.email)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(refused)?;
+    tx.commit().await?;
+    let objects = store::open(&app.config.storage)?;
+    embed_files(objects.as_ref(), &mut document).await?;
+    Ok(Json(document))
+}
+
+/// `POST /functions/v1/subject-erase`.
+pub async fn erase(
+    State(app): State<AppState>,
+    bearer: Bearer,
+    AppJson(body): AppJson<Subject>,
+) -> AppResult<Json<Value>> {
+    checked(&body)?;
+    let who = bearer.signed_in("erase personal data")?;
+    let mut tx = identity::begin(&app.pool, &who, Access::ReadWrite).await?;
+    let done: Value = sqlx::query_scalar("select public.subject_erase($1, $2)")
+        .bind(body.org)
+        .bind(&body.email)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(refused)?;
+    tx.commit().await?;
+    let objects = store::open(&app.config.storage)?;
+    Ok(Json(forget_files(objects.as_ref(), done).await))
+}
+
+/// The two routes, behind the gateway rules.
+pub fn router(state: AppState) -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/functions/v1/subject-export", axum::routing::post(export))
+        .route("/functions/v1/subject-erase", axum::routing::post(erase))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::gateway::require_apikey,
+        ))
+}
