@@ -45,7 +45,7 @@ for r in $(seq "$ROUNDS"); do
     cps+=("$(echo "$t1 - $t0" | bc -l)")
     t0=$(now)
     curl -sf "${H[@]}" -H 'content-type: application/octet-stream' -H 'x-upsert: true' \
-        --data-binary @"$WORK/source.bin" "http://127.0.0.1:$PORT/storage/v1/object/bench/big-$r.bin" >/dev/null
+        -X POST --upload-file "$WORK/source.bin" "http://127.0.0.1:$PORT/storage/v1/object/bench/big-$r.bin" >/dev/null
     t1=$(now)
     ups+=("$(echo "$t1 - $t0" | bc -l)")
     t0=$(now)

@@ -301,7 +301,7 @@ where
     let body = std::pin::pin!(body);
     let written = store::write(&*s.store, &location, body, target.limit).await?;
     let metadata = json!({
-        "eTag": written.etag,
+        "eTag": store::etag(&version),
         "size": written.size,
         "mimetype": described.content_type,
         "cacheControl": described.cache_control,
