@@ -3,14 +3,17 @@
 //!
 //! At most one hash runs per core at a time; the rest wait their turn. argon2id is memory-hard
 //! (19 MiB each with the OWASP parameters): more concurrent hashes than cores only thrash the
-//! caches — slower for everyone — and a burst of logins could otherwise claim gigabytes.
+//! caches — slower for everyone — and a burst of logins could otherwise claim gigabytes. The
+//! working memory of a verification is kept for the next one (at most one per core), so a login
+//! does not make the kernel fault in and zero 19 MiB of fresh pages.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use tokio::sync::Semaphore;
 
+use super::crypto::ct_eq;
 use crate::config::auth::Argon2Params;
 
 /// Hashes and verifies passwords with the configured cost.
@@ -18,6 +21,9 @@ use crate::config::auth::Argon2Params;
 pub struct Passwords {
     params: Argon2Params,
     turns: Arc<Semaphore>,
+    /// Working memory of finished verifications, for the next ones.
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    cores: usize,
 }
 
 /// The result of checking a password against a stored hash.
@@ -38,6 +44,8 @@ impl Passwords {
         Self {
             params,
             turns: Arc::new(Semaphore::new(cores)),
+            memory: Arc::default(),
+            cores,
         }
     }
 
@@ -72,11 +80,7 @@ impl Passwords {
         let Ok(parsed) = PasswordHash::new(stored) else {
             return Ok(Verdict::Mismatch);
         };
-        let argon2 = self.argon2()?;
-        if argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        if !self.matches(password.as_bytes(), &parsed) {
             return Ok(Verdict::Mismatch);
         }
         let current = parsed.algorithm.as_str() == "argon2id"
@@ -88,6 +92,51 @@ impl Passwords {
         } else {
             Verdict::MatchRehash(self.hash_blocking(password)?)
         })
+    }
+
+    /// Whether `password` produces the hash `parsed` records (its algorithm, version, parameters
+    /// and salt), computed in reused working memory and compared in constant time.
+    fn matches(&self, password: &[u8], parsed: &PasswordHash) -> bool {
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(params)) = (
+            Algorithm::try_from(parsed.algorithm.as_str()),
+            Params::try_from(parsed),
+        ) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return false,
+        };
+        let blocks = params.block_count();
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        let mut memory = self
+            .memory
+            .lock()
+            .ok()
+            .and_then(|mut kept| kept.pop())
+            .unwrap_or_default();
+        if memory.len() < blocks {
+            memory = vec![Block::default(); blocks];
+        }
+        let hashed = argon2
+            .hash_password_into_with_memory(
+                password,
+                salt.as_ref(),
+                &mut out,
+                &mut memory[..blocks],
+            )
+            .is_ok();
+        if let Ok(mut kept) = self.memory.lock()
+            && kept.len() < self.cores
+        {
+            kept.push(memory);
+        }
+        hashed && ct_eq(&out, expected.as_bytes())
     }
 
     /// Hashes on the blocking pool, keeping the current span.
@@ -200,6 +249,49 @@ mod tests {
             p.verify_blocking("wrong horse", &hash).unwrap(),
             Verdict::Mismatch
         );
+    }
+
+    #[test]
+    fn reused_working_memory_gives_the_same_answers_and_stays_bounded() {
+        let p = cheap();
+        let hash = p.hash_blocking("correct horse").unwrap();
+        // A hash of another algorithm and a longer output, made by the argon2 crate itself.
+        let other = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(64, 1, 1, Some(48)).unwrap(),
+        )
+        .hash_password(b"other horse")
+        .unwrap()
+        .to_string();
+        // One character of the recorded output changed (not the last, whose low bits are padding).
+        let at = hash.len() - 5;
+        let flipped = if &hash[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{flipped}{}", &hash[..at], &hash[at + 1..]);
+
+        for _ in 0..3 {
+            assert_eq!(
+                p.verify_blocking("correct horse", &hash).unwrap(),
+                Verdict::Match
+            );
+            assert_eq!(
+                p.verify_blocking("wrong horse", &hash).unwrap(),
+                Verdict::Mismatch
+            );
+            assert_eq!(
+                p.verify_blocking("correct horse", &tampered).unwrap(),
+                Verdict::Mismatch
+            );
+            assert!(matches!(
+                p.verify_blocking("other horse", &other).unwrap(),
+                Verdict::MatchRehash(_)
+            ));
+            assert_eq!(
+                p.verify_blocking("correct horse", &other).unwrap(),
+                Verdict::Mismatch
+            );
+        }
+        assert!(p.memory.lock().unwrap().len() <= p.cores);
     }
 
     #[test]

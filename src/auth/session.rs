@@ -126,6 +126,44 @@ pub async fn add_amr(conn: &mut PgConnection, session: Uuid, method: &str) -> sq
     Ok(())
 }
 
+/// Signs in `who` (whose password just matched) in **one statement**: the session, its first
+/// authentication method, the sign-in time (and the upgraded password hash, if any), and the
+/// `login` audit entry — all or nothing without a transaction around them — then answers from
+/// what [`user::find_for_sign_in`] loaded before the password was checked.
+pub async fn start_with_password(
+    app: &AppState,
+    who: &user::SignInRow,
+    rehash: Option<String>,
+    client: &ClientInfo,
+) -> AppResult<Value> {
+    const METHOD: &str = "password";
+    let session: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with s as (insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}), \
+         a as (insert into auth.mfa_amr_claims (session_id, authentication_method) select id, $4 from s), \
+         u as (update auth.users set last_sign_in_at = now(), \
+                   encrypted_password = coalesce($5, encrypted_password) where id = $1), \
+         l as (insert into auth.audit_log_entries (action, actor_id, target_id, ip, user_agent, request_id, payload) \
+               values ('login', $1, $1, $3, $2, $6, '{{\"provider\": \"email\"}}')) \
+         select {SESSION_COLUMNS} from s"
+    )))
+    .bind(who.user.id)
+    .bind(&client.user_agent)
+    .bind(client.ip)
+    .bind(METHOD)
+    .bind(rehash)
+    .bind(&client.request_id)
+    .fetch_one(&app.pool)
+    .await?;
+    let mut user = who.user.clone();
+    user.last_sign_in_at = Some(session.created_at);
+    let amr = vec![Amr {
+        method: METHOD.to_owned(),
+        timestamp: session.created_at.timestamp(),
+    }];
+    let orgs = who.orgs.clone();
+    answer(app, &user, &session, amr, orgs, who.json(&user))
+}
+
 /// Mints the access token for `session` and answers with GoTrue's session JSON, carrying the
 /// refresh token of the session's current counter.
 pub async fn respond(
@@ -144,6 +182,25 @@ pub async fn respond(
     .bind(user.id)
     .fetch_one(&mut *conn)
     .await?;
+    let amr = amr
+        .0
+        .into_iter()
+        .map(|(method, timestamp)| Amr { method, timestamp })
+        .collect();
+    let user_json = user::full_json(conn, user).await?;
+    answer(app, user, session, amr, orgs, user_json)
+}
+
+/// The session JSON: a fresh access token with these methods and organizations, the refresh
+/// token of the session's current counter, and the user.
+fn answer(
+    app: &AppState,
+    user: &UserRow,
+    session: &SessionRow,
+    amr: Vec<Amr>,
+    orgs: Option<Value>,
+    user_json: Value,
+) -> AppResult<Value> {
     let mut app_metadata = user.raw_app_meta_data.clone();
     if let Some(map) = app_metadata.as_object_mut() {
         map.insert("orgs".into(), orgs.unwrap_or_else(|| json!({})));
@@ -162,11 +219,7 @@ pub async fn respond(
         user_metadata: user.raw_user_meta_data.clone(),
         role: user.role.clone(),
         aal: session.aal.clone(),
-        amr: amr
-            .0
-            .into_iter()
-            .map(|(method, timestamp)| Amr { method, timestamp })
-            .collect(),
+        amr,
         session_id: session.id.to_string(),
         is_anonymous: user.is_anonymous,
     };
@@ -178,7 +231,7 @@ pub async fn respond(
         "expires_in": exp - iat,
         "expires_at": exp,
         "refresh_token": refresh_token,
-        "user": user::full_json(conn, user).await?,
+        "user": user_json,
     }))
 }
 

@@ -203,15 +203,59 @@ pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result
     .await
 }
 
+/// A user with everything a sign-in answers with, loaded in one statement before the password is
+/// checked, so that after it the sign-in needs only the statement that starts the session.
+#[derive(Debug, Clone, FromRow)]
+pub struct SignInRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    identities: sqlx::types::Json<Vec<IdentityRow>>,
+    factors: sqlx::types::Json<Vec<FactorRow>>,
+    /// `{org_id: role}` of the user's memberships.
+    pub orgs: Option<Value>,
+}
+
+impl SignInRow {
+    /// The full User JSON (with `last_sign_in_at` as given).
+    pub fn json(&self, user: &UserRow) -> Value {
+        user_json(user, &self.identities.0, &self.factors.0)
+    }
+}
+
+/// Loads the user with `email` and what a sign-in answers with (see [`SignInRow`]).
+pub async fn find_for_sign_in(
+    conn: &mut PgConnection,
+    email: &str,
+) -> sqlx::Result<Option<SignInRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS}, {IDENTITIES_JSON} as identities, {FACTORS_JSON} as factors, \
+                (select jsonb_object_agg(org_id::text, role) from public.org_members m where m.user_id = u.id) as orgs \
+         from auth.users u where email = $1"
+    )))
+    .bind(email)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The user's identities as a JSON array, oldest first (`u` is the user's row).
+const IDENTITIES_JSON: &str = "coalesce((select json_agg(i order by i.created_at) from (select id, provider_id, \
+    user_id, identity_data, provider, last_sign_in_at, created_at, updated_at, email from auth.identities \
+    where user_id = u.id) i), '[]')";
+
+/// The user's MFA factors as a JSON array, oldest first (`u` is the user's row).
+const FACTORS_JSON: &str = "coalesce((select json_agg(f order by f.created_at) from (select id, user_id, \
+    friendly_name, factor_type, status, last_challenged_at, created_at, updated_at from auth.mfa_factors \
+    where user_id = u.id) f), '[]')";
+
 /// The full User JSON for `user` (identities and factors loaded).
 pub async fn full_json(conn: &mut PgConnection, user: &UserRow) -> sqlx::Result<Value> {
-    // Identities and factors in one round trip (this runs on every sign-in and refresh).
-    let (identities, factors): (sqlx::types::Json<Vec<IdentityRow>>, sqlx::types::Json<Vec<FactorRow>>) = sqlx::query_as(
-        "select coalesce((select json_agg(i order by i.created_at) from (select id, provider_id, user_id, identity_data, \
-                   provider, last_sign_in_at, created_at, updated_at, email from auth.identities where user_id = $1) i), '[]'), \
-                coalesce((select json_agg(f order by f.created_at) from (select id, user_id, friendly_name, factor_type, status, \
-                   last_challenged_at, created_at, updated_at from auth.mfa_factors where user_id = $1) f), '[]')",
-    )
+    // Identities and factors in one round trip (this runs on every refresh).
+    let (identities, factors): (
+        sqlx::types::Json<Vec<IdentityRow>>,
+        sqlx::types::Json<Vec<FactorRow>>,
+    ) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {IDENTITIES_JSON}, {FACTORS_JSON} from (select $1::uuid as id) u"
+    )))
     .bind(user.id)
     .fetch_one(conn)
     .await?;

@@ -70,27 +70,22 @@ async fn password_grant(
         .unwrap_or_default();
     let password = body.password.unwrap_or_default();
     let mut conn = app.pool.acquire().await?;
-    let found = user::find_by_email(&mut conn, &email)
+    let found = user::find_for_sign_in(&mut conn, &email)
         .await?
-        .filter(|u| u.deleted_at.is_none());
+        .filter(|u| u.user.deleted_at.is_none());
     drop(conn);
-    let stored = found.as_ref().and_then(|u| u.encrypted_password.clone());
+    let stored = found
+        .as_ref()
+        .and_then(|u| u.user.encrypted_password.clone());
     let verdict = app.auth.passwords.verify(password, stored).await?;
-    let mut tx = app.pool.begin().await?;
-    let user = match (found, verdict) {
-        (Some(user), Verdict::Match) => user,
-        (Some(user), Verdict::MatchRehash(new_hash)) => {
-            sqlx::query("update auth.users set encrypted_password = $2 where id = $1")
-                .bind(user.id)
-                .bind(new_hash)
-                .execute(&mut *tx)
-                .await?;
-            user
-        }
+    let (who, rehash) = match (found, verdict) {
+        (Some(who), Verdict::Match) => (who, None),
+        (Some(who), Verdict::MatchRehash(new_hash)) => (who, Some(new_hash)),
         (found, _) => {
-            let id = found.map(|u| u.id);
+            let id = found.map(|u| u.user.id);
+            let mut conn = app.pool.acquire().await?;
             audit::record(
-                &mut tx,
+                &mut conn,
                 "login_failed",
                 id,
                 id,
@@ -98,31 +93,21 @@ async fn password_grant(
                 json!({ "provider": "email" }),
             )
             .await?;
-            tx.commit().await?;
             return Err(invalid_credentials());
         }
     };
-    if user.is_banned() {
+    if who.user.is_banned() {
         return Err(AppError::bad_request("user_banned", "User is banned"));
     }
-    if user.email_confirmed_at.is_none() {
+    if who.user.email_confirmed_at.is_none() {
         return Err(AppError::bad_request(
             "email_not_confirmed",
             "Email not confirmed",
         ));
     }
-    audit::record(
-        &mut tx,
-        "login",
-        Some(user.id),
-        Some(user.id),
-        client,
-        json!({ "provider": "email" }),
-    )
-    .await?;
-    let answer = session::start(app, &mut tx, &user, "password", client).await?;
-    tx.commit().await?;
-    Ok(Json(answer))
+    Ok(Json(
+        session::start_with_password(app, &who, rehash, client).await?,
+    ))
 }
 
 fn not_found() -> AppError {
