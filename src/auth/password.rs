@@ -236,25 +236,10 @@ mod tests {
     }
 
     #[test]
-    fn argon2id_hash_verifies_only_the_right_password() {
+    fn argon2id_hashes_verify_only_the_right_password_in_reused_working_memory() {
         let p = cheap();
         let hash = p.hash_blocking("correct horse").unwrap();
-
         assert!(hash.starts_with("$argon2id$"));
-        assert_eq!(
-            p.verify_blocking("correct horse", &hash).unwrap(),
-            Verdict::Match
-        );
-        assert_eq!(
-            p.verify_blocking("wrong horse", &hash).unwrap(),
-            Verdict::Mismatch
-        );
-    }
-
-    #[test]
-    fn reused_working_memory_gives_the_same_answers_and_stays_bounded() {
-        let p = cheap();
-        let hash = p.hash_blocking("correct horse").unwrap();
         // A hash of another algorithm and a longer output, made by the argon2 crate itself.
         let other = Argon2::new(
             Algorithm::Argon2i,

@@ -49,22 +49,45 @@ fn checked(body: &Subject) -> AppResult<()> {
     Ok(())
 }
 
-/// `POST /functions/v1/subject-export`.
-pub async fn export(
-    State(app): State<AppState>,
+/// Runs `sql` (one of the two public functions, `$1` org and `$2` e-mail) in the caller's
+/// identity transaction and returns its document; `action` completes "Sign in to …".
+async fn call_as(
+    app: &AppState,
     bearer: Bearer,
-    AppJson(body): AppJson<Subject>,
-) -> AppResult<Json<Value>> {
-    checked(&body)?;
-    let who = bearer.signed_in("export personal data")?;
-    let mut tx = identity::begin(&app.pool, &who, Access::ReadOnly).await?;
-    let mut document: Value = sqlx::query_scalar("select public.subject_export($1, $2)")
+    body: &Subject,
+    action: &str,
+    access: Access,
+    sql: &'static str,
+) -> AppResult<Value> {
+    checked(body)?;
+    let who = bearer.signed_in(action)?;
+    let mut tx = identity::begin(&app.pool, &who, access).await?;
+    let document: Value = sqlx::query_scalar(sql)
         .bind(body.org)
         .bind(&body.email)
         .fetch_one(&mut *tx)
         .await
         .map_err(refused)?;
     tx.commit().await?;
+    Ok(document)
+}
+
+/// `POST /functions/v1/subject-export`.
+pub async fn export(
+    State(app): State<AppState>,
+    bearer: Bearer,
+    AppJson(body): AppJson<Subject>,
+) -> AppResult<Json<Value>> {
+    let sql = "select public.subject_export($1, $2)";
+    let mut document = call_as(
+        &app,
+        bearer,
+        &body,
+        "export personal data",
+        Access::ReadOnly,
+        sql,
+    )
+    .await?;
     let objects = store::open(&app.config.storage)?;
     embed_files(objects.as_ref(), &mut document).await?;
     Ok(Json(document))
@@ -76,16 +99,16 @@ pub async fn erase(
     bearer: Bearer,
     AppJson(body): AppJson<Subject>,
 ) -> AppResult<Json<Value>> {
-    checked(&body)?;
-    let who = bearer.signed_in("erase personal data")?;
-    let mut tx = identity::begin(&app.pool, &who, Access::ReadWrite).await?;
-    let done: Value = sqlx::query_scalar("select public.subject_erase($1, $2)")
-        .bind(body.org)
-        .bind(&body.email)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(refused)?;
-    tx.commit().await?;
+    let sql = "select public.subject_erase($1, $2)";
+    let done = call_as(
+        &app,
+        bearer,
+        &body,
+        "erase personal data",
+        Access::ReadWrite,
+        sql,
+    )
+    .await?;
     let objects = store::open(&app.config.storage)?;
     Ok(Json(forget_files(objects.as_ref(), done).await))
 }
