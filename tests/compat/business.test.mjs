@@ -130,3 +130,27 @@ test('business: an admin gets the org after passing the second factor', T, async
   assertNoError(audit.error, 'audit_entries');
   assert.ok(audit.data.some((e) => e.op === 'INSERT'), 'the lead inserts are in the audit log');
 });
+
+test('business: an admin exports a customer\'s data, attachment bytes included, with functions.invoke', T, async () => {
+  // Runs after the admin passed the second factor (the test above): exports need aal2.
+  const customer = members.customer;
+  const mine = await customer.sb.from('tickets').select('id').eq('subject', 'Mine').single();
+  assertNoError(mine.error, 'the customer reads their ticket');
+  const path = `${orgA}/${mine.data.id}/screenshot.txt`;
+  const uploaded = await customer.sb.storage
+    .from('ticket-attachments')
+    .upload(path, new Blob(['it broke here'], { type: 'text/plain' }));
+  assertNoError(uploaded.error, 'the customer attaches a file to their ticket');
+
+  const body = { org: orgA, email: customer.email };
+  const exported = await members.admin.sb.functions.invoke('subject-export', { body });
+  const denied = await members.sales_rep.sb.functions.invoke('subject-export', { body });
+
+  assertNoError(exported.error, 'subject-export');
+  assert.ok(exported.data.tickets.length >= 1, 'their tickets');
+  assert.ok(exported.data.tickets.every((t) => t.user_id === customer.id), 'only theirs');
+  assert.deepEqual(exported.data.files.map((f) => f.name), [path]);
+  assert.equal(Buffer.from(exported.data.files[0].content_base64, 'base64').toString(), 'it broke here');
+  assert.ok(denied.error, 'a sales rep may not export personal data');
+  assert.equal(denied.error.context.status, 403);
+});
