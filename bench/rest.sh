@@ -4,7 +4,7 @@
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/rest.sh
 #
-# Options: BENCH_SECS (default 10), BENCH_CONNS (default 32). Needs wrk (apt-get install wrk) and
+# Options: BENCH_SECS (default 10), BENCH_CONNS (default 32), BENCH_POOL (bizbase's pool; default: its own default). Needs wrk (apt-get install wrk) and
 # pgbench (in Debian's postgresql package). Prints one line per scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +62,7 @@ PY
 ANON=$(BIZBASE_JWT_SECRET=$SECRET BIZBASE_DATA_DIR=$(mktemp -d) $BIN keys --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["anon_key"])')
 
 DATABASE_URL=$URL BIZBASE_ADDR=127.0.0.1:$PORT BIZBASE_JWT_SECRET=$SECRET BIZBASE_DATA_DIR=$(mktemp -d) \
-  BIZBASE_LOG=warn BIZBASE_DB_POOL_MAX=$CONNS $BIN serve &
+  BIZBASE_LOG=warn env ${BENCH_POOL:+BIZBASE_DB_POOL_MAX=$BENCH_POOL} $BIN serve &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; psql "$SERVER/postgres" -qc "drop database if exists $DB with (force)" >/dev/null' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done

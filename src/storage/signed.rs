@@ -265,8 +265,7 @@ pub async fn sign_upload(
     let who = access::caller(&s.app, &method, &path, &headers)?;
     let upsert = upload::upsert_requested(&headers);
     let target = Target::resolve(&s, who, &bucket, name, upsert).await?;
-    let trial = upload::checked(&s, &target, Uuid::new_v4(), None, &store::new_version()).await?;
-    trial.rollback().await?;
+    upload::checked(&s, &target, Uuid::new_v4(), None, &store::new_version()).await?;
     let url = format!("{bucket}/{}", target.name);
     let mut claims = UrlClaims::new(url.clone(), Scope::Upload, UPLOAD_URL_LIFETIME_SECS);
     claims.owner = access::owner(&target.who).1;

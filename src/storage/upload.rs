@@ -2,10 +2,12 @@
 //! whose file part has the empty field name (browsers' Blob/File), or the raw body (Buffer,
 //! stream, string) with `content-type`, `cache-control` and `x-metadata` headers.
 //!
-//! The order makes a failed upload invisible: in the caller's transaction a dry-run insert (rolled
-//! back to a savepoint) lets RLS, the unique key and the bucket refuse before any byte is stored;
-//! the bytes are then streamed to a fresh version; the row is written for real pointing at that
-//! version, and the transaction commits only after the store has the bytes durably. Any failure
+//! The order makes a failed upload invisible: a dry-run insert in the caller's identity (rolled
+//! back) lets RLS, the unique key and the bucket refuse before any byte is stored; the bytes are
+//! then streamed to a fresh version with no transaction or pooled connection held (a slow upload
+//! must not starve the API of connections); then, in a new transaction, the row is written for
+//! real pointing at that version — RLS and the unique key decide again, so a key taken meanwhile
+//! is still a duplicate — and it commits only after the store has the bytes durably. Any failure
 //! deletes the new blob; a successful overwrite deletes the old one.
 
 use axum::{
@@ -297,9 +299,17 @@ where
     let version = store::new_version();
     let location = store::location(&version);
     let id = Uuid::new_v4();
-    let tx = checked(s, &target, id, described.user_metadata.as_ref(), &version).await?;
+    checked(s, &target, id, described.user_metadata.as_ref(), &version).await?;
     let body = std::pin::pin!(body);
     let written = store::write(&*s.store, &location, body, target.limit).await?;
+    // A new transaction: none is held open (nor a pooled connection) while the bytes arrive.
+    let tx = match identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await {
+        Ok(tx) => tx,
+        Err(e) => {
+            store::forget(&*s.store, [version.clone()]).await;
+            return Err(e.into());
+        }
+    };
     let metadata = json!({
         "eTag": store::etag(&version),
         "size": written.size,
@@ -325,24 +335,20 @@ where
     })))
 }
 
-/// The writer's transaction after a dry-run write of the row (rolled back to a savepoint) has let
-/// RLS, the unique key and the bucket refuse it; nothing is stored yet.
+/// A dry-run write of the row in the writer's identity, rolled back: RLS, the unique key and the
+/// bucket refuse here, before any byte is stored. The real write ([`commit_version`]) checks all
+/// of it again, in its own transaction, once the bytes are stored.
 pub async fn checked(
     s: &Storage,
     target: &Target,
     id: Uuid,
     user_metadata: Option<&Value>,
     version: &str,
-) -> AppResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+) -> AppResult<()> {
     let mut tx = identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await?;
-    sqlx::query("savepoint upload_check")
-        .execute(&mut *tx)
-        .await?;
     write_row(&mut tx, target, id, &json!({}), user_metadata, version).await?;
-    sqlx::query("rollback to savepoint upload_check")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    tx.rollback().await?;
+    Ok(())
 }
 
 /// Points the object's row at `version` (whose bytes are already stored) and commits; then the

@@ -395,6 +395,48 @@ async fn an_upload_cut_off_half_way_leaves_neither_row_nor_file(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_slow_upload_holds_no_database_connection_while_its_bytes_arrive(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // One connection in all: if the upload kept its transaction open, nothing else could run.
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let app = TestApp::spawn(one).await;
+    create_bucket(&app, "files", json!({})).await;
+
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /storage/v1/object/files/slow.bin HTTP/1.1\r\nhost: x\r\napikey: {0}\r\n\
+         authorization: Bearer {0}\r\ncontent-type: application/octet-stream\r\n\
+         content-length: 2000000\r\nconnection: close\r\n\r\n",
+        app.service_key
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&vec![7u8; 1_000_000]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let listed = call(&app, Method::POST, "/object/list/files", &app.service_key)
+        .json(&json!({"prefix": ""}))
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    socket.write_all(&vec![7u8; 1_000_000]).await.unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+
+    assert_eq!(listed.status(), 200, "{}", listed.text().await.unwrap());
+    assert!(
+        waited < std::time::Duration::from_secs(2),
+        "the list waited {waited:?}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!((rows(&app).await, blobs(&app)), (1, 1));
+}
+
+#[sqlx::test]
 async fn uploads_have_their_own_size_limit_not_the_api_body_limit(pool: PgPool) {
     let app = TestApp::spawn_with(
         pool,
