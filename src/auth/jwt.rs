@@ -209,13 +209,19 @@ mod tests {
         SecretString::from("an-hs256-secret-of-sufficient-length!!".to_owned())
     }
 
-    #[test]
-    fn hs256_round_trip_and_tamper_detection() {
+    /// A signer and a token of it for subject `u`, valid for another minute.
+    fn signed() -> (Signer, String) {
         let signer = Signer::new(&secret(), None).unwrap();
         let exp = chrono::Utc::now().timestamp() + 60;
         let token = signer
             .sign(&serde_json::json!({"sub": "u", "exp": exp}))
             .unwrap();
+        (signer, token)
+    }
+
+    #[test]
+    fn hs256_round_trip_and_tamper_detection() {
+        let (signer, token) = signed();
 
         assert_eq!(signer.verify(&token).unwrap()["sub"], "u");
         let mut forged = token.clone();
@@ -241,11 +247,7 @@ mod tests {
 
     #[test]
     fn a_remembered_token_still_expires_and_only_the_same_string_hits() {
-        let signer = Signer::new(&secret(), None).unwrap();
-        let exp = chrono::Utc::now().timestamp() + 60;
-        let token = signer
-            .sign(&serde_json::json!({"sub": "u", "exp": exp}))
-            .unwrap();
+        let (signer, token) = signed();
         assert_eq!(signer.verify(&token).unwrap()["sub"], "u");
         assert_eq!(signer.verified.lock().unwrap().len(), 1, "remembered");
         assert_eq!(signer.verify(&token).unwrap()["sub"], "u", "from the cache");
