@@ -4,8 +4,9 @@
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/rest.sh
 #
-# Options: BENCH_SECS (default 10), BENCH_CONNS (default 32), BENCH_POOL (bizbase's pool; default: its own default). Needs wrk (apt-get install wrk) and
-# pgbench (in Debian's postgresql package). Prints one line per scenario.
+# Options: BENCH_SECS (default 10), BENCH_CONNS (default 32), BENCH_POOL (bizbase's pool; default: its
+# own default), BENCH_BIN (a prebuilt binary to measure instead of building this tree). Needs wrk
+# (apt-get install wrk) and pgbench (in Debian's postgresql package). Prints one line per scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECS:-10}
@@ -18,8 +19,8 @@ DB=bizbase_bench_rest
 URL=$SERVER/$DB
 PORT=18900
 SECRET=bench-secret-bench-secret-bench-secret-42
-BIN=target/release/bizbase
-cargo build --release --quiet
+BIN=${BENCH_BIN:-target/release/bizbase}
+[ -n "${BENCH_BIN:-}" ] || cargo build --release --quiet
 
 psql "$SERVER/postgres" -qc "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null
 DATABASE_URL=$URL BIZBASE_DATA_DIR=$(mktemp -d) BIZBASE_LOG=warn $BIN migrate >/dev/null

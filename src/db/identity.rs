@@ -99,23 +99,26 @@ impl Identity {
             Access::ReadWrite => "READ WRITE",
             Access::ReadOnly => "READ ONLY",
         };
-        let mut sql = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED {mode}; SELECT set_config('role', {}, true), \
-             set_config('request.jwt.claims', {}, true)",
-            quote_literal(self.role.as_str()),
-            quote_literal(&self.claims.to_string()),
-        );
+        let claims = self.claims.to_string();
+        let mut sql = String::with_capacity(256 + claims.len());
+        sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED ");
+        sql.push_str(mode);
+        sql.push_str("; SELECT set_config('role', ");
+        push_literal(&mut sql, self.role.as_str());
+        sql.push_str(", true), set_config('request.jwt.claims', ");
+        push_literal(&mut sql, &claims);
+        sql.push_str(", true)");
         if let Some(ms) = self.statement_timeout_ms {
             sql.push_str(&format!(", set_config('statement_timeout', '{ms}', true)"));
         }
         if let Some(r) = &self.request {
-            sql.push_str(&format!(
-                ", set_config('request.method', {}, true), set_config('request.path', {}, true), \
-                 set_config('request.headers', {}, true)",
-                quote_literal(&r.method),
-                quote_literal(&r.path),
-                quote_literal(&r.headers.to_string()),
-            ));
+            sql.push_str(", set_config('request.method', ");
+            push_literal(&mut sql, &r.method);
+            sql.push_str(", true), set_config('request.path', ");
+            push_literal(&mut sql, &r.path);
+            sql.push_str(", true), set_config('request.headers', ");
+            push_literal(&mut sql, &r.headers.to_string());
+            sql.push_str(", true)");
         }
         sql
     }
@@ -126,27 +129,66 @@ impl Identity {
 /// NUL cannot occur in PostgreSQL text and is dropped.
 pub fn quote_literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 3);
-    out.push_str("E'");
-    for c in text.chars() {
-        match c {
-            '\'' => out.push_str("''"),
-            '\\' => out.push_str("\\\\"),
-            '\0' => {}
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
+    push_literal(&mut out, text);
     out
 }
 
+/// [`quote_literal`], appending to `out`: runs of ordinary characters are copied whole.
+fn push_literal(out: &mut String, text: &str) {
+    out.push_str("E'");
+    let mut rest = text;
+    while let Some(at) = rest.find(['\'', '\\', '\0']) {
+        out.push_str(&rest[..at]);
+        match rest.as_bytes()[at] {
+            b'\'' => out.push_str("''"),
+            b'\\' => out.push_str("\\\\"),
+            _ => {}
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out.push('\'');
+}
+
 /// Begins a transaction as `identity`. Dropping it without commit rolls back.
+///
+/// A pooled connection reused within a second is not pinged first (see `db::pool_options`); if
+/// it turns out dead here, nothing has run yet, so the begin is tried once more on another.
 pub async fn begin(
     pool: &PgPool,
     identity: &Identity,
     access: Access,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with(AssertSqlSafe(identity.begin_sql(access)))
-        .await
+    let sql = identity.begin_sql(access);
+    match pool.begin_with(AssertSqlSafe(sql.clone())).await {
+        Err(e) if connection_lost(&e) => {
+            tracing::info!(error = %e, "pooled connection was dead; beginning on another");
+            pool.begin_with(AssertSqlSafe(sql)).await
+        }
+        other => other,
+    }
+}
+
+/// Ends a `READ ONLY` transaction without a round trip of its own: dropping it queues a
+/// `ROLLBACK` on the connection, which the pool sends together with its release check once the
+/// answer is on its way. A transaction that cannot write has nothing to commit, so rolling it back
+/// is the same as committing it, one round trip cheaper per read.
+pub fn end_read(tx: Transaction<'static, Postgres>) {
+    drop(tx);
+}
+
+/// Whether `error` means the connection is gone (closed, reset, or its backend terminated), as
+/// opposed to the statement failing.
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        // 57P01..57P03: the backend was terminated or the server is shutting down / starting up.
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            let c: &str = &c;
+            c.starts_with("57P0") || c.starts_with("08")
+        }),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

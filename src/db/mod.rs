@@ -9,7 +9,7 @@ use std::{str::FromStr, time::Duration};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use sqlx::{
-    PgPool,
+    Connection, PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -61,14 +61,29 @@ impl Database {
     }
 }
 
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Pool settings: bounded waits so an unavailable database turns into a quick 503.
+///
+/// sqlx proves every connection alive when it returns to the pool (a `Sync` round trip), so one
+/// handed out again within [`PING_AFTER_IDLE`] is used without another round trip; one that sat
+/// idle longer (through a database restart, say) is pinged first and replaced if dead.
 pub fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(config.db_pool_max)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Where a connection goes, without credentials (for messages and logs).

@@ -170,7 +170,7 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
         .await
         .map_err(|e| from_db(e, anon))?;
     let json = json.unwrap_or_else(|| "[]".to_owned());
-    tx.commit().await?;
+    identity::end_read(tx);
     let offset = query.root().offset.unwrap_or(0);
     if let Some(t) = total
         && offset > 0

@@ -185,7 +185,9 @@ pub async fn call(
     )
     .await
     .map_err(|e| from_db(e, anon))?;
-    if prefer.rollback {
+    if access == Access::ReadOnly {
+        identity::end_read(tx);
+    } else if prefer.rollback {
         tx.rollback().await?;
     } else {
         tx.commit().await?;

@@ -184,7 +184,7 @@ pub async fn list(
         .bind(q.search.unwrap_or_default())
         .fetch_one(&mut *tx)
         .await?;
-    tx.commit().await?;
+    identity::end_read(tx);
     Ok(Json(rows))
 }
 
@@ -201,7 +201,7 @@ pub async fn get(
         .bind(&id)
         .fetch_optional(&mut *tx)
         .await?;
-    tx.commit().await?;
+    identity::end_read(tx);
     row.map(Json).ok_or_else(bucket_not_found)
 }
 

@@ -71,7 +71,7 @@ pub(super) async fn visible(
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| access::db_error(e, "conflict", object_not_found()))?;
-    tx.commit().await?;
+    identity::end_read(tx);
     Ok(row)
 }
 

@@ -73,7 +73,7 @@ pub async fn list(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| access::db_error(e, "conflict", bucket_not_found()))?;
-    tx.commit().await?;
+    identity::end_read(tx);
     Ok(Json(rows))
 }
 

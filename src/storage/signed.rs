@@ -211,7 +211,7 @@ pub async fn sign_many(
     .fetch_all(&mut *tx)
     .await
     .map_err(|e| access::db_error(e, "conflict", object_not_found()))?;
-    tx.commit().await?;
+    identity::end_read(tx);
     let mut signed = Vec::with_capacity(paths.len());
     for path in paths {
         signed.push(if visible.contains(&path) {

@@ -14,6 +14,7 @@ mod migrations;
 mod moto;
 mod ops;
 mod pipeline;
+mod pool;
 mod rest;
 mod seed;
 mod storage;

@@ -172,7 +172,7 @@ pub async fn serve(
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| from_db(e, anon))?;
-    tx.commit().await?;
+    identity::end_read(tx);
     let doc = document(&cache, schema, &visible, &Server::from_headers(headers));
     Ok(respond(
         StatusCode::OK,
