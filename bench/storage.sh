@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Storage throughput: a 100 MB object uploaded to and downloaded from /storage/v1 (local-disk
-# backend) with curl, against `cp` of the same bytes on the same disk, in one run; and the server's
-# peak memory (VmHWM) before and after, which must stay flat (uploads and downloads stream).
+# backend), against `cp` of the same bytes on the same disk, in one run; and the server's peak
+# memory (VmHWM) before and after, which must stay flat (uploads and downloads stream).
+#
+# Uploads use curl. Downloads are timed twice: with curl, and with bench/fetch.rs, a minimal client
+# that writes in 1 MiB blocks as cp does — curl 7.88 writes its output 16 KiB at a time, and
+# copying the local file with `curl file://` (also reported) costs it about twice what cp takes
+# with no server involved, so only the second download measures the server.
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/storage.sh
 #
@@ -17,7 +22,8 @@ URL=$SERVER/$DB
 PORT=18902
 SECRET=bench-secret-bench-secret-bench-secret-42
 BIN=target/release/bizbase
-cargo build --release --quiet
+FETCH=target/release/examples/bench-fetch
+cargo build --release --quiet --bin bizbase --example bench-fetch
 
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/bizbase-bench-storage.XXXXXX")
 psql "$SERVER/postgres" -qc "drop database if exists $DB with (force)" -c "create database $DB" >/dev/null
@@ -39,30 +45,42 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 hwm_before=$(hwm_kb)
 
-cps=(); ups=(); downs=()
+cps=(); ups=(); downs=(); fetches=(); curlcps=()
+timed() { # command…: seconds to run it and sync
+    local t0 t1
+    t0=$(now); "$@"; sync; t1=$(now)
+    echo "$t1 - $t0" | bc -l
+}
 for r in $(seq "$ROUNDS"); do
-    t0=$(now); cp "$WORK/source.bin" "$WORK/copy.bin"; sync; t1=$(now)
-    cps+=("$(echo "$t1 - $t0" | bc -l)")
-    t0=$(now)
-    curl -sf "${H[@]}" -H 'content-type: application/octet-stream' -H 'x-upsert: true' \
-        -X POST --upload-file "$WORK/source.bin" "http://127.0.0.1:$PORT/storage/v1/object/bench/big-$r.bin" >/dev/null
-    t1=$(now)
-    ups+=("$(echo "$t1 - $t0" | bc -l)")
-    t0=$(now)
-    curl -sf "${H[@]}" -o "$WORK/down.bin" "http://127.0.0.1:$PORT/storage/v1/object/bench/big-$r.bin"
-    sync; t1=$(now)
-    downs+=("$(echo "$t1 - $t0" | bc -l)")
-    cmp -s "$WORK/source.bin" "$WORK/down.bin" || { echo "round $r: downloaded bytes differ"; exit 1; }
-    rm -f "$WORK/copy.bin" "$WORK/down.bin"
+    object="http://127.0.0.1:$PORT/storage/v1/object/bench/big-$r.bin"
+    cps+=("$(timed cp "$WORK/source.bin" "$WORK/copy.bin")")
+    rm -f "$WORK/copy.bin"
+    curlcps+=("$(timed curl -sf -o "$WORK/copy.bin" "file://$WORK/source.bin")")
+    rm -f "$WORK/copy.bin"
+    ups+=("$(timed curl -sf "${H[@]}" -H 'content-type: application/octet-stream' -H 'x-upsert: true' \
+        -X POST --upload-file "$WORK/source.bin" -o /dev/null "$object")")
+    downs+=("$(timed curl -sf "${H[@]}" -o "$WORK/down.bin" "$object")")
+    cmp -s "$WORK/source.bin" "$WORK/down.bin" || { echo "round $r: downloaded bytes differ (curl)"; exit 1; }
+    rm -f "$WORK/down.bin"
+    fetches+=("$(timed "$FETCH" "$object" "$SERVICE" "$WORK/down.bin")")
+    cmp -s "$WORK/source.bin" "$WORK/down.bin" || { echo "round $r: downloaded bytes differ (fetch)"; exit 1; }
+    rm -f "$WORK/down.bin"
 done
 hwm_after=$(hwm_kb)
 
 cp_s=$(printf '%s\n' "${cps[@]}" | median)
 up_s=$(printf '%s\n' "${ups[@]}" | median)
 down_s=$(printf '%s\n' "${downs[@]}" | median)
+fetch_s=$(printf '%s\n' "${fetches[@]}" | median)
+curlcp_s=$(printf '%s\n' "${curlcps[@]}" | median)
 echo "bizbase $(git rev-parse --short HEAD) · $(nproc) cores · ${MB} MB object · median of $ROUNDS rounds"
-printf '%-10s %10s %12s %10s\n' what seconds MB/s "x of cp"
-printf '%-10s %10.2f %12.0f %10s\n' cp "$cp_s" "$(echo "$MB / $cp_s" | bc -l)" 1.00
-printf '%-10s %10.2f %12.0f %10.2f\n' upload "$up_s" "$(echo "$MB / $up_s" | bc -l)" "$(echo "$up_s / $cp_s" | bc -l)"
-printf '%-10s %10.2f %12.0f %10.2f\n' download "$down_s" "$(echo "$MB / $down_s" | bc -l)" "$(echo "$down_s / $cp_s" | bc -l)"
+row() { # label seconds
+    printf '%-34s %8.3f %8.0f %8.2f\n' "$1" "$2" "$(echo "$MB / $2" | bc -l)" "$(echo "$2 / $cp_s" | bc -l)"
+}
+printf '%-34s %8s %8s %8s\n' what seconds MB/s "x of cp"
+row "cp" "$cp_s"
+row "upload (curl)" "$up_s"
+row "download (1 MiB client, fetch.rs)" "$fetch_s"
+row "download (curl)" "$down_s"
+row "curl file:// copy, no server" "$curlcp_s"
 echo "server peak memory (VmHWM): $((hwm_before / 1024)) MB before, $((hwm_after / 1024)) MB after $((ROUNDS * 2)) transfers of ${MB} MB"
