@@ -124,6 +124,20 @@ async fn seed_demo_creates_the_volumes_the_issue_asks_for(pool: PgPool) {
     );
     let ticket_numbers = count(&pool, "select count(distinct ticket_number) from public.tickets where ticket_number ~ '^T-1[0-9]{3}$'").await;
     assert_eq!(ticket_numbers, 300);
+    // The next invoice of the org continues after the seeded ones instead of colliding with them.
+    let highest = count(
+        &pool,
+        "select max(substr(number, 5)::bigint) from public.invoices where number ~ '^INV-[0-9]+$'",
+    )
+    .await;
+    let next: String = sqlx::query_scalar(
+        "insert into public.invoices (org_id, customer_id, amount_due) \
+         select org_id, customer_id, 1 from public.invoices limit 1 returning number",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(next, format!("INV-{:05}", highest + 1));
     assert!(count(&pool, "select count(*) from public.refunds").await > 0);
     assert_eq!(
         count(&pool, "select count(*) from public.integrations").await,

@@ -9,6 +9,7 @@
 mod audit;
 mod functions;
 mod integrations;
+mod invoices;
 mod matrix;
 mod service;
 mod subject;

@@ -42,7 +42,7 @@ async fn concurrent_tickets_get_distinct_consecutive_numbers_per_org(pool: sqlx:
 }
 
 /// Runs the futures concurrently on the test's runtime.
-async fn futures_join<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
+pub(super) async fn futures_join<F, T>(futures: impl Iterator<Item = F>) -> Vec<T>
 where
     F: std::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,

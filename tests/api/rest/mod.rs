@@ -9,6 +9,7 @@ mod identity;
 mod openapi;
 mod read;
 mod rpc;
+mod typescript;
 mod write;
 
 use std::net::SocketAddr;
