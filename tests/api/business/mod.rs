@@ -11,6 +11,7 @@ mod functions;
 mod integrations;
 mod invoices;
 mod matrix;
+mod same_org;
 mod service;
 mod subject;
 

@@ -1,0 +1,126 @@
+//! The org boundary of references: a row may refer only to rows of its own organization (a
+//! foreign key alone only says the row exists), and no row moves to another org.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{World, call};
+
+#[sqlx::test]
+async fn a_row_cannot_refer_to_a_row_of_another_org(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let rep = w.token("sales_rep");
+    let theirs = w.ids_b["contact"];
+
+    // Org B's contact id, learned somehow, attached to a new lead of org A: refused as a
+    // foreign-key violation, naming the column; nothing is written.
+    let (status, body) = call(
+        w.rest(Method::POST, "/leads", rep)
+            .json(&json!({"org_id": w.a, "title": "borrowed", "contact_id": theirs})),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "23503");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another organization"),
+        "{body}"
+    );
+    assert!(
+        body["details"].as_str().unwrap().contains("contact_id"),
+        "{body}"
+    );
+    let borrowed: i64 =
+        sqlx::query_scalar("select count(*) from public.leads where title = 'borrowed'")
+            .fetch_one(&w.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(borrowed, 0);
+
+    // The same with the org's own contact is fine.
+    let (status, body) = call(
+        w.rest(Method::POST, "/leads", rep)
+            .json(&json!({"org_id": w.a, "title": "own", "contact_id": w.id("contact")})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Updates are checked too: a deal of org A pointed at org B's company.
+    let (status, body) = call(
+        w.rest(
+            Method::PATCH,
+            &format!("/deals?id=eq.{}", w.id("deal")),
+            rep,
+        )
+        .json(&json!({"company_id": w.ids_b["company"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("23503")),
+        "{body}"
+    );
+}
+
+#[sqlx::test]
+async fn rows_do_not_move_between_orgs_and_deletes_still_clear_references(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    // Even the service role cannot move a contact (its leads and deals would stay behind).
+    let (status, body) = call(
+        w.rest(
+            Method::PATCH,
+            &format!("/contacts?id=eq.{}", w.id("contact")),
+            &w.app.service_key,
+        )
+        .json(&json!({"org_id": w.b})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("23514")),
+        "{body}"
+    );
+
+    // `on delete set null` updates the referring rows through the same trigger.
+    let contact = w.id("contact");
+    let referring = "select (select count(*) from public.leads where contact_id = $1) \
+                     + (select count(*) from public.deals where contact_id = $1)";
+    let before: i64 = sqlx::query_scalar(referring)
+        .bind(contact)
+        .fetch_one(&w.app.pool)
+        .await
+        .unwrap();
+    assert!(before > 0, "the fixture's contact should be referred to");
+    sqlx::query("delete from public.contacts where id = $1")
+        .bind(contact)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+    let still: i64 = sqlx::query_scalar(referring)
+        .bind(contact)
+        .fetch_one(&w.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(still, 0);
+}
+
+#[sqlx::test]
+async fn every_org_scoped_table_has_the_check(pool: sqlx::PgPool) {
+    // A table added later without `private.enforce_same_org` shows up here.
+    let missing: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_class c \
+         where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and c.relname <> 'orgs' \
+           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'org_id' and not a.attisdropped) \
+           and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'same_org') \
+         order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        missing.is_empty(),
+        "tables without the org check: {missing:?}"
+    );
+}
