@@ -4,6 +4,7 @@ use std::{net::SocketAddr, ops::Deref, sync::Arc};
 
 use anyhow::Context;
 use axum::{Router, extract::Request};
+use object_store::ObjectStore;
 use secrecy::SecretString;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -12,7 +13,7 @@ use crate::{
     auth::{AuthState, keys},
     config::Config,
     db::{self, Database},
-    error::AppError,
+    error::{AppError, AppResult},
     http::{
         self,
         layers::{self, PipelineSettings},
@@ -37,6 +38,10 @@ pub struct Inner {
     pub auth: AuthState,
     /// The data API's schema cache.
     pub rest: crate::rest::schema::RestState,
+    /// Where stored files' bytes are kept (the storage API, the GDPR endpoints and the orphan
+    /// sweep share it); `None` when it could not be opened, which makes those 503 while the rest
+    /// of the API serves.
+    pub objects: Option<Arc<dyn ObjectStore>>,
 }
 
 impl Deref for AppState {
@@ -51,13 +56,28 @@ impl AppState {
     pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
         let jwt_secret = keys::jwt_secret(&config)?;
         let auth = AuthState::new(&config, &jwt_secret)?;
+        let objects = match crate::storage::store::open(&config.storage) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the object store cannot be opened; file storage is unavailable");
+                None
+            }
+        };
         Ok(Self(Arc::new(Inner {
             config,
             pool,
             jwt_secret,
             auth,
             rest: Default::default(),
+            objects,
         })))
+    }
+
+    /// The object store, or 503 when it could not be opened.
+    pub fn objects(&self) -> AppResult<Arc<dyn ObjectStore>> {
+        self.objects
+            .clone()
+            .ok_or_else(|| AppError::Unavailable("the object store is unavailable".into()))
     }
 }
 
@@ -122,10 +142,10 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     let worker = jobs::outbox::spawn(state.clone());
     let retention =
         crate::ops::audit::retention(database.pool.clone(), config.audit_retention_days);
-    let sweeper = crate::storage::sweep::sweeper(
-        database.pool.clone(),
-        crate::storage::store::open(&config.storage)?,
-    );
+    let sweeper = match &state.objects {
+        Some(store) => crate::storage::sweep::sweeper(database.pool.clone(), store.clone()),
+        None => crate::jobs::task::Task::idle(),
+    };
     let backups = match config.backup.schedule {
         Some(_) => crate::ops::backup::schedule::scheduler(
             config.clone(),

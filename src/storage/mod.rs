@@ -38,15 +38,11 @@ pub struct Storage {
     pub store: Arc<dyn ObjectStore>,
 }
 
-/// The `/storage/v1` router, behind the gateway rules. The object store is opened here (its
-/// directory created); if that fails every storage route answers 503 and the rest still serves.
+/// The `/storage/v1` router, behind the gateway rules. If the object store could not be opened
+/// (see `AppState::objects`), every storage route answers 503 and the rest still serves.
 pub fn router(state: AppState) -> Router<AppState> {
-    let store = match store::open(&state.config.storage) {
-        Ok(store) => store,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "the object store cannot be opened; /storage/v1 is unavailable");
-            return Router::new().route("/storage/v1/{*rest}", any(unavailable));
-        }
+    let Some(store) = state.objects.clone() else {
+        return Router::new().route("/storage/v1/{*rest}", any(unavailable));
     };
     let storage = Storage {
         app: state.clone(),

@@ -16,7 +16,6 @@ use crate::{
     db::identity::{self, Access},
     error::{AppError, AppResult},
     http::json::AppJson,
-    storage::store,
 };
 
 /// The request body of both endpoints.
@@ -78,6 +77,7 @@ pub async fn export(
     bearer: Bearer,
     AppJson(body): AppJson<Subject>,
 ) -> AppResult<Json<Value>> {
+    let objects = app.objects()?;
     let sql = "select public.subject_export($1, $2)";
     let mut document = call_as(
         &app,
@@ -88,7 +88,6 @@ pub async fn export(
         sql,
     )
     .await?;
-    let objects = store::open(&app.config.storage)?;
     embed_files(objects.as_ref(), &mut document).await?;
     Ok(Json(document))
 }
@@ -99,6 +98,8 @@ pub async fn erase(
     bearer: Bearer,
     AppJson(body): AppJson<Subject>,
 ) -> AppResult<Json<Value>> {
+    // Known to be there before anything is erased, so the files go with the rows.
+    let objects = app.objects()?;
     let sql = "select public.subject_erase($1, $2)";
     let done = call_as(
         &app,
@@ -109,7 +110,6 @@ pub async fn erase(
         sql,
     )
     .await?;
-    let objects = store::open(&app.config.storage)?;
     Ok(Json(forget_files(objects.as_ref(), done).await))
 }
 

@@ -9,6 +9,7 @@ mod s3;
 mod signed;
 mod sweep;
 mod transfer;
+mod unavailable;
 
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
