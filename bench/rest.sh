@@ -4,12 +4,14 @@
 #
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash bench/rest.sh
 #
-# Options: BENCH_SECS (default 10), BENCH_CONNS (default 32), BENCH_POOL (bizbase's pool; default: its
+# Options: BENCH_SECS (default 10) per run, BENCH_ROUNDS (default 3) of bizbase-then-pgbench per scenario
+# (medians reported), BENCH_CONNS (default 32), BENCH_POOL (bizbase's pool; default: its
 # own default), BENCH_BIN (a prebuilt binary to measure instead of building this tree). Needs wrk
 # (apt-get install wrk) and pgbench (in Debian's postgresql package). Prints one line per scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-32}
 : "${DATABASE_URL:?set DATABASE_URL to a server where databases may be created}"
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk"; exit 1; }
@@ -75,7 +77,8 @@ run_wrk() { # name script path
     out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "bench/wrk/$2" "http://127.0.0.1:$PORT$3")
     local rps p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {v=$2; m=1; if (v ~ /us$/) m=0.001; else if (v ~ /ms$/) m=1; else if (v ~ /s$/) m=1000;
+                          sub(/[a-z]+$/, "", v); printf "%.2f", v*m}' <<<"$out")
     local non2xx
     non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
     echo "$rps $p99 ${non2xx:-0}"
@@ -111,16 +114,29 @@ COMMIT;"
 INSF=$(mktemp --suffix=.sql); echo "$INS" >"$INSF"
 export BENCH_BODY=$ROWS
 
-echo "bizbase $(git rev-parse --short HEAD) · $(nproc) cores · $CONNS connections · ${SECS}s per run · 100k rows, 10 orgs, RLS on"
-printf '%-34s %12s %12s %8s %10s %8s\n' scenario bizbase/s pgbench/s ratio p99 non-2xx
-read -r rps p99 bad < <(run_wrk page page.lua "/rest/v1/bench_items?select=*&org_id=eq.$ORG&order=id.asc&limit=50")
-rss_page=$(rss_kb)
-tps=$(run_pgbench "$(sqlfile "$PAGE")")
-printf '%-34s %12s %12s %7.0f%% %10s %8s\n' "first page of 50 (sales_rep, RLS)" "$rps" "$tps" "$(echo "100*$rps/$tps" | bc -l)" "$p99" "$bad"
-read -r rps p99 bad < <(run_wrk one one.lua "/rest/v1/bench_items")
-tps=$(run_pgbench "$ONEF")
-printf '%-34s %12s %12s %7.0f%% %10s %8s\n' "single row by id" "$rps" "$tps" "$(echo "100*$rps/$tps" | bc -l)" "$p99" "$bad"
-read -r rps p99 bad < <(run_wrk insert insert.lua "/rest/v1/bench_items")
-tps=$(run_pgbench "$INSF")
-printf '%-34s %12s %12s %7.0f%% %10s %8s\n' "bulk insert of 100 rows" "$rps" "$tps" "$(echo "100*$rps/$tps" | bc -l)" "$p99" "$bad"
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+scenario() { # label wrk-script path pgbench-file: ROUNDS alternating runs, medians and each round's ratio
+    local label=$1 script=$2 path=$3 file=$4 rps p99 bad tps r
+    local -a rpss=() tpss=() p99s=() ratios=() bads=()
+    for r in $(seq "$ROUNDS"); do
+        read -r rps p99 bad < <(run_wrk "$label" "$script" "$path")
+        [ "$script" = page.lua ] && [ "$r" = 1 ] && rss_page=$(rss_kb)
+        tps=$(run_pgbench "$file")
+        rpss+=("$rps"); tpss+=("$tps"); p99s+=("$p99"); bads+=("$bad")
+        ratios+=("$(echo "100*$rps/$tps" | bc -l | xargs printf '%.0f')")
+    done
+    printf '%-34s %12s %12s %7s%% %10s %8s   %s\n' "$label" \
+        "$(printf '%s\n' "${rpss[@]}" | median)" "$(printf '%s\n' "${tpss[@]}" | median)" \
+        "$(printf '%s\n' "${ratios[@]}" | median)" \
+        "$(printf '%s\n' "${p99s[@]}" | median)ms" \
+        "$(printf '%s\n' "${bads[@]}" | awk '{s+=$1} END {print s}')" \
+        "$(IFS=/; echo "${ratios[*]}")"
+}
+
+echo "bizbase $(git rev-parse --short HEAD) · $(nproc) cores · $CONNS connections · ${SECS}s per run · $ROUNDS rounds · 100k rows, 10 orgs, RLS on"
+printf '%-34s %12s %12s %8s %10s %8s   %s\n' scenario bizbase/s pgbench/s ratio p99 non-2xx "ratio per round"
+scenario "first page of 50 (sales_rep, RLS)" page.lua "/rest/v1/bench_items?select=*&org_id=eq.$ORG&order=id.asc&limit=50" "$(sqlfile "$PAGE")"
+scenario "single row by id" one.lua "/rest/v1/bench_items" "$ONEF"
+scenario "bulk insert of 100 rows" insert.lua "/rest/v1/bench_items" "$INSF"
+echo "(medians of the rounds; each round runs bizbase, then pgbench)"
 echo "RSS after the page run: $((rss_page / 1024)) MB; after all runs: $(( $(rss_kb) / 1024 )) MB"
