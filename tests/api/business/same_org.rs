@@ -1,5 +1,6 @@
-//! The org boundary of references: a row may refer only to rows of its own organization (a
-//! foreign key alone only says the row exists), and no row moves to another org.
+//! The boundaries of references: a row may refer only to rows of its own organization (a foreign
+//! key alone only says the row exists), no row moves to another org, and a deal's stage is a stage
+//! of the deal's pipeline.
 
 use reqwest::Method;
 use serde_json::json;
@@ -122,5 +123,78 @@ async fn every_org_scoped_table_has_the_check(pool: sqlx::PgPool) {
     assert!(
         missing.is_empty(),
         "tables without the org check: {missing:?}"
+    );
+}
+
+#[sqlx::test]
+async fn a_deal_stays_at_a_stage_of_its_own_pipeline(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let rep = w.token("sales_rep");
+    let admin = w.token("admin");
+    let (status, other) = call(
+        w.rest(Method::POST, "/pipelines", admin)
+            .header("prefer", "return=representation")
+            .json(&json!({"org_id": w.a, "name": "Renewals"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{other}");
+    let (status, stage) = call(
+        w.rest(Method::POST, "/pipeline_stages", admin)
+            .header("prefer", "return=representation")
+            .json(&json!({"org_id": w.a, "pipeline_id": other[0]["id"], "name": "Asked", "position": 0})),
+    )
+    .await;
+    assert_eq!(status, 201, "{stage}");
+    let foreign_stage = stage[0]["id"].clone();
+
+    // The fixture's deal is in the Sales pipeline: a Renewals stage is refused, its own is fine.
+    let deal = format!("/deals?id=eq.{}", w.id("deal"));
+    let (status, body) = call(
+        w.rest(Method::PATCH, &deal, rep)
+            .json(&json!({"stage_id": foreign_stage})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("23503")),
+        "{body}"
+    );
+    assert!(
+        body["details"]
+            .as_str()
+            .unwrap()
+            .contains("another pipeline"),
+        "{body}"
+    );
+    let (status, body) = call(
+        w.rest(Method::PATCH, &deal, rep)
+            .header("prefer", "return=representation")
+            .json(&json!({"stage_id": w.id("stage")})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Moving the deal together with a matching stage is fine too.
+    let (status, body) = call(
+        w.rest(Method::PATCH, &deal, rep)
+            .header("prefer", "return=representation")
+            .json(&json!({"pipeline_id": other[0]["id"], "stage_id": foreign_stage})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // A stage does not move to another pipeline.
+    let (status, body) = call(
+        w.rest(
+            Method::PATCH,
+            &format!("/pipeline_stages?id=eq.{}", w.id("stage")),
+            admin,
+        )
+        .json(&json!({"pipeline_id": other[0]["id"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("23514")),
+        "{body}"
     );
 }
