@@ -8,18 +8,33 @@ use bizbase::{
     config::Sources,
     db::identity::{self, Access, Identity},
 };
-use sqlx::PgPool;
+use sqlx::{PgPool, postgres::PgPoolOptions};
 
 use crate::harness::JWT_SECRET;
 
-async fn own_pool(test_pool: &PgPool) -> PgPool {
+/// bizbase's pool settings, one connection, over the test's database.
+fn own_options() -> PgPoolOptions {
     let data_dir = tempfile::tempdir().unwrap();
     let mut src = Sources::default();
     src.set("DATA_DIR", &data_dir.path().to_string_lossy());
     src.set("JWT_SECRET", JWT_SECRET);
     let config = Config::from_sources(&src).unwrap();
-    bizbase::db::pool_options(&config)
-        .max_connections(1)
+    bizbase::db::pool_options(&config).max_connections(1)
+}
+
+async fn own_pool(test_pool: &PgPool) -> PgPool {
+    connect(own_options(), test_pool).await
+}
+
+/// [`own_pool`] that never checks a connection before handing it out, however long it sat idle
+/// (on a loaded machine the second after a release can pass before the next query).
+async fn never_pinging_pool(test_pool: &PgPool) -> PgPool {
+    let options = own_options().before_acquire(|_, _| Box::pin(async { Ok(true) }));
+    connect(options, test_pool).await
+}
+
+async fn connect(options: PgPoolOptions, test_pool: &PgPool) -> PgPool {
+    options
         .connect_with((*test_pool.connect_options()).clone())
         .await
         .unwrap()
@@ -29,6 +44,18 @@ async fn backend_pid(pool: &PgPool) -> sqlx::Result<i32> {
     sqlx::query_scalar("select pg_backend_pid()")
         .fetch_one(pool)
         .await
+}
+
+/// Waits until the connection's release (sqlx checks it on its way back) is over, so that what
+/// happens to its backend next is found by the next user, not by that check.
+async fn back_in_the_pool(own: &PgPool) {
+    for _ in 0..500 {
+        if own.num_idle() == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("the connection did not come back to the pool");
 }
 
 async fn terminate(test_pool: &PgPool, pid: i32) {
@@ -55,15 +82,17 @@ async fn a_connection_that_died_while_idle_is_replaced_before_use(pool: PgPool) 
 
 #[sqlx::test]
 async fn the_identity_transaction_begins_on_another_connection_if_its_own_died(pool: PgPool) {
-    // Reused at once, the connection is not pinged: a plain query on it fails and drops it
-    // (what saves the round trip), but beginning the identity transaction, where nothing has run
+    // A connection handed out without a ping (as within a second of its release): a plain query
+    // on it fails and drops it, but beginning the identity transaction, where nothing has run
     // yet, tries once more on a fresh connection.
-    let own = own_pool(&pool).await;
+    let own = never_pinging_pool(&pool).await;
     let first = backend_pid(&own).await.unwrap();
+    back_in_the_pool(&own).await;
     terminate(&pool, first).await;
     assert!(backend_pid(&own).await.is_err());
 
     let second = backend_pid(&own).await.unwrap();
+    back_in_the_pool(&own).await;
     terminate(&pool, second).await;
     let mut tx = identity::begin(&own, &Identity::service(), Access::ReadOnly)
         .await
