@@ -103,22 +103,23 @@ impl Identity {
         let mut sql = String::with_capacity(256 + claims.len());
         sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED ");
         sql.push_str(mode);
-        sql.push_str("; SELECT set_config('role', ");
-        push_literal(&mut sql, self.role.as_str());
-        sql.push_str(", true), set_config('request.jwt.claims', ");
-        push_literal(&mut sql, &claims);
-        sql.push_str(", true)");
+        sql.push_str("; SELECT ");
+        push_setting(&mut sql, "role", self.role.as_str());
+        sql.push_str(", ");
+        push_setting(&mut sql, "request.jwt.claims", &claims);
         if let Some(ms) = self.statement_timeout_ms {
-            sql.push_str(&format!(", set_config('statement_timeout', '{ms}', true)"));
+            sql.push_str(", ");
+            push_setting(&mut sql, "statement_timeout", &ms.to_string());
         }
         if let Some(r) = &self.request {
-            sql.push_str(", set_config('request.method', ");
-            push_literal(&mut sql, &r.method);
-            sql.push_str(", true), set_config('request.path', ");
-            push_literal(&mut sql, &r.path);
-            sql.push_str(", true), set_config('request.headers', ");
-            push_literal(&mut sql, &r.headers.to_string());
-            sql.push_str(", true)");
+            for (name, value) in [
+                ("request.method", r.method.as_str()),
+                ("request.path", r.path.as_str()),
+                ("request.headers", &r.headers.to_string()),
+            ] {
+                sql.push_str(", ");
+                push_setting(&mut sql, name, value);
+            }
         }
         sql
     }
@@ -131,6 +132,16 @@ pub fn quote_literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 3);
     push_literal(&mut out, text);
     out
+}
+
+/// `set_config('<name>', <value>, true)`: a setting local to the transaction. `name` is one of
+/// the fixed names above, never input.
+fn push_setting(out: &mut String, name: &str, value: &str) {
+    out.push_str("set_config('");
+    out.push_str(name);
+    out.push_str("', ");
+    push_literal(out, value);
+    out.push_str(", true)");
 }
 
 /// [`quote_literal`], appending to `out`: runs of ordinary characters are copied whole.

@@ -16,8 +16,7 @@ async fn invoices_are_numbered_per_org_and_imported_numbers_move_the_counter(poo
     let customer = w.id("billing_customer_own");
     let insert = |body: Value| {
         call(
-            w.rest(Method::POST, "/invoices", w.token("admin"))
-                .header("prefer", "return=representation")
+            w.returning(Method::POST, "/invoices", w.token("admin"))
                 .json(&body),
         )
     };
@@ -30,8 +29,7 @@ async fn invoices_are_numbered_per_org_and_imported_numbers_move_the_counter(poo
 
     let parallel = (0..12).map(|_| {
         call(
-            w.rest(Method::POST, "/invoices", w.token("admin"))
-                .header("prefer", "return=representation")
+            w.returning(Method::POST, "/invoices", w.token("admin"))
                 .json(&json!({"org_id": w.a, "customer_id": customer, "amount_due": 1})),
         )
     });
@@ -99,8 +97,7 @@ async fn numbers_grow_past_five_digits_instead_of_being_cut(pool: sqlx::PgPool) 
             body["number"] = json!(n);
         }
         let (status, row) = call(
-            w.rest(Method::POST, "/invoices", w.token("admin"))
-                .header("prefer", "return=representation")
+            w.returning(Method::POST, "/invoices", w.token("admin"))
                 .json(&body),
         )
         .await;

@@ -112,6 +112,12 @@ impl World {
             .bearer_auth(token)
     }
 
+    /// [`Self::rest`] asking for the written rows back (`Prefer: return=representation`).
+    pub fn returning(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.rest(method, path, token)
+            .header("prefer", "return=representation")
+    }
+
     /// The token of org A's member with `role`.
     pub fn token(&self, role: &str) -> &str {
         &self.members[role].token

@@ -132,17 +132,14 @@ async fn a_deal_stays_at_a_stage_of_its_own_pipeline(pool: sqlx::PgPool) {
     let rep = w.token("sales_rep");
     let admin = w.token("admin");
     let (status, other) = call(
-        w.rest(Method::POST, "/pipelines", admin)
-            .header("prefer", "return=representation")
+        w.returning(Method::POST, "/pipelines", admin)
             .json(&json!({"org_id": w.a, "name": "Renewals"})),
     )
     .await;
     assert_eq!(status, 201, "{other}");
-    let (status, stage) = call(
-        w.rest(Method::POST, "/pipeline_stages", admin)
-            .header("prefer", "return=representation")
-            .json(&json!({"org_id": w.a, "pipeline_id": other[0]["id"], "name": "Asked", "position": 0})),
-    )
+    let (status, stage) = call(w.returning(Method::POST, "/pipeline_stages", admin).json(
+        &json!({"org_id": w.a, "pipeline_id": other[0]["id"], "name": "Asked", "position": 0}),
+    ))
     .await;
     assert_eq!(status, 201, "{stage}");
     let foreign_stage = stage[0]["id"].clone();
@@ -167,16 +164,14 @@ async fn a_deal_stays_at_a_stage_of_its_own_pipeline(pool: sqlx::PgPool) {
         "{body}"
     );
     let (status, body) = call(
-        w.rest(Method::PATCH, &deal, rep)
-            .header("prefer", "return=representation")
+        w.returning(Method::PATCH, &deal, rep)
             .json(&json!({"stage_id": w.id("stage")})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     // Moving the deal together with a matching stage is fine too.
     let (status, body) = call(
-        w.rest(Method::PATCH, &deal, rep)
-            .header("prefer", "return=representation")
+        w.returning(Method::PATCH, &deal, rep)
             .json(&json!({"pipeline_id": other[0]["id"], "stage_id": foreign_stage})),
     )
     .await;

@@ -12,8 +12,7 @@ async fn concurrent_tickets_get_distinct_consecutive_numbers_per_org(pool: sqlx:
     let w = World::build(pool).await;
     let opened = (0..24).map(|i| {
         let rb = w
-            .rest(Method::POST, "/tickets", w.token("customer_service"))
-            .header("prefer", "return=representation")
+            .returning(Method::POST, "/tickets", w.token("customer_service"))
             .json(&json!({"org_id": w.a, "subject": format!("parallel {i}")}));
         call(rb)
     });
@@ -61,8 +60,7 @@ async fn sla_due_times_follow_the_priority_and_the_first_reply_is_stamped(pool: 
     let token = w.token("customer_service");
     let open = |priority: &'static str| {
         call(
-            w.rest(Method::POST, "/tickets", token)
-                .header("prefer", "return=representation")
+            w.returning(Method::POST, "/tickets", token)
                 .json(&json!({"org_id": w.a, "subject": priority, "priority": priority})),
         )
     };
@@ -88,8 +86,7 @@ async fn sla_due_times_follow_the_priority_and_the_first_reply_is_stamped(pool: 
     let (_, after_reply) =
         call(w.rest(Method::GET, &format!("/tickets?id=eq.{ticket}"), token)).await;
     let (_, solved) = call(
-        w.rest(Method::PATCH, &format!("/tickets?id=eq.{ticket}"), token)
-            .header("prefer", "return=representation")
+        w.returning(Method::PATCH, &format!("/tickets?id=eq.{ticket}"), token)
             .json(&json!({"status": "solved", "number": 1})),
     )
     .await;

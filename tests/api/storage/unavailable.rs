@@ -5,7 +5,6 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::call;
 use crate::harness::TestApp;
 
 #[sqlx::test]
@@ -16,30 +15,24 @@ async fn without_an_object_store_files_answer_503_and_the_rest_serves(pool: PgPo
     let app = TestApp::spawn_with(pool, &[("STORAGE_DIR", &not_a_dir.to_string_lossy())]).await;
     assert!(app.state.objects.is_none());
 
-    let r = call(&app, Method::GET, "/bucket", &app.service_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 503);
+    // Every surface with the service role, so that nothing but the missing store can refuse.
+    let service = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("apikey", &app.service_key)
+            .bearer_auth(&app.service_key)
+    };
+    let status = |rb: reqwest::RequestBuilder| async { rb.send().await.unwrap().status() };
 
-    let r = app
-        .client
-        .post(app.url("/functions/v1/subject-export"))
-        .header("apikey", &app.service_key)
-        .bearer_auth(&app.service_key)
-        .json(&json!({"org": uuid::Uuid::nil(), "email": "someone@example.com"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 503);
-
-    let r = app
-        .client
-        .get(app.url("/rest/v1/profiles?select=id"))
-        .header("apikey", &app.service_key)
-        .bearer_auth(&app.service_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        status(service(Method::GET, "/storage/v1/bucket")).await,
+        503
+    );
+    let export = service(Method::POST, "/functions/v1/subject-export")
+        .json(&json!({"org": uuid::Uuid::nil(), "email": "someone@example.com"}));
+    assert_eq!(status(export).await, 503);
+    assert_eq!(
+        status(service(Method::GET, "/rest/v1/profiles?select=id")).await,
+        200
+    );
 }
