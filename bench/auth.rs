@@ -25,6 +25,10 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection, postgres::PgPoolOptions};
 
+/// The allocator the `bizbase` binary uses (src/main.rs), so the server here is the one shipped.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
 const PASSWORD: &str = "correct-horse-battery-staple";
 

@@ -86,14 +86,17 @@ run_wrk() { # name script path
 run_pgbench() { # script
     "$PGBIN/pgbench" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$URL" 2>/dev/null | awk '/^tps/ {print $3; exit}'
 }
-sqlfile() { # query
+# The statements bizbase sends to begin a request's transaction (`db::identity::begin_sql`): the
+# access mode, then the role, the claims, the role's statement timeout and the request's method,
+# path and headers (those wrk sends, without apikey and Authorization, as bizbase publishes them).
+identity() { # READ ONLY|READ WRITE, method, headers JSON
+    echo "BEGIN ISOLATION LEVEL READ COMMITTED $1;"
+    echo "SELECT set_config('role', E'authenticated', true), set_config('request.jwt.claims', E'$CLAIMS', true), set_config('statement_timeout', E'8000', true), set_config('request.method', E'$2', true), set_config('request.path', E'/bench_items', true), set_config('request.headers', E'$3', true);"
+}
+GET_HEADERS="{\"host\":\"127.0.0.1:$PORT\"}"
+sqlfile() { # query: a read, as bizbase runs it
     local f; f=$(mktemp --suffix=.sql)
-    cat >"$f" <<EOF2
-BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
-SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('statement_timeout', '8000', true);
-$1
-COMMIT;
-EOF2
+    { identity "READ ONLY" GET "$GET_HEADERS"; echo "$1"; echo "COMMIT;"; } >"$f"
     echo "$f"
 }
 
@@ -101,14 +104,12 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
 
 PAGE="with pgrst_source as (select pgrst_1.* from \"public\".\"bench_items\" pgrst_1 where pgrst_1.\"org_id\" = '$ORG'::uuid order by pgrst_1.\"id\" asc limit 50 offset 0) select null::bigint, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source;"
 ONE="\\set id 3 + 10 * random(0, 9999)
-BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
-SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('statement_timeout', '8000', true);
+$(identity "READ ONLY" GET "$GET_HEADERS")
 with pgrst_source as (select pgrst_1.* from \"public\".\"bench_items\" pgrst_1 where pgrst_1.\"id\" = :id limit 1000 offset 0) select null::bigint, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source;
 COMMIT;"
 ONEF=$(mktemp --suffix=.sql); echo "$ONE" >"$ONEF"
 ROWS=$(python3 -c "import json; print(json.dumps([{'org_id':'$ORG','name':'bulk %d'%i,'amount':i,'status':'new'} for i in range(100)]))")
-INS="BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE;
-SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('statement_timeout', '8000', true);
+INS="$(identity "READ WRITE" POST "{\"content-type\":\"application/json\",\"host\":\"127.0.0.1:$PORT\",\"content-length\":\"${#ROWS}\"}")
 insert into \"public\".\"bench_items\" as pgrst_1 (\"org_id\", \"name\", \"amount\", \"status\") select \"org_id\", \"name\", \"amount\", \"status\" from json_populate_recordset(null::\"public\".\"bench_items\", '$ROWS'::json);
 COMMIT;"
 INSF=$(mktemp --suffix=.sql); echo "$INS" >"$INSF"
