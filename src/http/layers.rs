@@ -83,9 +83,7 @@ pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usiz
 pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
     let timeout = settings.request_timeout;
     router
-        .layer(middleware::from_fn(detach))
-        .layer(middleware::from_fn(metrics::record))
-        .layer(middleware::from_fn(move |req: Request, next: Next| time_limit(timeout, req, next)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| run(timeout, req, next)))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -105,23 +103,26 @@ pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
         .layer(middleware::from_fn(request_id::assign))
 }
 
-/// Middleware: runs the handler in its own task, so that a client hanging up (or the timeout
-/// below) never cancels it half-way. A cancelled future could leave a pooled connection inside a
-/// transaction that was begun but not yet acknowledged; finishing the work (bounded by the
-/// statement timeout) keeps every connection returned to the pool clean.
-async fn detach(req: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(req)).await {
-        Ok(response) => response,
-        Err(e) => AppError::Internal(anyhow::anyhow!("request task failed: {e}")).into_response(),
-    }
-}
-
-/// Middleware: answers 504 `request_timeout` when the inner service takes too long.
-async fn time_limit(limit: Duration, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
+/// Middleware, innermost: runs the handler in its own task, answers 504 `request_timeout` when it
+/// takes longer than `limit`, and records the request in the metrics (timeouts included).
+///
+/// The task is detached so that a client hanging up (or the timeout) never cancels the handler
+/// half-way. A cancelled future could leave a pooled connection inside a transaction that was begun
+/// but not yet acknowledged; finishing the work (bounded by the statement timeout) keeps every
+/// connection returned to the pool clean. The three jobs share one middleware because each layer
+/// made with `from_fn` clones the service inside it (a boxed route) on every request.
+async fn run(limit: Duration, req: Request, next: Next) -> Response {
+    let measure = metrics::Measure::start(&req);
+    let task = tokio::spawn(next.run(req));
+    let response = match tokio::time::timeout(limit, task).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            AppError::Internal(anyhow::anyhow!("request task failed: {e}")).into_response()
+        }
         Err(_) => AppError::Timeout.into_response(),
-    }
+    };
+    measure.finish(&response);
+    response
 }
 
 /// Middleware: the fixed security headers of every response (set only if the handler did not).

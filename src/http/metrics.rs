@@ -4,7 +4,6 @@ use std::{sync::OnceLock, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
-    middleware::Next,
     response::Response,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -30,22 +29,35 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Middleware: counts the request and records its latency under its route template.
-pub async fn record(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(req).await;
-    let labels = [
-        ("method", method),
-        ("route", route),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    response
+/// A request being measured: started before the handler runs, finished with its response.
+pub struct Measure {
+    start: Instant,
+    method: String,
+    route: String,
+}
+
+impl Measure {
+    /// Starts measuring `req`, labelled by its method and route template.
+    pub fn start(req: &Request) -> Self {
+        Self {
+            start: Instant::now(),
+            method: req.method().as_str().to_owned(),
+            route: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned()),
+        }
+    }
+
+    /// Counts the request and records its latency under its route template and status.
+    pub fn finish(self, response: &Response) {
+        let labels = [
+            ("method", self.method),
+            ("route", self.route),
+            ("status", response.status().as_u16().to_string()),
+        ];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        metrics::histogram!("http_request_duration_seconds", &labels)
+            .record(self.start.elapsed().as_secs_f64());
+    }
 }

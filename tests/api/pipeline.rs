@@ -1,7 +1,13 @@
 //! The request pipeline: request ids, JSON errors for unknown routes, methods and oversized
 //! bodies, CORS, security headers, timeouts and compression.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{Router, body::Body, routing::get};
 use bizbase::{
@@ -204,11 +210,15 @@ fn settings(timeout: Duration) -> PipelineSettings {
 }
 
 #[tokio::test]
-async fn a_request_past_the_timeout_gets_504_with_a_code() {
+async fn a_request_past_the_timeout_gets_504_with_a_code_and_its_handler_still_finishes() {
+    let metrics = bizbase::http::metrics::handle().expect("the Prometheus recorder");
+    let finished = Arc::new(AtomicBool::new(false));
+    let done = finished.clone();
     let router = Router::new().route(
-        "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
+        "/slow-but-finishing",
+        get(move || async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            done.store(true, Ordering::SeqCst);
             "late"
         }),
     );
@@ -216,7 +226,7 @@ async fn a_request_past_the_timeout_gets_504_with_a_code() {
 
     let r = app
         .oneshot(
-            axum::http::Request::get("/slow")
+            axum::http::Request::get("/slow-but-finishing")
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -227,6 +237,16 @@ async fn a_request_past_the_timeout_gets_504_with_a_code() {
     let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["code"], "request_timeout");
+    assert!(!finished.load(Ordering::SeqCst));
+    // The handler is not cancelled by the timeout: it runs to its end.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(finished.load(Ordering::SeqCst));
+    // And the 504 is counted under its route.
+    assert!(
+        metrics.render().contains(
+            r#"http_requests_total{method="GET",route="/slow-but-finishing",status="504"}"#
+        )
+    );
 }
 
 async fn boom() -> &'static str {
