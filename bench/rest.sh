@@ -115,29 +115,45 @@ COMMIT;"
 INSF=$(mktemp --suffix=.sql); echo "$INS" >"$INSF"
 export BENCH_BODY=$ROWS
 
+# Busy CPU time of the whole machine so far, in jiffies (1/100 s): user, nice, system, irq, softirq;
+# not idle, iowait or steal. Divided by the operations of a run it gives the machine's CPU per
+# request (bizbase, PostgreSQL and wrk) or per transaction (PostgreSQL and pgbench), which does not
+# move with how fast a shared machine happens to be at the time.
+busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+per_op() { # jiffies ops/s -> µs of machine CPU per operation
+    echo "$1 * 10000 / ($2 * $SECS)" | bc -l | xargs printf '%.0f'
+}
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 scenario() { # label wrk-script path pgbench-file: ROUNDS alternating runs, medians and each round's ratio
-    local label=$1 script=$2 path=$3 file=$4 rps p99 bad tps r
-    local -a rpss=() tpss=() p99s=() ratios=() bads=()
+    local label=$1 script=$2 path=$3 file=$4 rps p99 bad tps r j0 j1 j2 cb cp
+    local -a rpss=() tpss=() p99s=() ratios=() bads=() cpus=()
     for r in $(seq "$ROUNDS"); do
+        j0=$(busy)
         read -r rps p99 bad < <(run_wrk "$label" "$script" "$path")
+        j1=$(busy)
         [ "$script" = page.lua ] && [ "$r" = 1 ] && rss_page=$(rss_kb)
         tps=$(run_pgbench "$file")
+        j2=$(busy)
         rpss+=("$rps"); tpss+=("$tps"); p99s+=("$p99"); bads+=("$bad")
         ratios+=("$(echo "100*$rps/$tps" | bc -l | xargs printf '%.0f')")
+        cb=$(per_op $((j1 - j0)) "$rps"); cp=$(per_op $((j2 - j1)) "$tps")
+        cpus+=("$(echo "100*$cp/$cb" | bc -l | xargs printf '%.0f') $cb $cp")
     done
-    printf '%-34s %12s %12s %7s%% %10s %8s   %s\n' "$label" \
+    printf '%-34s %12s %12s %7s%% %10s %8s   %-12s %6s%%   %s\n' "$label" \
         "$(printf '%s\n' "${rpss[@]}" | median)" "$(printf '%s\n' "${tpss[@]}" | median)" \
         "$(printf '%s\n' "${ratios[@]}" | median)" \
         "$(printf '%s\n' "${p99s[@]}" | median)ms" \
         "$(printf '%s\n' "${bads[@]}" | awk '{s+=$1} END {print s}')" \
-        "$(IFS=/; echo "${ratios[*]}")"
+        "$(IFS=/; echo "${ratios[*]}")" \
+        "$(printf '%s\n' "${cpus[@]}" | median)" \
+        "$(printf '%s\n' "${cpus[@]}" | awk '{printf "%s%s µs vs %s µs", (NR > 1 ? ", " : ""), $2, $3}')"
 }
 
 echo "bizbase $(git rev-parse --short HEAD) · $(nproc) cores · $CONNS connections · ${SECS}s per run · $ROUNDS rounds · 100k rows, 10 orgs, RLS on"
-printf '%-34s %12s %12s %8s %10s %8s   %s\n' scenario bizbase/s pgbench/s ratio p99 non-2xx "ratio per round"
+printf '%-34s %12s %12s %8s %10s %8s   %-12s %7s   %s\n' scenario bizbase/s pgbench/s ratio p99 non-2xx "per round" "by CPU" \
+    "machine CPU per request vs per pgbench transaction, each round"
 scenario "first page of 50 (sales_rep, RLS)" page.lua "/rest/v1/bench_items?select=*&org_id=eq.$ORG&order=id.asc&limit=50" "$(sqlfile "$PAGE")"
 scenario "single row by id" one.lua "/rest/v1/bench_items" "$ONEF"
 scenario "bulk insert of 100 rows" insert.lua "/rest/v1/bench_items" "$INSF"
-echo "(medians of the rounds; each round runs bizbase, then pgbench)"
+echo "(medians of the rounds; each round runs bizbase, then pgbench; \"by CPU\" is the pgbench transaction's machine CPU over the request's)"
 echo "RSS after the page run: $((rss_page / 1024)) MB; after all runs: $(( $(rss_kb) / 1024 )) MB"
