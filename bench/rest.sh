@@ -86,9 +86,12 @@ run_wrk() { # name script path
 run_pgbench() { # script
     "$PGBIN/pgbench" -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$1" "$URL" 2>/dev/null | awk '/^tps/ {print $3; exit}'
 }
-# The statements bizbase sends to begin a request's transaction (`db::identity::begin_sql`): the
+# The settings bizbase makes when it begins a request's transaction (`db::identity::begin_sql`): the
 # access mode, then the role, the claims, the role's statement timeout and the request's method,
 # path and headers (those wrk sends, without apikey and Authorization, as bizbase publishes them).
+# bizbase sends them as `SET LOCAL`s in the message that carries `BEGIN`; pgbench sends every SQL
+# command of a script as a message of its own, so its cheapest way is one prepared
+# `SELECT set_config(…, true), …` (the same settings, each local to the transaction).
 identity() { # READ ONLY|READ WRITE, method, headers JSON
     echo "BEGIN ISOLATION LEVEL READ COMMITTED $1;"
     echo "SELECT set_config('role', E'authenticated', true), set_config('request.jwt.claims', E'$CLAIMS', true), set_config('statement_timeout', E'8000', true), set_config('request.method', E'$2', true), set_config('request.path', E'/bench_items', true), set_config('request.headers', E'$3', true);"

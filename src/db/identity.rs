@@ -93,7 +93,9 @@ impl Identity {
         Self::new(DbRole::ServiceRole, serde_json::json!({}))
     }
 
-    /// The statement that begins the transaction and sets the identity, as one message.
+    /// The statements that begin the transaction and set the identity, as one message:
+    /// `BEGIN …; SET LOCAL role = …; SET LOCAL "request.jwt.claims" = …; …`. `SET LOCAL` is what
+    /// `set_config(…, true)` does, without planning a query or sending the values back.
     pub fn begin_sql(&self, access: Access) -> String {
         let mode = match access {
             Access::ReadWrite => "READ WRITE",
@@ -103,23 +105,15 @@ impl Identity {
         let mut sql = String::with_capacity(256 + claims.len());
         sql.push_str("BEGIN ISOLATION LEVEL READ COMMITTED ");
         sql.push_str(mode);
-        sql.push_str("; SELECT ");
         push_setting(&mut sql, "role", self.role.as_str());
-        sql.push_str(", ");
         push_setting(&mut sql, "request.jwt.claims", &claims);
         if let Some(ms) = self.statement_timeout_ms {
-            sql.push_str(", ");
             push_setting(&mut sql, "statement_timeout", &ms.to_string());
         }
         if let Some(r) = &self.request {
-            for (name, value) in [
-                ("request.method", r.method.as_str()),
-                ("request.path", r.path.as_str()),
-                ("request.headers", &r.headers.to_string()),
-            ] {
-                sql.push_str(", ");
-                push_setting(&mut sql, name, value);
-            }
+            push_setting(&mut sql, "request.method", &r.method);
+            push_setting(&mut sql, "request.path", &r.path);
+            push_setting(&mut sql, "request.headers", &r.headers.to_string());
         }
         sql
     }
@@ -134,14 +128,13 @@ pub fn quote_literal(text: &str) -> String {
     out
 }
 
-/// `set_config('<name>', <value>, true)`: a setting local to the transaction. `name` is one of
-/// the fixed names above, never input.
+/// `; SET LOCAL <name> = <value>`: a setting local to the transaction. `name` is one of the fixed
+/// names above, never input.
 fn push_setting(out: &mut String, name: &str, value: &str) {
-    out.push_str("set_config('");
+    out.push_str("; SET LOCAL ");
     out.push_str(name);
-    out.push_str("', ");
+    out.push_str(" = ");
     push_literal(out, value);
-    out.push_str(", true)");
 }
 
 /// [`quote_literal`], appending to `out`: runs of ordinary characters are copied whole.
