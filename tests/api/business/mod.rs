@@ -194,6 +194,16 @@ pub async fn database_url(pool: &PgPool) -> String {
     }
 }
 
+/// Asserts that a request was refused with `status` and the machine `code` of its body.
+#[track_caller]
+pub fn assert_refused(status: u16, body: &Value, expected: u16, code: &str) {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (expected, Some(code)),
+        "{body}"
+    );
+}
+
 /// Sends a request and returns the status and the JSON body (`null` when empty).
 pub async fn call(rb: RequestBuilder) -> (u16, Value) {
     let r = rb.send().await.unwrap();
