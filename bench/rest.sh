@@ -7,14 +7,16 @@
 # Options: BENCH_SECS (default 10) per run, BENCH_ROUNDS (default 3) of bizbase-then-pgbench per scenario
 # (medians reported), BENCH_CONNS (default 32), BENCH_POOL (bizbase's pool; default: its
 # own default), BENCH_BIN (a prebuilt binary to measure instead of building this tree). Needs wrk
-# (apt-get install wrk) and pgbench (in Debian's postgresql package). Prints one line per scenario.
+# and bc (installed with apt-get when missing and run as root) and pgbench (in Debian's postgresql package). Prints one line per scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${BENCH_SECS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-32}
 : "${DATABASE_URL:?set DATABASE_URL to a server where databases may be created}"
-command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk"; exit 1; }
+for tool in wrk bc; do
+    command -v $tool >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq $tool >/dev/null; } || { echo "install $tool"; exit 1; }
+done
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 SERVER=${DATABASE_URL%/*}
 DB=bizbase_bench_rest

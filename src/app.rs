@@ -32,6 +32,8 @@ pub struct Inner {
     pub config: Config,
     /// The database pool.
     pub pool: PgPool,
+    /// The read path's carried connections (taken from `pool`).
+    pub reads: crate::db::reads::Reads,
     /// The HS256 secret for tokens and API keys.
     pub jwt_secret: SecretString,
     /// Keys and helpers of `/auth/v1`.
@@ -65,6 +67,7 @@ impl AppState {
         };
         Ok(Self(Arc::new(Inner {
             config,
+            reads: crate::db::reads::Reads::new(pool.clone()),
             pool,
             jwt_secret,
             auth,

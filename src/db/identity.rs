@@ -183,7 +183,7 @@ pub fn end_read(tx: Transaction<'static, Postgres>) {
 
 /// Whether `error` means the connection is gone (closed, reset, or its backend terminated), as
 /// opposed to the statement failing.
-fn connection_lost(error: &sqlx::Error) -> bool {
+pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         // 57P01..57P03: the backend was terminated or the server is shutting down / starting up.

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod identity;
+pub mod reads;
 
 use std::{str::FromStr, time::Duration};
 

@@ -13,10 +13,7 @@ use super::{
     schema::{SchemaCache, Table},
     sql::{Bind, Sql, qualified},
 };
-use crate::{
-    db::identity::{self, Access, DbRole},
-    error::AppResult,
-};
+use crate::{db::identity::DbRole, error::AppResult};
 
 /// The table named in the path, or PGRST205.
 pub fn table<'a>(
@@ -159,18 +156,22 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
         max_rows,
     )?;
     let anon = who.role == DbRole::Anon;
-    let mut tx = identity::begin(&app.pool, who, Access::ReadOnly)
-        .await
-        .map_err(|e| from_db(e, anon))?;
+    let mut tx = app.reads.begin(who).await.map_err(|e| from_db(e, anon))?;
     let Fetched {
         total,
         json,
         rows: n,
-    } = fetch_page(&mut tx, &sql.binds, page, prefer.count, max_rows)
-        .await
-        .map_err(|e| from_db(e, anon))?;
+    } = fetch_page(
+        tx.conn().map_err(|e| from_db(e, anon))?,
+        &sql.binds,
+        page,
+        prefer.count,
+        max_rows,
+    )
+    .await
+    .map_err(|e| from_db(e, anon))?;
     let json = json.unwrap_or_else(|| "[]".to_owned());
-    identity::end_read(tx);
+    tx.finish();
     let offset = query.root().offset.unwrap_or(0);
     if let Some(t) = total
         && offset > 0

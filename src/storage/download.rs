@@ -23,7 +23,7 @@ use super::{
     buckets, store,
 };
 use crate::{
-    db::identity::{self, Access, Identity},
+    db::identity::Identity,
     error::{AppError, AppResult},
 };
 
@@ -64,14 +64,14 @@ pub(super) async fn visible(
     bucket: &str,
     name: &str,
 ) -> AppResult<Option<ObjectRow>> {
-    let mut tx = identity::begin(&s.app.pool, who, Access::ReadOnly).await?;
+    let mut tx = s.app.reads.begin(who).await?;
     let row = sqlx::query_as(ROW_SQL)
         .bind(bucket)
         .bind(name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn()?)
         .await
         .map_err(|e| access::db_error(e, "conflict", object_not_found()))?;
-    identity::end_read(tx);
+    tx.finish();
     Ok(row)
 }
 

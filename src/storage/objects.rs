@@ -57,7 +57,7 @@ pub async fn list(
     }
     let levels = i32::try_from(prefix.split('/').count()).unwrap_or(i32::MAX);
     let sort = body.sort_by.unwrap_or_default();
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadOnly).await?;
+    let mut tx = s.app.reads.begin(&who).await?;
     let rows: Value = sqlx::query_scalar(
         "select coalesce(jsonb_agg(to_jsonb(r)), '[]') \
          from storage.search($1, $2, $3, $4, $5, $6, $7, $8) r",
@@ -70,10 +70,10 @@ pub async fn list(
     .bind(body.search.unwrap_or_default())
     .bind(sort.column.unwrap_or_else(|| "name".into()))
     .bind(sort.order.unwrap_or_else(|| "asc".into()))
-    .fetch_one(&mut *tx)
+    .fetch_one(tx.conn()?)
     .await
     .map_err(|e| access::db_error(e, "conflict", bucket_not_found()))?;
-    identity::end_read(tx);
+    tx.finish();
     Ok(Json(rows))
 }
 

@@ -27,7 +27,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{crypto, jwt::JwtError},
-    db::identity::{self, Access, DbRole, Identity},
+    db::identity::{DbRole, Identity},
     error::{AppError, AppResult},
     http::json::AppJson,
 };
@@ -202,16 +202,16 @@ pub async fn sign_many(
         ));
     }
     let who = access::caller(&s.app, &method, &format!("/object/sign/{bucket}"), &headers)?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadOnly).await?;
+    let mut tx = s.app.reads.begin(&who).await?;
     let visible: Vec<String> = sqlx::query_scalar(
         "select name from storage.objects where bucket_id = $1 and name = any($2)",
     )
     .bind(&bucket)
     .bind(&paths)
-    .fetch_all(&mut *tx)
+    .fetch_all(tx.conn()?)
     .await
     .map_err(|e| access::db_error(e, "conflict", object_not_found()))?;
-    identity::end_read(tx);
+    tx.finish();
     let mut signed = Vec::with_capacity(paths.len());
     for path in paths {
         signed.push(if visible.contains(&path) {

@@ -15,6 +15,7 @@ mod moto;
 mod ops;
 mod pipeline;
 mod pool;
+mod reads;
 mod rest;
 mod seed;
 mod storage;

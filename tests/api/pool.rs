@@ -23,7 +23,12 @@ fn own_options() -> PgPoolOptions {
 }
 
 async fn own_pool(test_pool: &PgPool) -> PgPool {
-    connect(own_options(), test_pool).await
+    own_pool_of(test_pool, 1).await
+}
+
+/// bizbase's pool settings with `max` connections, over the test's database.
+pub(crate) async fn own_pool_of(test_pool: &PgPool, max: u32) -> PgPool {
+    connect(own_options().max_connections(max), test_pool).await
 }
 
 /// [`own_pool`] that never checks a connection before handing it out, however long it sat idle
@@ -58,7 +63,7 @@ async fn back_in_the_pool(own: &PgPool) {
     panic!("the connection did not come back to the pool");
 }
 
-async fn terminate(test_pool: &PgPool, pid: i32) {
+pub(crate) async fn terminate(test_pool: &PgPool, pid: i32) {
     let done: bool = sqlx::query_scalar("select pg_terminate_backend($1, 5000)")
         .bind(pid)
         .fetch_one(test_pool)

@@ -33,7 +33,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::identity::{self, Access, DbRole, Identity},
+    db::identity::{DbRole, Identity},
     error::AppResult,
 };
 
@@ -162,17 +162,15 @@ pub async fn serve(
         .map(|(_, n)| n.as_str())
         .collect();
     let anon = who.role == DbRole::Anon;
-    let mut tx = identity::begin(&app.pool, who, Access::ReadOnly)
-        .await
-        .map_err(|e| from_db(e, anon))?;
+    let mut tx = app.reads.begin(who).await.map_err(|e| from_db(e, anon))?;
     let visible: sqlx::types::Json<Visible> = sqlx::query_scalar(VISIBLE_SQL)
         .bind(schema)
         .bind(&tables)
         .bind(&functions)
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn().map_err(|e| from_db(e, anon))?)
         .await
         .map_err(|e| from_db(e, anon))?;
-    identity::end_read(tx);
+    tx.finish();
     let doc = document(&cache, schema, &visible, &Server::from_headers(headers));
     Ok(respond(
         StatusCode::OK,
