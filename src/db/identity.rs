@@ -173,14 +173,6 @@ pub async fn begin(
     }
 }
 
-/// Ends a `READ ONLY` transaction without a round trip of its own: dropping it queues a
-/// `ROLLBACK` on the connection, which the pool sends together with its release check once the
-/// answer is on its way. A transaction that cannot write has nothing to commit, so rolling it back
-/// is the same as committing it, one round trip cheaper per read.
-pub fn end_read(tx: Transaction<'static, Postgres>) {
-    drop(tx);
-}
-
 /// Whether `error` means the connection is gone (closed, reset, or its backend terminated), as
 /// opposed to the statement failing.
 pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {

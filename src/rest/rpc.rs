@@ -169,29 +169,33 @@ pub async fn call(
     } else {
         Access::ReadWrite
     };
-    let mut tx = identity::begin(&app.pool, who, access)
-        .await
-        .map_err(|e| from_db(e, anon))?;
+    let max_rows = app.config.rest.max_rows;
     let Fetched {
         total,
         json,
         rows: n,
-    } = fetch_page(
-        &mut tx,
-        &sql.binds,
-        page,
-        prefer.count,
-        app.config.rest.max_rows,
-    )
-    .await
-    .map_err(|e| from_db(e, anon))?;
-    if access == Access::ReadOnly {
-        identity::end_read(tx);
-    } else if prefer.rollback {
-        tx.rollback().await?;
+    } = if access == Access::ReadOnly {
+        let mut tx = app.reads.begin(who).await.map_err(|e| from_db(e, anon))?;
+        let conn = tx.conn().map_err(|e| from_db(e, anon))?;
+        let fetched = fetch_page(conn, &sql.binds, page, prefer.count, max_rows)
+            .await
+            .map_err(|e| from_db(e, anon))?;
+        tx.finish();
+        fetched
     } else {
-        tx.commit().await?;
-    }
+        let mut tx = identity::begin(&app.pool, who, access)
+            .await
+            .map_err(|e| from_db(e, anon))?;
+        let fetched = fetch_page(&mut tx, &sql.binds, page, prefer.count, max_rows)
+            .await
+            .map_err(|e| from_db(e, anon))?;
+        if prefer.rollback {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        fetched
+    };
     if f.returns_void {
         return Ok(respond(StatusCode::NO_CONTENT, None, None, None));
     }

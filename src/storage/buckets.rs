@@ -175,16 +175,16 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<Value>> {
     let who = access::caller(&s.app, &method, "/bucket", &headers)?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadOnly).await?;
+    let mut tx = s.app.reads.begin(&who).await?;
     let rows: Value = sqlx::query_scalar(LIST_SQL)
         .bind(q.limit.filter(|l| *l >= 0))
         .bind(q.offset.unwrap_or(0).max(0))
         .bind(q.sort_column.unwrap_or_else(|| "id".into()))
         .bind(q.sort_order.unwrap_or_default().to_ascii_lowercase())
         .bind(q.search.unwrap_or_default())
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn()?)
         .await?;
-    identity::end_read(tx);
+    tx.finish();
     Ok(Json(rows))
 }
 
@@ -196,12 +196,12 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     let who = access::caller(&s.app, &method, "/bucket", &headers)?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadOnly).await?;
+    let mut tx = s.app.reads.begin(&who).await?;
     let row: Option<Value> = sqlx::query_scalar(GET_SQL)
         .bind(&id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn()?)
         .await?;
-    identity::end_read(tx);
+    tx.finish();
     row.map(Json).ok_or_else(bucket_not_found)
 }
 

@@ -128,7 +128,7 @@ async fn a_read_ended_without_commit_leaves_the_connection_clean_for_the_next_wr
             .await
             .unwrap();
         assert_eq!(seen, n);
-        identity::end_read(read);
+        drop(read);
 
         // The only connection, with the read's ROLLBACK queued on it: the write must run in a
         // transaction of its own and stay committed.
