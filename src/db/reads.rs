@@ -64,8 +64,6 @@ struct Idle {
 #[derive(Debug)]
 struct Carried {
     conn: Option<PoolConnection<Postgres>>,
-    /// Whether a finished read's transaction is still open on it.
-    open: bool,
     /// When it left the pool.
     taken: Instant,
 }
@@ -98,12 +96,11 @@ impl ReadTx {
 
     /// Ends the read: its connection waits, transaction open, for the next read (or the reaper).
     pub fn finish(mut self) {
-        if let Some(mut carried) = self.carried.take() {
+        if let Some(carried) = self.carried.take() {
             if carried.taken.elapsed() >= RECYCLE {
                 self.reads.0.retire(carried);
                 return;
             }
-            carried.open = true;
             self.reads.0.park(carried);
         }
     }
@@ -148,8 +145,8 @@ impl Reads {
         let begin = identity.begin_sql(Access::ReadOnly);
         let mut retried = false;
         loop {
-            let mut carried = self.0.take().await?;
-            let sql = if carried.open {
+            let (mut carried, open) = self.0.take().await?;
+            let sql = if open {
                 format!("ROLLBACK; {begin}")
             } else {
                 begin.clone()
@@ -159,7 +156,6 @@ impl Reads {
             };
             match conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await {
                 Ok(_) => {
-                    carried.open = false;
                     return Ok(ReadTx {
                         carried: Some(carried),
                         reads: self.clone(),
@@ -180,9 +176,10 @@ impl Reads {
 }
 
 impl Shared {
-    /// An idle carried connection, or a fresh one from the pool in a free place; waits (as long
-    /// as the pool's acquire timeout) while every place is busy.
-    async fn take(&self) -> Result<Carried, sqlx::Error> {
+    /// An idle carried connection (its finished read's transaction still open: `true`), or a fresh
+    /// one from the pool in a free place (`false`); waits (as long as the pool's acquire timeout)
+    /// while every place is busy.
+    async fn take(&self) -> Result<(Carried, bool), sqlx::Error> {
         let wait = self.pool.options().get_acquire_timeout();
         match tokio::time::timeout(wait, self.available.acquire()).await {
             Ok(Ok(permit)) => permit.forget(),
@@ -190,14 +187,16 @@ impl Shared {
             Err(_) => return Err(sqlx::Error::PoolTimedOut),
         }
         if let Some(idle) = self.idle.lock().ok().and_then(|mut idle| idle.pop_back()) {
-            return Ok(idle.conn);
+            return Ok((idle.conn, true));
         }
         match self.pool.acquire().await {
-            Ok(conn) => Ok(Carried {
-                conn: Some(conn),
-                open: false,
-                taken: Instant::now(),
-            }),
+            Ok(conn) => Ok((
+                Carried {
+                    conn: Some(conn),
+                    taken: Instant::now(),
+                },
+                false,
+            )),
             Err(e) => {
                 self.available.add_permits(1);
                 Err(e)
