@@ -36,6 +36,11 @@ pub fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
+/// Unpadded base64url SHA-256 (a PKCE S256 challenge).
+pub fn sha256_base64url(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+}
+
 /// GoTrue's token hash of an e-mailed code: hex(sha224(email || otp)).
 pub fn otp_token_hash(email: &str, otp: &str) -> String {
     let mut h = Sha224::new();

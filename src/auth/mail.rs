@@ -14,7 +14,11 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{crypto, user::UserRow};
+use super::{
+    crypto,
+    pkce::{self, Challenge},
+    user::UserRow,
+};
 use crate::{
     app::AppState,
     error::{AppError, AppResult},
@@ -174,7 +178,9 @@ pub fn check_frequency(app: &AppState, user: &UserRow, kind: TokenKind) -> AppRe
     Ok(())
 }
 
-/// Issues a token of `kind` for `user` at address `to` (replacing an earlier one of that kind).
+/// Issues a token of `kind` for `user` at address `to` (replacing an earlier one of that kind, and
+/// the PKCE flow that one began). With a `challenge` the token begins a PKCE flow and its link
+/// carries the `pkce_` prefix.
 pub async fn issue(
     app: &AppState,
     conn: &mut PgConnection,
@@ -182,18 +188,33 @@ pub async fn issue(
     kind: TokenKind,
     to: &str,
     redirect_to: &str,
+    challenge: Option<&Challenge>,
 ) -> AppResult<Issued> {
     let otp = crypto::random_otp();
     let token_hash = crypto::otp_token_hash(to, &otp);
     sqlx::query(
-        "insert into auth.one_time_tokens (user_id, token_type, token_hash, relates_to) values ($1, $2, $3, $4) \
+        "delete from auth.flow_state where id = \
+         (select flow_state_id from auth.one_time_tokens where user_id = $1 and token_type = $2)",
+    )
+    .bind(user.id)
+    .bind(kind.db_name())
+    .execute(&mut *conn)
+    .await?;
+    let flow = match challenge {
+        Some(c) => Some(pkce::begin(app, conn, user.id, kind, c).await?),
+        None => None,
+    };
+    sqlx::query(
+        "insert into auth.one_time_tokens (user_id, token_type, token_hash, relates_to, flow_state_id) \
+         values ($1, $2, $3, $4, $5) \
          on conflict (user_id, token_type) do update set token_hash = excluded.token_hash, \
-         relates_to = excluded.relates_to, created_at = now()",
+         relates_to = excluded.relates_to, flow_state_id = excluded.flow_state_id, created_at = now()",
     )
     .bind(user.id)
     .bind(kind.db_name())
     .bind(&token_hash)
     .bind(to)
+    .bind(flow)
     .execute(&mut *conn)
     .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -203,8 +224,12 @@ pub async fn issue(
     .bind(user.id)
     .execute(&mut *conn)
     .await?;
+    let link_token = match flow {
+        Some(_) => format!("{}{token_hash}", pkce::PREFIX),
+        None => token_hash.clone(),
+    };
     let query = serde_urlencoded::to_string([
-        ("token", token_hash.as_str()),
+        ("token", link_token.as_str()),
         ("type", kind.verify_type()),
         ("redirect_to", redirect_to),
     ])
@@ -226,8 +251,9 @@ pub async fn send(
     kind: TokenKind,
     to: &str,
     redirect_to: &str,
+    challenge: Option<&Challenge>,
 ) -> AppResult<()> {
-    let issued = issue(app, conn, user, kind, to, redirect_to).await?;
+    let issued = issue(app, conn, user, kind, to, redirect_to, challenge).await?;
     let text = format!(
         "{}\n\nYour code: {}\n\nOr follow this link: {}\n\nIf you did not ask for this, ignore this e-mail.\n",
         kind.subject(),
@@ -255,28 +281,49 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Finds and deletes a live token of one of `kinds` with this hash; returns its user and address.
+/// A token that [`consume`] found and spent.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    /// Which of the asked-for kinds it was.
+    pub kind: TokenKind,
+    /// Whose it was.
+    pub user_id: Uuid,
+    /// The address it was mailed to.
+    pub address: String,
+    /// The PKCE flow it began, if any.
+    pub flow: Option<Uuid>,
+}
+
+/// Finds and deletes a live token of one of `kinds` with this hash (a link's `pkce_` prefix
+/// ignored).
 pub async fn consume(
     app: &AppState,
     conn: &mut PgConnection,
     kinds: &[TokenKind],
     token_hash: &str,
-) -> AppResult<Option<(TokenKind, Uuid, String)>> {
+) -> AppResult<Option<Consumed>> {
+    let token_hash = token_hash.strip_prefix(pkce::PREFIX).unwrap_or(token_hash);
     let names: Vec<&str> = kinds.iter().map(|k| k.db_name()).collect();
-    let row: Option<(String, Uuid, String)> = sqlx::query_as(
+    let row: Option<(String, Uuid, String, Option<Uuid>)> = sqlx::query_as(
         "delete from auth.one_time_tokens where token_hash = $1 and token_type = any($2) \
-         and created_at > now() - make_interval(secs => $3) returning token_type, user_id, relates_to",
+         and created_at > now() - make_interval(secs => $3) \
+         returning token_type, user_id, relates_to, flow_state_id",
     )
     .bind(token_hash)
     .bind(&names)
     .bind(app.config.auth.otp_exp.as_secs_f64())
     .fetch_optional(conn)
     .await?;
-    Ok(row.and_then(|(t, user, to)| {
+    Ok(row.and_then(|(t, user_id, address, flow)| {
         kinds
             .iter()
             .find(|k| k.db_name() == t)
-            .map(|k| (*k, user, to))
+            .map(|&kind| Consumed {
+                kind,
+                user_id,
+                address,
+                flow,
+            })
     }))
 }
 

@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod keys;
 pub mod mail;
 pub mod password;
+pub mod pkce;
 pub mod rate_limit;
 pub mod session;
 pub mod totp;

@@ -60,6 +60,9 @@ pub struct AuthConfig {
     pub mail_frequency: Duration,
     /// Lifetime of e-mailed tokens and codes (`BIZBASE_AUTH_OTP_EXP_SECS`).
     pub otp_exp: Duration,
+    /// How long a PKCE auth code can be exchanged after its link was followed
+    /// (`BIZBASE_AUTH_FLOW_STATE_EXP_SECS`).
+    pub flow_state_exp: Duration,
     /// SMTP server (`BIZBASE_SMTP_URL`, e.g. `smtp://user:pass@host:587` or `smtps://…`); unset: outbox only.
     pub smtp_url: Option<SecretString>,
     /// Sender address (`BIZBASE_SMTP_FROM`).
@@ -201,6 +204,12 @@ impl AuthConfig {
                 "AUTH_OTP_EXP_SECS",
                 src.parsed("AUTH_OTP_EXP_SECS")?.unwrap_or(3600),
                 60,
+            )?),
+            flow_state_exp: Duration::from_secs(at_least(
+                src,
+                "AUTH_FLOW_STATE_EXP_SECS",
+                src.parsed("AUTH_FLOW_STATE_EXP_SECS")?.unwrap_or(300),
+                10,
             )?),
             smtp_url: src
                 .get("SMTP_URL")

@@ -493,7 +493,7 @@ pub async fn generate_link(
         ("email_change_current" | "email_change_new", None) => return Err(user_not_found()),
         _ => return Err(AppError::validation("Invalid link type")),
     };
-    let issued = mail::issue(&app, &mut tx, &target, kind, &to, &redirect).await?;
+    let issued = mail::issue(&app, &mut tx, &target, kind, &to, &redirect, None).await?;
     audit::record(
         &mut tx,
         "link_generated_by_admin",
@@ -539,7 +539,16 @@ pub async fn post_invite(
             .await?
             .ok_or_else(email_exists)?,
     };
-    mail::send(&app, &mut tx, &target, TokenKind::Invite, &email, &redirect).await?;
+    mail::send(
+        &app,
+        &mut tx,
+        &target,
+        TokenKind::Invite,
+        &email,
+        &redirect,
+        None,
+    )
+    .await?;
     audit::record(
         &mut tx,
         "user_invited",

@@ -15,6 +15,7 @@ use crate::{
         audit,
         context::ClientInfo,
         mail::{self, TokenKind},
+        pkce::ChallengeFields,
         rate_limit::Group,
         user,
     },
@@ -30,6 +31,8 @@ pub struct EmailBody {
     kind: Option<String>,
     create_user: Option<bool>,
     data: Option<Value>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 /// `POST /recover`: e-mails a password-recovery code and link.
@@ -41,6 +44,7 @@ pub async fn post_recover(
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Otp, client.ip)?;
     let email = parse_email(body.email.as_deref())?;
+    let challenge = body.pkce.parse()?;
     let mut tx = app.pool.begin().await?;
     if let Some(u) = user::find_by_email(&mut tx, &email)
         .await?
@@ -49,7 +53,16 @@ pub async fn post_recover(
         // Within the per-user window nothing is sent, silently: an error would reveal the account.
         if mail::check_frequency(&app, &u, TokenKind::Recovery).is_ok() {
             let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
-            mail::send(&app, &mut tx, &u, TokenKind::Recovery, &email, &redirect).await?;
+            mail::send(
+                &app,
+                &mut tx,
+                &u,
+                TokenKind::Recovery,
+                &email,
+                &redirect,
+                challenge.as_ref(),
+            )
+            .await?;
             audit::record(
                 &mut tx,
                 "user_recovery_requested",
@@ -74,6 +87,7 @@ pub async fn post_otp(
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Otp, client.ip)?;
     let email = parse_email(body.email.as_deref())?;
+    let challenge = body.pkce.parse()?;
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
     let mut tx = app.pool.begin().await?;
     let existing = user::find_by_email(&mut tx, &email)
@@ -119,6 +133,7 @@ pub async fn post_otp(
         TokenKind::MagicLink,
         &email,
         &redirect,
+        challenge.as_ref(),
     )
     .await?;
     tx.commit().await?;
@@ -134,6 +149,7 @@ pub async fn post_resend(
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Otp, client.ip)?;
     let email = parse_email(body.email.as_deref())?;
+    let challenge = body.pkce.parse()?;
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
     let mut tx = app.pool.begin().await?;
     match body.kind.as_deref() {
@@ -150,6 +166,7 @@ pub async fn post_resend(
                     TokenKind::Confirmation,
                     &email,
                     &redirect,
+                    challenge.as_ref(),
                 )
                 .await?;
             }
@@ -164,7 +181,16 @@ pub async fn post_resend(
                 && let Some(u) = user::find(&mut tx, id).await?
             {
                 mail::check_frequency(&app, &u, TokenKind::EmailChange)?;
-                mail::send(&app, &mut tx, &u, TokenKind::EmailChange, &email, &redirect).await?;
+                mail::send(
+                    &app,
+                    &mut tx,
+                    &u,
+                    TokenKind::EmailChange,
+                    &email,
+                    &redirect,
+                    challenge.as_ref(),
+                )
+                .await?;
             }
         }
         _ => {

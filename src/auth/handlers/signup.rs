@@ -15,6 +15,7 @@ use crate::{
         audit,
         context::ClientInfo,
         mail::{self, TokenKind},
+        pkce::ChallengeFields,
         rate_limit::Group,
         session, user,
     },
@@ -30,6 +31,8 @@ pub struct SignupBody {
     password: Option<String>,
     #[serde(default)]
     data: Option<Value>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 /// `POST /signup`: creates the user and either e-mails a confirmation (the user is returned) or,
@@ -62,6 +65,7 @@ pub async fn post_signup(
         });
     }
     let email = parse_email(body.email.as_deref())?;
+    let challenge = body.pkce.parse()?;
     let password = body
         .password
         .filter(|p| !p.is_empty())
@@ -96,6 +100,7 @@ pub async fn post_signup(
             TokenKind::Confirmation,
             &email,
             &redirect,
+            challenge.as_ref(),
         )
         .await?;
         let refreshed = user::find(&mut tx, existing.id).await?.unwrap_or(existing);
@@ -135,6 +140,7 @@ pub async fn post_signup(
             TokenKind::Confirmation,
             &email,
             &redirect,
+            challenge.as_ref(),
         )
         .await?;
         let refreshed = user::find(&mut tx, created.id).await?.unwrap_or(created);

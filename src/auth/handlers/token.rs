@@ -1,4 +1,4 @@
-//! `POST /token?grant_type=password|refresh_token`.
+//! `POST /token?grant_type=password|refresh_token|pkce`.
 
 use axum::{
     Json,
@@ -14,6 +14,7 @@ use crate::{
         audit,
         context::ClientInfo,
         password::Verdict,
+        pkce,
         rate_limit::Group,
         session::{self, SessionRow},
         user,
@@ -28,12 +29,14 @@ pub struct GrantQuery {
     grant_type: Option<String>,
 }
 
-/// Body of both grants.
+/// Body of the grants.
 #[derive(Debug, Deserialize)]
 pub struct TokenBody {
     email: Option<String>,
     password: Option<String>,
     refresh_token: Option<String>,
+    auth_code: Option<String>,
+    code_verifier: Option<String>,
 }
 
 fn invalid_credentials() -> AppError {
@@ -51,6 +54,15 @@ pub async fn post_token(
     match q.grant_type.as_deref() {
         Some("password") => password_grant(&app, &client, body).await,
         Some("refresh_token") => refresh_grant(&app, &client, body).await,
+        Some("pkce") => Ok(Json(
+            pkce::exchange(
+                &app,
+                &client,
+                body.auth_code.as_deref().unwrap_or_default(),
+                body.code_verifier.as_deref().unwrap_or_default(),
+            )
+            .await?,
+        )),
         _ => Err(AppError::bad_request(
             "invalid_credentials",
             "unsupported_grant_type",

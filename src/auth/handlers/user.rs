@@ -17,6 +17,7 @@ use crate::{
         crypto,
         mail::{self, TokenKind},
         password::Verdict,
+        pkce::ChallengeFields,
         rate_limit::Group,
         user,
     },
@@ -38,6 +39,8 @@ pub struct UpdateUserBody {
     data: Option<Value>,
     app_metadata: Option<Value>,
     nonce: Option<String>,
+    #[serde(flatten)]
+    pkce: ChallengeFields,
 }
 
 /// `PUT /user`: metadata (shallow merge, `null` deletes), password, e-mail.
@@ -55,6 +58,7 @@ pub async fn put_user(
             message: "Updating app_metadata requires admin privileges".into(),
         });
     }
+    let challenge = body.pkce.parse()?;
     let new_password = body.password.filter(|p| !p.is_empty());
     let new_hash = match &new_password {
         Some(p) => {
@@ -115,13 +119,17 @@ pub async fn put_user(
             .bind(hash)
             .execute(&mut *tx)
             .await?;
-        // Other sessions end; pending e-mailed tokens die with the old password.
+        // Other sessions end; pending e-mailed tokens and PKCE flows die with the old password.
         sqlx::query("delete from auth.sessions where user_id = $1 and id <> $2")
             .bind(current.id)
             .bind(me.session.id)
             .execute(&mut *tx)
             .await?;
         sqlx::query("delete from auth.one_time_tokens where user_id = $1")
+            .bind(current.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from auth.flow_state where user_id = $1")
             .bind(current.id)
             .execute(&mut *tx)
             .await?;
@@ -162,6 +170,7 @@ pub async fn put_user(
                 TokenKind::EmailChange,
                 &email,
                 &redirect,
+                challenge.as_ref(),
             )
             .await?;
             audit::record(
@@ -243,6 +252,7 @@ pub async fn get_reauthenticate(
         TokenKind::Reauthentication,
         &email,
         &redirect,
+        None,
     )
     .await?;
     tx.commit().await?;

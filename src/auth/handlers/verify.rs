@@ -8,6 +8,8 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 use super::parse_email;
 use crate::{
@@ -16,9 +18,11 @@ use crate::{
         audit,
         context::ClientInfo,
         crypto,
-        mail::{self, TokenKind},
+        mail::{self, Consumed, TokenKind},
+        pkce,
         rate_limit::Group,
-        session, user,
+        session,
+        user::{self, UserRow},
     },
     error::{AppError, AppResult},
     http::json::AppJson,
@@ -53,20 +57,26 @@ fn expired() -> AppError {
     }
 }
 
-/// Consumes the token, applies what it proves (a confirmed address, a new e-mail) and starts a
-/// session.
-async fn verify(
+/// Consumes the token and applies what it proves (a confirmed address, a new e-mail), in `tx`.
+/// Returns the user as they are now, the authentication method a session would carry, and the
+/// PKCE flow the token began, if any.
+async fn apply(
     app: &AppState,
+    tx: &mut PgConnection,
     client: &ClientInfo,
     kind: &str,
     token_hash: &str,
-) -> AppResult<Value> {
+) -> AppResult<(UserRow, &'static str, Option<Uuid>)> {
     let kinds = kinds_for(kind)?;
-    let mut tx = app.pool.begin().await?;
-    let (used, user_id, address) = mail::consume(app, &mut tx, kinds, token_hash)
+    let Consumed {
+        kind: used,
+        user_id,
+        address,
+        flow,
+    } = mail::consume(app, tx, kinds, token_hash)
         .await?
         .ok_or_else(expired)?;
-    let found = user::find_for_update(&mut tx, user_id)
+    let found = user::find_for_update(tx, user_id)
         .await?
         .filter(|u| u.deleted_at.is_none())
         .ok_or_else(expired)?;
@@ -81,7 +91,7 @@ async fn verify(
             return Err(expired());
         }
         // The address may have been registered by someone else since the change was asked for.
-        if user::find_by_email(&mut tx, &address)
+        if user::find_by_email(tx, &address)
             .await?
             .is_some_and(|other| other.id != found.id)
         {
@@ -94,16 +104,16 @@ async fn verify(
             .bind(found.id)
             .execute(&mut *tx)
             .await?;
-        user::set_identity_email(&mut tx, found.id, &address).await?;
+        user::set_identity_email(tx, found.id, &address).await?;
     } else {
         sqlx::query("update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1")
             .bind(found.id)
             .execute(&mut *tx)
             .await?;
     }
-    user::mark_identity_verified(&mut tx, found.id).await?;
+    user::mark_identity_verified(tx, found.id).await?;
     audit::record(
-        &mut tx,
+        tx,
         "user_verified",
         Some(found.id),
         Some(found.id),
@@ -111,7 +121,7 @@ async fn verify(
         serde_json::json!({ "type": kind }),
     )
     .await?;
-    let fresh = user::find(&mut tx, found.id).await?.unwrap_or(found);
+    let fresh = user::find(tx, found.id).await?.unwrap_or(found);
     let method = match used {
         TokenKind::Recovery => "recovery",
         TokenKind::MagicLink => "magiclink",
@@ -119,9 +129,47 @@ async fn verify(
         TokenKind::EmailChange => "email_change",
         _ => "otp",
     };
-    let answer = session::start(app, &mut tx, &fresh, method, client).await?;
+    Ok((fresh, method, flow))
+}
+
+/// Consumes the token, applies what it proves and starts a session. A PKCE flow the token began
+/// is over: whoever verifies the token itself needs no auth code.
+async fn verify(
+    app: &AppState,
+    client: &ClientInfo,
+    kind: &str,
+    token_hash: &str,
+) -> AppResult<Value> {
+    let mut tx = app.pool.begin().await?;
+    let (user, method, flow) = apply(app, &mut tx, client, kind, token_hash).await?;
+    if let Some(flow) = flow {
+        sqlx::query("delete from auth.flow_state where id = $1")
+            .bind(flow)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let answer = session::start(app, &mut tx, &user, method, client).await?;
     tx.commit().await?;
     Ok(answer)
+}
+
+/// Consumes a PKCE link's token, applies what it proves and hands out the auth code of its flow
+/// (no session: that goes to whoever exchanges the code with the flow's verifier).
+async fn verify_pkce(
+    app: &AppState,
+    client: &ClientInfo,
+    kind: &str,
+    token_hash: &str,
+) -> AppResult<String> {
+    let no_flow =
+        || AppError::bad_request("flow_state_not_found", "No associated flow state found");
+    let mut tx = app.pool.begin().await?;
+    let (_, _, flow) = apply(app, &mut tx, client, kind, token_hash).await?;
+    let code = pkce::issue_code(&mut tx, flow.ok_or_else(no_flow)?)
+        .await?
+        .ok_or_else(no_flow)?;
+    tx.commit().await?;
+    Ok(code)
 }
 
 /// `POST /verify`.
@@ -156,7 +204,9 @@ pub struct VerifyQuery {
     redirect_to: Option<String>,
 }
 
-/// `GET /verify`: redirects (303) to `redirect_to` with the session, or the error, in the fragment.
+/// `GET /verify`: redirects (303) to `redirect_to` with the session in the fragment — or, for a
+/// PKCE link (`token=pkce_…`), with the auth code as `?code=` — or the error (in the fragment, and
+/// for PKCE also in the query).
 pub async fn get_verify(
     State(app): State<AppState>,
     client: ClientInfo,
@@ -164,44 +214,100 @@ pub async fn get_verify(
 ) -> Response {
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
     let kind = q.kind.clone().unwrap_or_default();
-    let outcome = match app.auth.limits.check(Group::Verify, client.ip) {
-        Err(e) => Err(e),
-        Ok(()) => verify(&app, &client, &kind, q.token.as_deref().unwrap_or_default()).await,
+    let token = q.token.as_deref().unwrap_or_default();
+    let is_pkce = token.starts_with(pkce::PREFIX);
+    let location = match app.auth.limits.check(Group::Verify, client.ip) {
+        Err(e) => error_location(&redirect, &e, is_pkce),
+        Ok(()) if is_pkce => match verify_pkce(&app, &client, &kind, token).await {
+            Ok(code) => with_query(&redirect, &[("code", code.as_str())]),
+            Err(e) => error_location(&redirect, &e, true),
+        },
+        Ok(()) => match verify(&app, &client, &kind, token).await {
+            Ok(s) => {
+                let fragment = serde_urlencoded::to_string([
+                    (
+                        "access_token",
+                        s["access_token"].as_str().unwrap_or_default().to_owned(),
+                    ),
+                    ("expires_at", s["expires_at"].to_string()),
+                    ("expires_in", s["expires_in"].to_string()),
+                    (
+                        "refresh_token",
+                        s["refresh_token"].as_str().unwrap_or_default().to_owned(),
+                    ),
+                    ("token_type", "bearer".to_owned()),
+                    ("type", kind),
+                    ("sb", String::new()),
+                ]);
+                format!("{redirect}#{}", fragment.unwrap_or_default())
+            }
+            Err(e) => error_location(&redirect, &e, false),
+        },
     };
-    let fragment = match outcome {
-        Ok(s) => serde_urlencoded::to_string([
-            (
-                "access_token",
-                s["access_token"].as_str().unwrap_or_default().to_owned(),
-            ),
-            ("expires_at", s["expires_at"].to_string()),
-            ("expires_in", s["expires_in"].to_string()),
-            (
-                "refresh_token",
-                s["refresh_token"].as_str().unwrap_or_default().to_owned(),
-            ),
-            ("token_type", "bearer".to_owned()),
-            ("type", kind),
-            ("sb", String::new()),
-        ]),
-        Err(e) => {
-            let error = match e.status() {
-                StatusCode::FORBIDDEN => "access_denied",
-                StatusCode::UNAUTHORIZED => "unauthorized_client",
-                s if s.is_server_error() => "server_error",
-                _ => "invalid_request",
-            };
-            serde_urlencoded::to_string([
-                ("error", error.to_owned()),
-                ("error_code", e.code().to_owned()),
-                ("error_description", e.public_message().into_owned()),
-                ("sb", String::new()),
-            ])
-        }
-    };
-    let location = format!("{redirect}#{}", fragment.unwrap_or_default());
     match HeaderValue::from_str(&location) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => AppError::Internal(anyhow::anyhow!("unrepresentable redirect")).into_response(),
+    }
+}
+
+/// Where a failed verification sends the browser: the error in the fragment (what supabase-js
+/// reads in the implicit flow) and, for PKCE, in the query too (what a server route reads).
+fn error_location(redirect: &str, e: &AppError, in_query: bool) -> String {
+    let error = match e.status() {
+        StatusCode::FORBIDDEN => "access_denied",
+        StatusCode::UNAUTHORIZED => "unauthorized_client",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    };
+    let description = e.public_message();
+    let params = [
+        ("error", error),
+        ("error_code", e.code()),
+        ("error_description", description.as_ref()),
+    ];
+    let base = if in_query {
+        with_query(redirect, &params)
+    } else {
+        redirect.to_owned()
+    };
+    let fragment = serde_urlencoded::to_string(params).unwrap_or_default();
+    format!("{base}#{fragment}&sb=")
+}
+
+/// `url` with `params` set in its query (replacing parameters of the same names, keeping others).
+fn with_query(url: &str, params: &[(&str, &str)]) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| !params.iter().any(|(name, _)| k == name))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    parsed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .extend_pairs(params);
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn codes_join_the_redirect_query_and_replace_a_stale_one() {
+        assert_eq!(
+            with_query(
+                "https://app.example.com/cb?sb_flow_id=f1&code=old",
+                &[("code", "c2")]
+            ),
+            "https://app.example.com/cb?sb_flow_id=f1&code=c2"
+        );
+        assert_eq!(
+            with_query("https://app.example.com", &[("code", "c")]),
+            "https://app.example.com/?code=c"
+        );
     }
 }

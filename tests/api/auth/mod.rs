@@ -6,6 +6,7 @@ mod audit;
 mod gateway;
 mod jwks;
 mod mfa;
+mod pkce;
 mod rate_limits;
 mod recover;
 mod refresh;

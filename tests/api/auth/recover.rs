@@ -9,13 +9,13 @@ use super::{NEW_PASSWORD, NO_WAITING, PASSWORD, str_of};
 use crate::harness::{TestApp, assert_error, claims_of, json, latest_mail, latest_otp, mails_to};
 
 /// Sites the redirect tests use.
-const SITES: &[(&str, &str)] = &[
+pub(super) const SITES: &[(&str, &str)] = &[
     ("SITE_URL", "https://app.example.com"),
     ("AUTH_REDIRECT_ALLOW_LIST", "https://admin.example.com"),
     ("AUTH_MAIL_FREQUENCY_SECS", "0"),
 ];
 
-async fn post(app: &TestApp, path: &str, body: Value) -> Response {
+pub(super) async fn post(app: &TestApp, path: &str, body: Value) -> Response {
     app.auth(Method::POST, path)
         .json(&body)
         .send()
@@ -24,7 +24,7 @@ async fn post(app: &TestApp, path: &str, body: Value) -> Response {
 }
 
 /// The `token` (hash) of the verify link in a mail.
-fn token_hash_in(mail: &Value) -> String {
+pub(super) fn token_hash_in(mail: &Value) -> String {
     let text = str_of(mail, "text");
     let link = text
         .split("Or follow this link: ")
@@ -39,7 +39,12 @@ fn token_hash_in(mail: &Value) -> String {
 }
 
 /// `GET /auth/v1/verify` as a browser following the mailed link (no apikey).
-async fn follow_link(app: &TestApp, token_hash: &str, kind: &str, redirect_to: &str) -> Response {
+pub(super) async fn follow_link(
+    app: &TestApp,
+    token_hash: &str,
+    kind: &str,
+    redirect_to: &str,
+) -> Response {
     let query = serde_urlencoded::to_string([
         ("token", token_hash),
         ("type", kind),
@@ -49,16 +54,16 @@ async fn follow_link(app: &TestApp, token_hash: &str, kind: &str, redirect_to: &
     app.get(&format!("/auth/v1/verify?{query}")).await
 }
 
-fn location(r: &Response) -> String {
+pub(super) fn location(r: &Response) -> String {
     r.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// The parameters in the fragment of a redirect.
-fn fragment(location: &str) -> Vec<(String, String)> {
+pub(super) fn fragment(location: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str(location.split_once('#').unwrap().1).unwrap()
 }
 
-fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
+pub(super) fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
     &params.iter().find(|(k, _)| k == key).unwrap().1
 }
 
