@@ -165,3 +165,17 @@ test('magic link: signInWithOtp(shouldCreateUser: false) mails an OTP that verif
   assertAuthError(replay.error, { code: 'otp_expired', status: 403 }, 'verifying the same OTP twice');
   assert.equal(replay.data.session, null);
 });
+
+test('getUserIdentities lists the e-mail identity; unlinkIdentity answers manual_linking_disabled', T, async () => {
+  const user = await createConfirmedUser();
+  const { sb } = await signedIn(user.email, user.password);
+
+  const { data, error } = await sb.auth.getUserIdentities();
+  assertNoError(error, 'getUserIdentities');
+  assert.equal(data.identities.length, 1);
+  assert.equal(data.identities[0].provider, 'email');
+
+  const unlinked = await sb.auth.unlinkIdentity(data.identities[0]);
+  assertAuthError(unlinked.error, { code: 'manual_linking_disabled', status: 404 }, 'unlinkIdentity');
+  assert.equal((await sb.auth.getUserIdentities()).data.identities.length, 1);
+});

@@ -29,6 +29,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/user", get(user::get_user).put(user::put_user))
         .route("/logout", post(user::post_logout))
         .route(
+            "/user/identities/authorize",
+            get(user::manual_linking_disabled),
+        )
+        .route(
+            "/user/identities/{id}",
+            delete(user::manual_linking_disabled),
+        )
+        .route(
             "/reauthenticate",
             get(user::get_reauthenticate).post(user::get_reauthenticate),
         )

@@ -190,6 +190,16 @@ pub async fn put_user(
     Ok(Json(json))
 }
 
+/// `GET /user/identities/authorize` (linkIdentity) and `DELETE /user/identities/{id}`
+/// (unlinkIdentity) for a signed-in user: identities come only from e-mail sign-up here (there are
+/// no OAuth providers to link), so these answer as GoTrue does with manual linking off.
+pub async fn manual_linking_disabled(_me: AuthUser) -> AppError {
+    AppError::NotFound {
+        code: "manual_linking_disabled",
+        message: "Manual linking is disabled".into(),
+    }
+}
+
 /// `?scope=` of `/logout`.
 #[derive(Debug, Deserialize)]
 pub struct LogoutQuery {

@@ -445,3 +445,38 @@ async fn confirming_an_email_change_to_an_address_taken_meanwhile_is_refused(poo
 
     assert_error(r, 422, "email_exists").await;
 }
+
+#[sqlx::test]
+async fn identities_cannot_be_linked_or_unlinked_by_hand(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let identity = str_of(&session["user"]["identities"][0], "identity_id").to_owned();
+    let path = format!("/user/identities/{identity}");
+
+    let unlink = app
+        .as_user(Method::DELETE, &path, access(&session))
+        .send()
+        .await
+        .unwrap();
+    let link = app
+        .as_user(
+            Method::GET,
+            "/user/identities/authorize?provider=github",
+            access(&session),
+        )
+        .send()
+        .await
+        .unwrap();
+    let anonymous = app.auth(Method::DELETE, &path).send().await.unwrap();
+
+    assert_error(unlink, 404, "manual_linking_disabled").await;
+    assert_error(link, 404, "manual_linking_disabled").await;
+    assert_eq!(
+        anonymous.status(),
+        403,
+        "the anon key is no user: {:?}",
+        anonymous.text().await
+    );
+    let me = json(get_user(&app, access(&session)).await).await;
+    assert_eq!(me["identities"].as_array().map(Vec::len), Some(1));
+}
