@@ -43,6 +43,9 @@ pub struct AuthConfig {
     pub autoconfirm: bool,
     /// Refuse new sign-ups (`BIZBASE_AUTH_DISABLE_SIGNUP`).
     pub disable_signup: bool,
+    /// Password changes in sessions older than 24 hours need the nonce of `/reauthenticate`
+    /// (`BIZBASE_AUTH_SECURE_PASSWORD_CHANGE`; GoTrue's `UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`).
+    pub secure_password_change: bool,
     /// Access-token lifetime (`BIZBASE_JWT_EXP_SECS`).
     pub jwt_exp: Duration,
     /// An ES256 private key (PEM file) to sign access tokens with instead of HS256 (`BIZBASE_JWT_ES256_KEY_FILE`).
@@ -83,6 +86,7 @@ pub const KEYS: &[&str] = &[
     "AUTH_REDIRECT_ALLOW_LIST",
     "AUTH_AUTOCONFIRM",
     "AUTH_DISABLE_SIGNUP",
+    "AUTH_SECURE_PASSWORD_CHANGE",
     "JWT_EXP_SECS",
     "JWT_ES256_KEY_FILE",
     "AUTH_REFRESH_REUSE_INTERVAL_SECS",
@@ -93,6 +97,7 @@ pub const KEYS: &[&str] = &[
     "ARGON2_PARALLELISM",
     "AUTH_MAIL_FREQUENCY_SECS",
     "AUTH_OTP_EXP_SECS",
+    "AUTH_FLOW_STATE_EXP_SECS",
     "SMTP_URL",
     "SMTP_FROM",
     "RATE_LIMIT_IP_HEADER",
@@ -180,6 +185,9 @@ impl AuthConfig {
             redirect_allow_list: list(src, "AUTH_REDIRECT_ALLOW_LIST"),
             autoconfirm: src.parsed_bool("AUTH_AUTOCONFIRM")?.unwrap_or(false),
             disable_signup: src.parsed_bool("AUTH_DISABLE_SIGNUP")?.unwrap_or(false),
+            secure_password_change: src
+                .parsed_bool("AUTH_SECURE_PASSWORD_CHANGE")?
+                .unwrap_or(false),
             jwt_exp: Duration::from_secs(at_least(
                 src,
                 "JWT_EXP_SECS",

@@ -62,6 +62,16 @@ pub async fn put_user(
     let new_password = body.password.filter(|p| !p.is_empty());
     let new_hash = match &new_password {
         Some(p) => {
+            // A nonce, when given, is checked (and spent) in the transaction below.
+            if app.config.auth.secure_password_change
+                && body.nonce.is_none()
+                && me.session.created_at < chrono::Utc::now() - chrono::Duration::hours(24)
+            {
+                return Err(AppError::bad_request(
+                    "reauthentication_needed",
+                    "Password update requires reauthentication",
+                ));
+            }
             check_password(&app, p)?;
             if let Some(old) = &me.user.encrypted_password
                 && app

@@ -569,3 +569,76 @@ async fn resend_mails_a_new_email_change_code(pool: PgPool) {
     .await;
     assert_eq!(json(verified).await["user"]["email"], "ann@new.example");
 }
+
+/// Makes the session of `access_token` look a day and a minute old.
+async fn age_session(pool: &PgPool, access_token: &str) {
+    sqlx::query(
+        "update auth.sessions set created_at = now() - interval '1441 minutes' where id = $1::uuid",
+    )
+    .bind(str_of(&claims_of(access_token), "session_id"))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn with_secure_password_change_an_old_session_needs_a_nonce(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("AUTH_SECURE_PASSWORD_CHANGE", "true")]).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    age_session(&pool, token).await;
+
+    let without = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(without, 400, "reauthentication_needed").await;
+    app.as_user(Method::GET, "/reauthenticate", token)
+        .send()
+        .await
+        .unwrap();
+    let nonce = latest_otp(&pool, "ann@example.com", "reauthentication").await;
+    let with = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "password": NEW_PASSWORD, "nonce": nonce }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(with.status(), 200);
+    app.sign_in("ann@example.com", NEW_PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn with_secure_password_change_a_fresh_session_needs_no_nonce(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("AUTH_SECURE_PASSWORD_CHANGE", "true")]).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let r = app
+        .as_user(Method::PUT, "/user", str_of(&session, "access_token"))
+        .json(&json!({ "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+}
+
+#[sqlx::test]
+async fn without_secure_password_change_an_old_session_needs_no_nonce(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    age_session(&pool, token).await;
+
+    let r = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+}
