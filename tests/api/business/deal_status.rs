@@ -111,3 +111,59 @@ async fn a_deal_created_at_a_closed_stage_is_closed(pool: sqlx::PgPool) {
     assert_eq!(rows[0]["status"], "won");
     assert!(rows[0]["closed_at"].is_string(), "{rows}");
 }
+
+#[sqlx::test]
+async fn a_stage_whose_kind_changes_takes_the_deals_that_followed_it(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let rep = w.token("sales_rep");
+    let admin = w.token("admin");
+    let stage_path = format!("/pipeline_stages?id=eq.{}", w.id("stage"));
+    let followed = w.id("deal");
+    // A second deal in the same stage, marked lost where it stands.
+    let (status, rows) = call(w.returning(Method::POST, "/deals", rep).json(&json!({
+        "org_id": w.a, "pipeline_id": w.id("pipeline"), "stage_id": w.id("stage"),
+        "name": "Went quiet", "amount": 100, "status": "lost"
+    })))
+    .await;
+    assert_eq!(status, 201, "{rows}");
+    let marked = rows[0]["id"].clone();
+    let w = &w;
+    let deal = |id: &Value| format!("/deals?id=eq.{}", id.as_str().unwrap_or_default());
+    let read = |id: Value| {
+        let path = deal(&id);
+        async move {
+            let (status, rows) = call(w.rest(Method::GET, &path, rep)).await;
+            assert_eq!(status, 200, "{rows}");
+            rows[0].clone()
+        }
+    };
+    let set_kind = |kind: &'static str| {
+        let path = stage_path.clone();
+        async move {
+            let (status, rows) = call(
+                w.returning(Method::PATCH, &path, admin)
+                    .json(&json!({ "kind": kind })),
+            )
+            .await;
+            assert_eq!(status, 200, "{rows}");
+        }
+    };
+
+    set_kind("won").await;
+    let won = read(json!(followed)).await;
+    assert_eq!(won["status"], "won");
+    assert!(won["closed_at"].is_string(), "{won}");
+    assert_eq!(
+        read(marked.clone()).await["status"],
+        "lost",
+        "an explicit status stays"
+    );
+
+    set_kind("open").await;
+    let reopened = read(json!(followed)).await;
+    assert_eq!(
+        (reopened["status"].as_str(), reopened["closed_at"].is_null()),
+        (Some("open"), true)
+    );
+    assert_eq!(read(marked).await["status"], "lost");
+}
