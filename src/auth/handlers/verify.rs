@@ -180,7 +180,13 @@ pub async fn post_verify(
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Verify, client.ip)?;
     let kind = body.kind.as_deref().unwrap_or_default();
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
     let hash = match (&body.token_hash, &body.token) {
+        (Some(_), _) if given(&body.token_hash) && given(&body.email) => {
+            return Err(AppError::validation(
+                "Only the token_hash and type should be provided",
+            ));
+        }
         (Some(hash), _) if !hash.is_empty() => hash.clone(),
         (_, Some(token)) if !token.is_empty() => {
             let email = parse_email(body.email.as_deref())?;

@@ -193,6 +193,37 @@ async fn verify_without_a_token_fails_validation(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_token_hash_comes_alone(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+    let mail = latest_mail(&pool, "ann@example.com", "recovery")
+        .await
+        .unwrap();
+    let hash = token_hash_in(&mail);
+
+    let with_email = post(
+        &app,
+        "/verify",
+        json!({ "type": "recovery", "token_hash": hash, "email": "ann@example.com" }),
+    )
+    .await;
+
+    let body = assert_error(with_email, 400, "validation_failed").await;
+    assert_eq!(
+        body["message"],
+        "Only the token_hash and type should be provided"
+    );
+    let alone = post(
+        &app,
+        "/verify",
+        json!({ "type": "recovery", "token_hash": hash }),
+    )
+    .await;
+    assert_eq!(alone.status(), 200, "the refused request spent nothing");
+}
+
+#[sqlx::test]
 async fn an_expired_code_is_refused(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     app.signup_confirmed("ann@example.com", PASSWORD).await;
