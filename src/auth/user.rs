@@ -315,15 +315,38 @@ pub async fn insert(
     Ok(user)
 }
 
-/// Records the new address on the user's e-mail identity.
+/// Creates an anonymous user (`signInAnonymously`): no address, no identity, `is_anonymous`.
+pub async fn insert_anonymous(
+    conn: &mut PgConnection,
+    user_metadata: &Value,
+) -> sqlx::Result<UserRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into auth.users (raw_user_meta_data, raw_app_meta_data, is_anonymous) values ($1, '{{}}', true) \
+         returning {COLUMNS}"
+    )))
+    .bind(user_metadata)
+    .fetch_one(conn)
+    .await
+}
+
+/// Records the new, confirmed address on the user's e-mail identity — creating it for a user who
+/// had none (an anonymous user becoming permanent, who is then no longer anonymous).
 pub async fn set_identity_email(
     conn: &mut PgConnection,
     user_id: Uuid,
     email: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text, 'email_verified', true), \
-         updated_at = now() where user_id = $1 and provider = 'email'",
+        "with updated as (update auth.identities set identity_data = identity_data || \
+                  jsonb_build_object('email', $2::text, 'email_verified', true), updated_at = now() \
+              where user_id = $1 and provider = 'email' returning id), \
+         created as (insert into auth.identities (provider_id, user_id, identity_data, provider) \
+              select $1::text, $1, jsonb_build_object('sub', $1, 'email', $2::text, 'email_verified', true, \
+                     'phone_verified', false), 'email' \
+              where not exists (select from updated) returning id) \
+         update auth.users set is_anonymous = false, \
+                raw_app_meta_data = raw_app_meta_data || '{\"provider\": \"email\", \"providers\": [\"email\"]}' \
+         where id = $1 and is_anonymous and exists (select from created)",
     )
     .bind(user_id)
     .bind(email)

@@ -43,6 +43,8 @@ pub struct AuthConfig {
     pub autoconfirm: bool,
     /// Refuse new sign-ups (`BIZBASE_AUTH_DISABLE_SIGNUP`).
     pub disable_signup: bool,
+    /// Allow `signInAnonymously()` (`BIZBASE_AUTH_ANONYMOUS_USERS`; GoTrue's `EXTERNAL_ANONYMOUS_USERS_ENABLED`).
+    pub anonymous_users: bool,
     /// Password changes in sessions older than 24 hours need the nonce of `/reauthenticate`
     /// (`BIZBASE_AUTH_SECURE_PASSWORD_CHANGE`; GoTrue's `UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`).
     pub secure_password_change: bool,
@@ -87,6 +89,7 @@ pub const KEYS: &[&str] = &[
     "AUTH_AUTOCONFIRM",
     "AUTH_DISABLE_SIGNUP",
     "AUTH_SECURE_PASSWORD_CHANGE",
+    "AUTH_ANONYMOUS_USERS",
     "JWT_EXP_SECS",
     "JWT_ES256_KEY_FILE",
     "AUTH_REFRESH_REUSE_INTERVAL_SECS",
@@ -185,6 +188,7 @@ impl AuthConfig {
             redirect_allow_list: list(src, "AUTH_REDIRECT_ALLOW_LIST"),
             autoconfirm: src.parsed_bool("AUTH_AUTOCONFIRM")?.unwrap_or(false),
             disable_signup: src.parsed_bool("AUTH_DISABLE_SIGNUP")?.unwrap_or(false),
+            anonymous_users: src.parsed_bool("AUTH_ANONYMOUS_USERS")?.unwrap_or(false),
             secure_password_change: src
                 .parsed_bool("AUTH_SECURE_PASSWORD_CHANGE")?
                 .unwrap_or(false),

@@ -14,6 +14,7 @@ import {
   assertSession,
   client,
   createConfirmedUser,
+  jwtClaims,
   latestMail,
   mailsTo,
   signedIn,
@@ -178,4 +179,27 @@ test('getUserIdentities lists the e-mail identity; unlinkIdentity answers manual
   const unlinked = await sb.auth.unlinkIdentity(data.identities[0]);
   assertAuthError(unlinked.error, { code: 'manual_linking_disabled', status: 404 }, 'unlinkIdentity');
   assert.equal((await sb.auth.getUserIdentities()).data.identities.length, 1);
+});
+
+test('signInAnonymously gives an anonymous session; confirming an e-mail via updateUser makes the user permanent', T, async () => {
+  const sb = client();
+  const { data, error } = await sb.auth.signInAnonymously({ options: { data: { cart: 'c-1' } } });
+  assertNoError(error, 'signInAnonymously');
+  assert.equal(data.user.is_anonymous, true);
+  assert.equal(data.user.user_metadata.cart, 'c-1');
+  assert.equal(jwtClaims(data.session.access_token).is_anonymous, true);
+
+  const email = uniqueEmail('anon');
+  const password = strongPassword();
+  const updated = await sb.auth.updateUser({ email, password });
+  assertNoError(updated.error, 'updateUser({email, password}) of an anonymous user');
+  assert.equal(updated.data.user.is_anonymous, true, 'still anonymous until the address is confirmed');
+
+  const mail = await latestMail(email, 'email_change');
+  const verified = await sb.auth.verifyOtp({ email, token: mail.otp, type: 'email_change' });
+  assertNoError(verified.error, 'verifyOtp(email_change)');
+  assert.equal(verified.data.user.is_anonymous, false);
+  assert.equal(verified.data.user.id, data.user.id, 'the same user, now permanent');
+  assert.equal(jwtClaims(verified.data.session.access_token).is_anonymous, false);
+  await signedIn(email, password);
 });

@@ -30,7 +30,10 @@ pub async fn get_settings(State(app): State<AppState>) -> Json<Value> {
     let mut external = serde_json::Map::new();
     external.insert("email".into(), json!(true));
     external.insert("phone".into(), json!(false));
-    external.insert("anonymous_users".into(), json!(false));
+    external.insert(
+        "anonymous_users".into(),
+        json!(app.config.auth.anonymous_users),
+    );
     for p in off {
         external.insert(p.into(), json!(false));
     }

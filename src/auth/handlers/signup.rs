@@ -35,6 +35,30 @@ pub struct SignupBody {
     pkce: ChallengeFields,
 }
 
+/// `signInAnonymously()` (`POST /signup` without an address): a user with no address and no
+/// identity, signed in at once (`is_anonymous` in the token, AMR `anonymous`). Adding and confirming
+/// an address later (`updateUser({email})`) makes them a permanent user.
+async fn anonymous(app: &AppState, client: &ClientInfo, data: Option<Value>) -> AppResult<Value> {
+    let data = match data {
+        Some(Value::Object(m)) => Value::Object(m),
+        _ => json!({}),
+    };
+    let mut tx = app.pool.begin().await?;
+    let created = user::insert_anonymous(&mut tx, &data).await?;
+    audit::record(
+        &mut tx,
+        "user_signedup",
+        Some(created.id),
+        Some(created.id),
+        client,
+        json!({ "provider": "anonymous" }),
+    )
+    .await?;
+    let answer = session::start(app, &mut tx, &created, "anonymous", client).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
 /// `POST /signup`: creates the user and either e-mails a confirmation (the user is returned) or,
 /// with auto-confirm, signs them in (a session is returned). Enumeration-safe: signing up an
 /// existing confirmed address answers like a new sign-up, with a fake user (`identities: []`).
@@ -59,10 +83,13 @@ pub async fn post_signup(
         });
     }
     if body.email.as_deref().is_none_or(str::is_empty) {
-        return Err(AppError::Unprocessable {
-            code: "anonymous_provider_disabled",
-            message: "Anonymous sign-ins are disabled".into(),
-        });
+        if !auth.anonymous_users {
+            return Err(AppError::Unprocessable {
+                code: "anonymous_provider_disabled",
+                message: "Anonymous sign-ins are disabled".into(),
+            });
+        }
+        return Ok(Json(anonymous(&app, &client, body.data).await?));
     }
     let email = parse_email(body.email.as_deref())?;
     let challenge = body.pkce.parse()?;

@@ -4,8 +4,8 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{NO_WAITING, PASSWORD, user_id};
-use crate::harness::{TestApp, assert_error, json, latest_otp, mails_to};
+use super::{NO_WAITING, PASSWORD, str_of, user_id};
+use crate::harness::{TestApp, assert_error, claims_of, json, latest_otp, mails_to};
 
 async fn users_with_email(pool: &PgPool, email: &str) -> i64 {
     sqlx::query_scalar("select count(*) from auth.users where email = $1")
@@ -260,4 +260,102 @@ async fn settings_report_the_signup_policy(pool: PgPool) {
     assert_eq!(settings["external"]["phone"], false);
     assert_eq!(settings["disable_signup"], true);
     assert_eq!(settings["mailer_autoconfirm"], true);
+}
+
+const ANONYMOUS: &[(&str, &str)] = &[
+    ("AUTH_ANONYMOUS_USERS", "true"),
+    ("AUTH_MAIL_FREQUENCY_SECS", "0"),
+];
+
+#[sqlx::test]
+async fn an_anonymous_sign_in_gives_a_session_of_a_user_without_address(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), ANONYMOUS).await;
+
+    let r = app.signup(json!({ "data": { "cart": 3 } })).await;
+
+    assert_eq!(r.status(), 200);
+    let session = json(r).await;
+    let user = &session["user"];
+    assert_eq!(user["is_anonymous"], true);
+    assert_eq!(user["email"], "");
+    assert_eq!(user["identities"], json!([]));
+    assert_eq!(user["user_metadata"]["cart"], 3);
+    assert_eq!(user["role"], "authenticated");
+    let claims = claims_of(str_of(&session, "access_token"));
+    assert_eq!(claims["is_anonymous"], true);
+    assert_eq!(claims["role"], "authenticated");
+    assert_eq!(claims["amr"][0]["method"], "anonymous");
+    let refreshed = app.refresh(str_of(&session, "refresh_token")).await;
+    assert_eq!(refreshed.status(), 200);
+    let settings = json(app.auth(Method::GET, "/settings").send().await.unwrap()).await;
+    assert_eq!(settings["external"]["anonymous_users"], true);
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from auth.audit_log_entries where action = 'user_signedup' \
+         and payload->>'provider' = 'anonymous'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[sqlx::test]
+async fn an_anonymous_user_becomes_permanent_by_confirming_an_address(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), ANONYMOUS).await;
+    let session = json(app.signup(json!({})).await).await;
+    let token = str_of(&session, "access_token");
+
+    let r = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        json(r).await["is_anonymous"],
+        true,
+        "not before the address is confirmed"
+    );
+    let code = latest_otp(&pool, "ann@example.com", "email_change").await;
+    let verified = app
+        .auth(Method::POST, "/verify")
+        .json(&json!({ "type": "email_change", "email": "ann@example.com", "token": code }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(verified.status(), 200);
+    let permanent = json(verified).await;
+    let user = &permanent["user"];
+    assert_eq!(user["is_anonymous"], false);
+    assert_eq!(user["email"], "ann@example.com");
+    assert_eq!(user["identities"][0]["provider"], "email");
+    assert_eq!(
+        user["identities"][0]["identity_data"]["email_verified"],
+        true
+    );
+    assert_eq!(user["app_metadata"]["provider"], "email");
+    assert_eq!(
+        claims_of(str_of(&permanent, "access_token"))["is_anonymous"],
+        false
+    );
+    let signed_in = app.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(signed_in["user"]["id"], session["user"]["id"]);
+}
+
+#[sqlx::test]
+async fn anonymous_sign_ins_stop_with_sign_ups(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("AUTH_ANONYMOUS_USERS", "true"),
+            ("AUTH_DISABLE_SIGNUP", "true"),
+        ],
+    )
+    .await;
+
+    let r = app.signup(json!({})).await;
+
+    assert_error(r, 422, "signup_disabled").await;
 }
