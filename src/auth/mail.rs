@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::{
     crypto,
+    mail_templates::{Rendered, Vars},
     pkce::{self, Challenge},
     user::UserRow,
 };
@@ -89,7 +90,8 @@ impl TokenKind {
         }
     }
 
-    fn subject(self) -> &'static str {
+    /// The built-in subject line.
+    pub fn subject(self) -> &'static str {
         match self {
             Self::Confirmation => "Confirm your signup",
             Self::Recovery => "Reset your password",
@@ -108,6 +110,8 @@ pub struct Issued {
     pub otp: String,
     /// `hex(sha224(email ‖ otp))`.
     pub token_hash: String,
+    /// What the link carries as `token`: the hash, `pkce_`-prefixed in the PKCE flow.
+    pub link_token: String,
     /// The verify link.
     pub action_link: String,
     /// Where the link redirects after verification.
@@ -238,6 +242,7 @@ pub async fn issue(
     Ok(Issued {
         otp,
         token_hash,
+        link_token,
         action_link,
         redirect_to: redirect_to.to_owned(),
     })
@@ -254,13 +259,24 @@ pub async fn send(
     challenge: Option<&Challenge>,
 ) -> AppResult<()> {
     let issued = issue(app, conn, user, kind, to, redirect_to, challenge).await?;
-    let text = format!(
-        "{}\n\nYour code: {}\n\nOr follow this link: {}\n\nIf you did not ask for this, ignore this e-mail.\n",
-        kind.subject(),
-        issued.otp,
-        issued.action_link
+    let (email, new_email) = match kind {
+        TokenKind::EmailChange => (user.email_or_empty(), to),
+        _ => (to, ""),
+    };
+    let mail = app.auth.templates.render(
+        kind,
+        &Vars {
+            confirmation_url: &issued.action_link,
+            token: &issued.otp,
+            token_hash: &issued.link_token,
+            site_url: &app.config.auth.site_url,
+            redirect_to: &issued.redirect_to,
+            email,
+            new_email,
+            data: &user.raw_user_meta_data,
+        },
     );
-    enqueue(conn, to, kind.template(), kind.subject(), &text).await
+    enqueue(conn, to, kind.template(), &mail).await
 }
 
 /// Writes one e-mail to the outbox.
@@ -268,13 +284,17 @@ pub async fn enqueue(
     conn: &mut PgConnection,
     to: &str,
     template: &str,
-    subject: &str,
-    text: &str,
+    mail: &Rendered,
 ) -> AppResult<()> {
+    let mut payload =
+        json!({ "to": to, "template": template, "subject": mail.subject, "text": mail.text });
+    if let (Some(html), Some(map)) = (&mail.html, payload.as_object_mut()) {
+        map.insert("html".into(), html.clone().into());
+    }
     let id: Uuid = sqlx::query_scalar(
         "insert into private.outbox (kind, payload) values ('email', $1) returning id",
     )
-    .bind(json!({ "to": to, "template": template, "subject": subject, "text": text }))
+    .bind(payload)
     .fetch_one(conn)
     .await?;
     tracing::info!(outbox.id = %id, mail.template = template, "e-mail queued");

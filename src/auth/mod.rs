@@ -9,6 +9,7 @@ mod handlers;
 pub mod jwt;
 pub mod keys;
 pub mod mail;
+pub mod mail_templates;
 pub mod password;
 pub mod pkce;
 pub mod rate_limit;
@@ -37,6 +38,8 @@ pub struct AuthState {
     pub passwords: password::Passwords,
     /// Per-IP rate limits.
     pub limits: rate_limit::Limits,
+    /// The auth e-mails' templates.
+    pub templates: mail_templates::Templates,
 }
 
 impl AuthState {
@@ -65,6 +68,7 @@ impl AuthState {
             cipher,
             passwords: password::Passwords::new(config.auth.argon2),
             limits: rate_limit::Limits::new(&config.auth.rate_limits),
+            templates: mail_templates::Templates::load(config.auth.mail_templates_dir.as_deref())?,
         })
     }
 }

@@ -72,6 +72,8 @@ pub struct AuthConfig {
     pub smtp_url: Option<SecretString>,
     /// Sender address (`BIZBASE_SMTP_FROM`).
     pub smtp_from: String,
+    /// Directory of mail templates (`BIZBASE_MAIL_TEMPLATES_DIR`; see `auth::mail_templates`).
+    pub mail_templates_dir: Option<std::path::PathBuf>,
     /// Header carrying the client IP (`BIZBASE_RATE_LIMIT_IP_HEADER`); unset: the socket peer.
     pub ip_header: Option<String>,
     /// Rate limits (`BIZBASE_RATE_LIMIT_SIGNUP`, `_TOKEN`, `_VERIFY`, `_OTP`, `_MFA`).
@@ -103,6 +105,7 @@ pub const KEYS: &[&str] = &[
     "AUTH_FLOW_STATE_EXP_SECS",
     "SMTP_URL",
     "SMTP_FROM",
+    "MAIL_TEMPLATES_DIR",
     "RATE_LIMIT_IP_HEADER",
     "RATE_LIMIT_SIGNUP",
     "RATE_LIMIT_TOKEN",
@@ -200,6 +203,9 @@ impl AuthConfig {
             )?),
             es256_key_file: src
                 .get("JWT_ES256_KEY_FILE")
+                .map(|v| v.value.clone().into()),
+            mail_templates_dir: src
+                .get("MAIL_TEMPLATES_DIR")
                 .map(|v| v.value.clone().into()),
             refresh_reuse_interval: secs("AUTH_REFRESH_REUSE_INTERVAL_SECS", 10)?,
             password_min_length: at_least(

@@ -1,13 +1,15 @@
 //! Delivers the outbox: e-mails by SMTP (lettre) when `BIZBASE_SMTP_URL` is set. Rows are claimed
 //! with `for update skip locked`, so several bizbase processes share the work; a failed delivery
-//! is retried with exponential backoff (up to a day), and a delivered mail's text is erased so
-//! codes do not linger in the database.
+//! is retried with exponential backoff (up to a day), and a delivered mail's text and HTML are
+//! erased so codes do not linger in the database. A mail with an HTML body goes out as
+//! `multipart/alternative` (text and HTML).
 
 use std::time::Duration;
 
 use anyhow::Context;
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor, message::header::ContentType,
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{MultiPart, header::ContentType},
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -67,7 +69,7 @@ pub async fn deliver_batch(
     for (id, payload, attempts) in &rows {
         match send(app, transport, payload).await {
             Ok(()) => {
-                sqlx::query("update private.outbox set delivered_at = now(), payload = payload - 'text', last_error = null where id = $1")
+                sqlx::query("update private.outbox set delivered_at = now(), payload = payload - 'text' - 'html', last_error = null where id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -103,7 +105,7 @@ async fn send(
             .and_then(Value::as_str)
             .with_context(|| format!("mail without {k}"))
     };
-    let message = Message::builder()
+    let builder = Message::builder()
         .from(
             app.config
                 .auth
@@ -112,9 +114,14 @@ async fn send(
                 .context("BIZBASE_SMTP_FROM is not a mailbox")?,
         )
         .to(field("to")?.parse().context("bad recipient")?)
-        .subject(field("subject")?)
-        .header(ContentType::TEXT_PLAIN)
-        .body(field("text")?.to_owned())?;
+        .subject(field("subject")?);
+    let text = field("text")?.to_owned();
+    let message = match payload.get("html").and_then(Value::as_str) {
+        Some(html) => {
+            builder.multipart(MultiPart::alternative_plain_html(text, html.to_owned()))?
+        }
+        None => builder.header(ContentType::TEXT_PLAIN).body(text)?,
+    };
     transport.send(message).await.context("SMTP")?;
     Ok(())
 }

@@ -12,6 +12,7 @@ mod recover;
 mod refresh;
 mod signup;
 mod smtp;
+mod templates;
 mod tenancy;
 mod token;
 mod user;

@@ -207,3 +207,34 @@ async fn without_smtp_mail_stays_in_the_outbox(pool: PgPool) {
     assert_eq!(attempts, 0);
     assert!(payload["text"].as_str().unwrap().contains("Your code: "));
 }
+
+#[sqlx::test]
+async fn a_templated_mail_with_html_is_delivered_as_text_and_html(pool: PgPool) {
+    let smtp = smtp_server().await;
+    let templates = super::templates::nextjs_templates();
+    let app = TestApp::spawn_with_worker(
+        pool.clone(),
+        &[
+            ("SMTP_URL", &smtp.url),
+            ("MAIL_TEMPLATES_DIR", templates.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+
+    app.signup(
+        json!({ "email": "ann@example.com", "password": PASSWORD, "data": { "name": "Ann" } }),
+    )
+    .await;
+
+    let message = smtp.message().await;
+    assert!(message.contains("multipart/alternative"), "{message}");
+    assert!(message.contains("Content-Type: text/plain"), "{message}");
+    assert!(message.contains("Content-Type: text/html"), "{message}");
+    assert!(message.contains("<p>Hi Ann</p>"), "{message}");
+    let (payload, delivered, _, _) = wait_for_row(&pool, "ann@example.com", |row| row.1).await;
+    assert!(delivered);
+    assert!(
+        payload.get("html").is_none(),
+        "erased once delivered: {payload}"
+    );
+}
