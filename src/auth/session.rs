@@ -113,6 +113,72 @@ pub async fn start(
     respond(app, conn, &user, &session).await
 }
 
+/// Why `s` may no longer be refreshed under the configured session limits — the suffix of
+/// GoTrue's `session_expired` message (`""` for the time-box) — or `None` while it may.
+pub async fn why_expired(
+    app: &AppState,
+    conn: &mut PgConnection,
+    s: &SessionRow,
+) -> sqlx::Result<Option<&'static str>> {
+    let limits = app.config.auth.sessions;
+    let now = Utc::now();
+    let past = |start: DateTime<Utc>, limit: Option<std::time::Duration>| {
+        limit
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .is_some_and(|d| start + d < now)
+    };
+    if s.not_after.is_some_and(|t| t < now) || past(s.created_at, limits.timebox) {
+        return Ok(Some(""));
+    }
+    if past(
+        s.refreshed_at.unwrap_or(s.created_at),
+        limits.inactivity_timeout,
+    ) {
+        return Ok(Some(" (Inactivity)"));
+    }
+    if limits.single_per_user {
+        let newer: bool = sqlx::query_scalar(
+            "select exists (select from auth.sessions where user_id = $1 and id <> $2 and created_at > $3)",
+        )
+        .bind(s.user_id)
+        .bind(s.id)
+        .bind(s.created_at)
+        .fetch_one(&mut *conn)
+        .await?;
+        if newer {
+            return Ok(Some(" (Revoked by Newer Login)"));
+        }
+    }
+    if s.aal == "aal1" && past(s.created_at, limits.allow_low_aal) {
+        let has_factor: bool = sqlx::query_scalar(
+            "select exists (select from auth.mfa_factors where user_id = $1 and status = 'verified')",
+        )
+        .bind(s.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if has_factor {
+            return Ok(Some(" (Low AAL: User Needs MFA Verification)"));
+        }
+    }
+    Ok(None)
+}
+
+/// When the access tokens of `s` must expire at the latest: its end under the time-box.
+fn session_end(app: &AppState, s: &SessionRow) -> Option<i64> {
+    let timebox = app
+        .config
+        .auth
+        .sessions
+        .timebox
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .map(|d| s.created_at + d);
+    [timebox, s.not_after]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.timestamp())
+}
+
 /// Records that `session` was authenticated with `method` (now).
 pub async fn add_amr(conn: &mut PgConnection, session: Uuid, method: &str) -> sqlx::Result<()> {
     sqlx::query(
@@ -207,6 +273,7 @@ fn answer(
     }
     let iat = Utc::now().timestamp();
     let exp = iat + i64::try_from(app.config.auth.jwt_exp.as_secs()).unwrap_or(3600);
+    let exp = session_end(app, session).map_or(exp, |end| exp.min(end.max(iat)));
     let claims = AccessClaims {
         iss: format!("{}/auth/v1", app.config.public_url),
         sub: user.id.to_string(),

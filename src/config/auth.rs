@@ -52,6 +52,8 @@ pub struct AuthConfig {
     pub jwt_exp: Duration,
     /// An ES256 private key (PEM file) to sign access tokens with instead of HS256 (`BIZBASE_JWT_ES256_KEY_FILE`).
     pub es256_key_file: Option<std::path::PathBuf>,
+    /// Limits on how long sessions last (`BIZBASE_AUTH_SESSIONS_*`).
+    pub sessions: SessionLimits,
     /// How long a rotated refresh token may still be used (concurrent tabs) (`BIZBASE_AUTH_REFRESH_REUSE_INTERVAL_SECS`).
     pub refresh_reuse_interval: Duration,
     /// Minimum password length (`BIZBASE_AUTH_PASSWORD_MIN_LENGTH`).
@@ -84,6 +86,21 @@ pub struct AuthConfig {
     pub encryption_key: Option<SecretString>,
 }
 
+/// How long a session may be refreshed (GoTrue's `SESSIONS_*`); `None`/`false`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// A session ends this long after sign-in (`BIZBASE_AUTH_SESSIONS_TIMEBOX_SECS`); access
+    /// tokens never outlive it.
+    pub timebox: Option<Duration>,
+    /// A session not refreshed for this long ends (`BIZBASE_AUTH_SESSIONS_INACTIVITY_TIMEOUT_SECS`).
+    pub inactivity_timeout: Option<Duration>,
+    /// A sign-in ends the user's older sessions (`BIZBASE_AUTH_SESSIONS_SINGLE_PER_USER`).
+    pub single_per_user: bool,
+    /// An `aal1` session of a user with a verified factor can be refreshed only this long after
+    /// sign-in (`BIZBASE_AUTH_SESSIONS_ALLOW_LOW_AAL_SECS`).
+    pub allow_low_aal: Option<Duration>,
+}
+
 /// The auth keys this module reads (for [`super::source::KEYS`]).
 pub const KEYS: &[&str] = &[
     "SITE_URL",
@@ -95,6 +112,10 @@ pub const KEYS: &[&str] = &[
     "JWT_EXP_SECS",
     "JWT_ES256_KEY_FILE",
     "AUTH_REFRESH_REUSE_INTERVAL_SECS",
+    "AUTH_SESSIONS_TIMEBOX_SECS",
+    "AUTH_SESSIONS_INACTIVITY_TIMEOUT_SECS",
+    "AUTH_SESSIONS_SINGLE_PER_USER",
+    "AUTH_SESSIONS_ALLOW_LOW_AAL_SECS",
     "AUTH_PASSWORD_MIN_LENGTH",
     "AUTH_PASSWORD_REQUIRED_CHARACTERS",
     "ARGON2_MEMORY_KIB",
@@ -208,6 +229,22 @@ impl AuthConfig {
                 .get("MAIL_TEMPLATES_DIR")
                 .map(|v| v.value.clone().into()),
             refresh_reuse_interval: secs("AUTH_REFRESH_REUSE_INTERVAL_SECS", 10)?,
+            sessions: {
+                let limit = |key: &str| -> Result<Option<Duration>, ConfigError> {
+                    Ok(src
+                        .parsed::<u64>(key)?
+                        .filter(|s| *s > 0)
+                        .map(Duration::from_secs))
+                };
+                SessionLimits {
+                    timebox: limit("AUTH_SESSIONS_TIMEBOX_SECS")?,
+                    inactivity_timeout: limit("AUTH_SESSIONS_INACTIVITY_TIMEOUT_SECS")?,
+                    single_per_user: src
+                        .parsed_bool("AUTH_SESSIONS_SINGLE_PER_USER")?
+                        .unwrap_or(false),
+                    allow_low_aal: limit("AUTH_SESSIONS_ALLOW_LOW_AAL_SECS")?,
+                }
+            },
             password_min_length: at_least(
                 src,
                 "AUTH_PASSWORD_MIN_LENGTH",

@@ -159,10 +159,10 @@ async fn refresh_grant(
             "Invalid Refresh Token: User Banned",
         ));
     }
-    if s.not_after.is_some_and(|t| t < Utc::now()) {
+    if let Some(why) = session::why_expired(app, &mut tx, &s).await? {
         return Err(AppError::bad_request(
             "session_expired",
-            "Invalid Refresh Token: Session Expired",
+            format!("Invalid Refresh Token: Session Expired{why}"),
         ));
     }
     let current = s.refresh_counter;

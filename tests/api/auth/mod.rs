@@ -10,6 +10,7 @@ mod pkce;
 mod rate_limits;
 mod recover;
 mod refresh;
+mod session_limits;
 mod signup;
 mod smtp;
 mod templates;
