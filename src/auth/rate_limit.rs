@@ -1,5 +1,6 @@
 //! Per-client-IP rate limits on the endpoints attackers hammer (GoTrue's limiters, §2.12): a token
-//! bucket per IP that refills `n` requests per five minutes, with a burst of `n`. Over the limit →
+//! bucket per IP that refills `n` requests per five minutes (anonymous sign-ins: per hour), with a
+//! burst of `n`. Over the limit →
 //! 429 `over_request_rate_limit` with `Retry-After`. Callers without a known IP are not limited.
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
@@ -10,6 +11,8 @@ use crate::{config::auth::RateLimits, error::AppError};
 
 /// The window the configured counts apply to.
 const WINDOW: Duration = Duration::from_secs(300);
+/// The window of anonymous sign-ins.
+const ANONYMOUS_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Which limiter a request counts against.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +27,8 @@ pub enum Group {
     Otp,
     /// MFA challenge and verify.
     Mfa,
+    /// Anonymous sign-ins (on top of [`Group::Signup`]).
+    Anonymous,
 }
 
 /// The limiters of one process.
@@ -34,11 +39,16 @@ pub struct Limits {
     verify: DefaultKeyedRateLimiter<IpAddr>,
     otp: DefaultKeyedRateLimiter<IpAddr>,
     mfa: DefaultKeyedRateLimiter<IpAddr>,
+    anonymous: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 fn limiter(per_window: u32) -> DefaultKeyedRateLimiter<IpAddr> {
+    limiter_over(per_window, WINDOW)
+}
+
+fn limiter_over(per_window: u32, window: Duration) -> DefaultKeyedRateLimiter<IpAddr> {
     let n = NonZeroU32::new(per_window).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(WINDOW / n.get())
+    let quota = Quota::with_period(window / n.get())
         .map_or_else(|| Quota::per_second(n), |q| q.allow_burst(n));
     RateLimiter::keyed(quota)
 }
@@ -52,6 +62,7 @@ impl Limits {
             verify: limiter(c.verify),
             otp: limiter(c.otp),
             mfa: limiter(c.mfa),
+            anonymous: limiter_over(c.anonymous, ANONYMOUS_WINDOW),
         }
     }
 
@@ -64,6 +75,7 @@ impl Limits {
             Group::Verify => &self.verify,
             Group::Otp => &self.otp,
             Group::Mfa => &self.mfa,
+            Group::Anonymous => &self.anonymous,
         };
         limiter.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
@@ -87,6 +99,7 @@ mod tests {
             verify: 3,
             otp: 3,
             mfa: 3,
+            anonymous: 3,
         });
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();

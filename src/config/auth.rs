@@ -30,6 +30,8 @@ pub struct RateLimits {
     pub otp: u32,
     /// MFA challenge and verify.
     pub mfa: u32,
+    /// Anonymous sign-ins, per **hour** (`BIZBASE_RATE_LIMIT_ANONYMOUS`, default 30).
+    pub anonymous: u32,
 }
 
 /// The auth settings.
@@ -133,6 +135,7 @@ pub const KEYS: &[&str] = &[
     "RATE_LIMIT_VERIFY",
     "RATE_LIMIT_OTP",
     "RATE_LIMIT_MFA",
+    "RATE_LIMIT_ANONYMOUS",
     "MFA_ISSUER",
     "ENCRYPTION_KEY",
 ];
@@ -290,6 +293,12 @@ impl AuthConfig {
                     src,
                     "RATE_LIMIT_MFA",
                     src.parsed("RATE_LIMIT_MFA")?.unwrap_or(75),
+                    1,
+                )?,
+                anonymous: at_least(
+                    src,
+                    "RATE_LIMIT_ANONYMOUS",
+                    src.parsed("RATE_LIMIT_ANONYMOUS")?.unwrap_or(30),
                     1,
                 )?,
             },

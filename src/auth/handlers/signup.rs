@@ -89,6 +89,7 @@ pub async fn post_signup(
                 message: "Anonymous sign-ins are disabled".into(),
             });
         }
+        app.auth.limits.check(Group::Anonymous, client.ip)?;
         return Ok(Json(anonymous(&app, &client, body.data).await?));
     }
     let email = parse_email(body.email.as_deref())?;

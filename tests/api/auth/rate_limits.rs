@@ -81,6 +81,34 @@ async fn signups_are_limited_per_ip(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn anonymous_sign_ins_have_their_own_hourly_limit(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            IP_HEADER,
+            ("AUTH_ANONYMOUS_USERS", "true"),
+            ("RATE_LIMIT_ANONYMOUS", "2"),
+        ],
+    )
+    .await;
+
+    assert_limited_after(&app, 2, "/signup", json!({})).await;
+    let users: i64 = sqlx::query_scalar("select count(*) from auth.users where is_anonymous")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 3, "two from the first IP, one from the other");
+    let r = post_from(
+        &app,
+        "203.0.113.1",
+        "/signup",
+        &json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "e-mail sign-ups are not held back");
+}
+
+#[sqlx::test]
 async fn verifications_are_limited_per_ip(pool: PgPool) {
     let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_VERIFY", "2")]).await;
 
