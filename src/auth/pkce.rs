@@ -6,8 +6,11 @@
 //! `pkce_` prefix. Following that link proves the address but signs nobody in: it hands out a
 //! one-time auth code (`?code=` on the redirect), stored only as its hash. The session goes to
 //! whoever exchanges the code together with the verifier the flow began with —
-//! `POST /token?grant_type=pkce {auth_code, code_verifier}` — so a link opened on another device,
-//! or read off a proxy log, is worth nothing without the browser that asked for it.
+//! `POST /token?grant_type=pkce {auth_code, code_verifier}` — so no token ever travels in a URL
+//! (browser history, referrers, proxy logs see a spent or useless code) and the session lands in
+//! the client, or the server with its cookies, that began the flow. As in GoTrue, the mailed token
+//! itself still verifies by `POST /verify {token_hash}` (what a server-side confirm route does), so
+//! the mail stays as secret as it is in the implicit flow.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
