@@ -248,7 +248,8 @@ pub async fn issue(
     })
 }
 
-/// Issues a token and e-mails it (through the outbox).
+/// Issues a token and e-mails it (through the outbox), within the instance's e-mail budget
+/// (`over_email_send_rate_limit` before anything is written when it is spent).
 pub async fn send(
     app: &AppState,
     conn: &mut PgConnection,
@@ -258,6 +259,7 @@ pub async fn send(
     redirect_to: &str,
     challenge: Option<&Challenge>,
 ) -> AppResult<()> {
+    app.auth.limits.check_email()?;
     let issued = issue(app, conn, user, kind, to, redirect_to, challenge).await?;
     let (email, new_email) = match kind {
         TokenKind::EmailChange => (user.email_or_empty(), to),

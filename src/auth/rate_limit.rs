@@ -5,13 +5,15 @@
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use governor::{
+    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock,
+};
 
 use crate::{config::auth::RateLimits, error::AppError};
 
 /// The window the configured counts apply to.
 const WINDOW: Duration = Duration::from_secs(300);
-/// The window of anonymous sign-ins.
+/// The window of anonymous sign-ins and of the instance's e-mail budget.
 const ANONYMOUS_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Which limiter a request counts against.
@@ -40,17 +42,30 @@ pub struct Limits {
     otp: DefaultKeyedRateLimiter<IpAddr>,
     mfa: DefaultKeyedRateLimiter<IpAddr>,
     anonymous: DefaultKeyedRateLimiter<IpAddr>,
+    /// Auth e-mails of the whole instance (not per IP), when limited.
+    email: Option<DefaultDirectRateLimiter>,
 }
 
 fn limiter(per_window: u32) -> DefaultKeyedRateLimiter<IpAddr> {
     limiter_over(per_window, WINDOW)
 }
 
-fn limiter_over(per_window: u32, window: Duration) -> DefaultKeyedRateLimiter<IpAddr> {
+fn quota(per_window: u32, window: Duration) -> Quota {
     let n = NonZeroU32::new(per_window).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(window / n.get())
-        .map_or_else(|| Quota::per_second(n), |q| q.allow_burst(n));
-    RateLimiter::keyed(quota)
+    Quota::with_period(window / n.get()).map_or_else(|| Quota::per_second(n), |q| q.allow_burst(n))
+}
+
+fn limiter_over(per_window: u32, window: Duration) -> DefaultKeyedRateLimiter<IpAddr> {
+    RateLimiter::keyed(quota(per_window, window))
+}
+
+/// The error of an exhausted e-mail budget (GoTrue's).
+pub fn email_limit_exceeded(retry_after: u64) -> AppError {
+    AppError::RateLimitedWith {
+        code: "over_email_send_rate_limit",
+        message: "Email rate limit exceeded".into(),
+        retry_after,
+    }
 }
 
 impl Limits {
@@ -63,7 +78,22 @@ impl Limits {
             otp: limiter(c.otp),
             mfa: limiter(c.mfa),
             anonymous: limiter_over(c.anonymous, ANONYMOUS_WINDOW),
+            email: c
+                .email_sent
+                .map(|n| RateLimiter::direct(quota(n, ANONYMOUS_WINDOW))),
         }
+    }
+
+    /// Counts one auth e-mail against the instance's hourly budget, if there is one.
+    pub fn check_email(&self) -> Result<(), AppError> {
+        let Some(limiter) = &self.email else {
+            return Ok(());
+        };
+        limiter.check().map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            metrics::counter!("auth_email_rate_limited_total").increment(1);
+            email_limit_exceeded(wait.as_secs().max(1))
+        })
     }
 
     /// Counts one request of `ip` against `group`.
@@ -100,6 +130,7 @@ mod tests {
             otp: 3,
             mfa: 3,
             anonymous: 3,
+            email_sent: None,
         });
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();

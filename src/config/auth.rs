@@ -32,6 +32,8 @@ pub struct RateLimits {
     pub mfa: u32,
     /// Anonymous sign-ins, per **hour** (`BIZBASE_RATE_LIMIT_ANONYMOUS`, default 30).
     pub anonymous: u32,
+    /// Auth e-mails of the whole instance, per **hour** (`BIZBASE_RATE_LIMIT_EMAIL_SENT`); unset: no limit.
+    pub email_sent: Option<u32>,
 }
 
 /// The auth settings.
@@ -136,6 +138,7 @@ pub const KEYS: &[&str] = &[
     "RATE_LIMIT_OTP",
     "RATE_LIMIT_MFA",
     "RATE_LIMIT_ANONYMOUS",
+    "RATE_LIMIT_EMAIL_SENT",
     "MFA_ISSUER",
     "ENCRYPTION_KEY",
 ];
@@ -301,6 +304,10 @@ impl AuthConfig {
                     src.parsed("RATE_LIMIT_ANONYMOUS")?.unwrap_or(30),
                     1,
                 )?,
+                email_sent: match src.parsed::<u32>("RATE_LIMIT_EMAIL_SENT")? {
+                    Some(n) => Some(at_least(src, "RATE_LIMIT_EMAIL_SENT", n, 1)?),
+                    None => None,
+                },
             },
             mfa_issuer,
             encryption_key: src

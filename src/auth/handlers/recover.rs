@@ -50,10 +50,11 @@ pub async fn post_recover(
         .await?
         .filter(|u| u.deleted_at.is_none())
     {
-        // Within the per-user window nothing is sent, silently: an error would reveal the account.
+        // Within the per-user window, or with the instance's e-mail budget spent, nothing is
+        // sent, silently: an error would reveal the account.
         if mail::check_frequency(&app, &u, TokenKind::Recovery).is_ok() {
             let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
-            mail::send(
+            let sent = mail::send(
                 &app,
                 &mut tx,
                 &u,
@@ -62,7 +63,18 @@ pub async fn post_recover(
                 &redirect,
                 challenge.as_ref(),
             )
-            .await?;
+            .await;
+            match sent {
+                Err(AppError::RateLimitedWith {
+                    code: "over_email_send_rate_limit",
+                    ..
+                }) => {
+                    tracing::warn!("e-mail budget spent: a recovery mail was not sent");
+                    tx.commit().await?;
+                    return Ok(Json(json!({})));
+                }
+                other => other?,
+            }
             audit::record(
                 &mut tx,
                 "user_recovery_requested",

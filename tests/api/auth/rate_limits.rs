@@ -313,3 +313,38 @@ async fn reauthentication_mails_are_limited_per_ip(pool: PgPool) {
 
     assert_error(r, 429, "over_request_rate_limit").await;
 }
+
+#[sqlx::test]
+async fn the_instance_e_mail_budget_stops_mails_before_anything_is_written(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), &[("RATE_LIMIT_EMAIL_SENT", "2")]).await;
+    app.signup_confirmed("known@example.com", PASSWORD).await;
+    for n in 1..=2 {
+        let r = app
+            .signup(json!({ "email": format!("user{n}@example.com"), "password": PASSWORD }))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    let third = app
+        .signup(json!({ "email": "user3@example.com", "password": PASSWORD }))
+        .await;
+    let recovery = app
+        .auth(Method::POST, "/recover")
+        .json(&json!({ "email": "known@example.com" }))
+        .send()
+        .await
+        .unwrap();
+
+    let body = assert_error(third, 429, "over_email_send_rate_limit").await;
+    assert_eq!(body["message"], "Email rate limit exceeded");
+    assert_eq!(recovery.status(), 200, "recovery stays enumeration-safe");
+    assert_eq!(json(recovery).await, json!({}));
+    let (users, mails): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from auth.users where email = 'user3@example.com'), \
+                (select count(*) from private.outbox)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((users, mails), (0, 2));
+}
