@@ -163,16 +163,27 @@ pub async fn why_expired(
     Ok(None)
 }
 
-/// When the access tokens of `s` must expire at the latest: its end under the time-box.
-fn session_end(app: &AppState, s: &SessionRow) -> Option<i64> {
-    let timebox = app
-        .config
-        .auth
-        .sessions
-        .timebox
-        .and_then(|d| chrono::Duration::from_std(d).ok())
-        .map(|d| s.created_at + d);
-    [timebox, s.not_after]
+/// When the access tokens of `s` must expire at the latest: its end under the time-box and, for
+/// an `aal1` session of a user with a verified factor (`user_json` lists the factors), under the
+/// low-AAL limit.
+fn session_end(app: &AppState, s: &SessionRow, user_json: &Value) -> Option<i64> {
+    let limits = app.config.auth.sessions;
+    let after = |limit: Option<std::time::Duration>| {
+        limit
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .map(|d| s.created_at + d)
+    };
+    let has_factor = || {
+        user_json["factors"]
+            .as_array()
+            .is_some_and(|fs| fs.iter().any(|f| f["status"] == "verified"))
+    };
+    let low_aal = if s.aal == "aal1" && has_factor() {
+        after(limits.allow_low_aal)
+    } else {
+        None
+    };
+    [after(limits.timebox), low_aal, s.not_after]
         .into_iter()
         .flatten()
         .min()
@@ -273,7 +284,7 @@ fn answer(
     }
     let iat = Utc::now().timestamp();
     let exp = iat + i64::try_from(app.config.auth.jwt_exp.as_secs()).unwrap_or(3600);
-    let exp = session_end(app, session).map_or(exp, |end| exp.min(end.max(iat)));
+    let exp = session_end(app, session, &user_json).map_or(exp, |end| exp.min(end.max(iat)));
     let claims = AccessClaims {
         iss: format!("{}/auth/v1", app.config.public_url),
         sub: user.id.to_string(),

@@ -101,7 +101,7 @@ pub struct SessionLimits {
     /// A sign-in ends the user's older sessions (`BIZBASE_AUTH_SESSIONS_SINGLE_PER_USER`).
     pub single_per_user: bool,
     /// An `aal1` session of a user with a verified factor can be refreshed only this long after
-    /// sign-in (`BIZBASE_AUTH_SESSIONS_ALLOW_LOW_AAL_SECS`).
+    /// sign-in, and its access tokens expire by then (`BIZBASE_AUTH_SESSIONS_ALLOW_LOW_AAL_SECS`).
     pub allow_low_aal: Option<Duration>,
 }
 

@@ -110,6 +110,13 @@ async fn a_low_aal_session_of_a_user_with_a_factor_refreshes_only_for_a_while(po
     let aal2 = step_up(&app, str_of(&first, "access_token"), &factor).await;
     let aal1 = app.sign_in("ann@example.com", PASSWORD).await;
     let without_factor = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let lifetime = |s: &Value| {
+        let claims = claims_of(str_of(s, "access_token"));
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()
+    };
+    assert!(lifetime(&aal1) <= 300, "capped: {}", lifetime(&aal1));
+    assert_eq!(lifetime(&aal2), 3600);
+    assert_eq!(lifetime(&without_factor), 3600);
     for s in [&aal2, &aal1, &without_factor] {
         age(&pool, s, 301, 0).await;
     }
