@@ -6,6 +6,7 @@ pub mod context;
 pub mod crypto;
 pub mod gateway;
 mod handlers;
+pub mod hooks;
 pub mod jwt;
 pub mod keys;
 pub mod mail;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     context::ClientInfo,
-    crypto,
+    crypto, hooks,
     jwt::{AccessClaims, Amr},
     user::{self, UserRow},
 };
@@ -238,7 +238,7 @@ pub async fn start_with_password(
         timestamp: session.created_at.timestamp(),
     }];
     let orgs = who.orgs.clone();
-    answer(app, &user, &session, amr, orgs, who.json(&user))
+    answer(app, &app.pool, &user, &session, amr, orgs, who.json(&user)).await
 }
 
 /// Mints the access token for `session` and answers with GoTrue's session JSON, carrying the
@@ -265,13 +265,15 @@ pub async fn respond(
         .map(|(method, timestamp)| Amr { method, timestamp })
         .collect();
     let user_json = user::full_json(conn, user).await?;
-    answer(app, user, session, amr, orgs, user_json)
+    answer(app, conn, user, session, amr, orgs, user_json).await
 }
 
-/// The session JSON: a fresh access token with these methods and organizations, the refresh
-/// token of the session's current counter, and the user.
-fn answer(
+/// The session JSON: a fresh access token with these methods and organizations (passed through
+/// the custom access-token hook, when one is configured, on `executor`), the refresh token of the
+/// session's current counter, and the user.
+async fn answer<'c, E: sqlx::PgExecutor<'c>>(
     app: &AppState,
+    executor: E,
     user: &UserRow,
     session: &SessionRow,
     amr: Vec<Amr>,
@@ -301,7 +303,19 @@ fn answer(
         session_id: session.id.to_string(),
         is_anonymous: user.is_anonymous,
     };
-    let access_token = app.auth.signer.sign(&claims)?;
+    let access_token = match &app.config.auth.custom_access_token_hook {
+        None => app.auth.signer.sign(&claims)?,
+        Some(hook) => {
+            let method = claims
+                .amr
+                .first()
+                .map(|a| a.method.clone())
+                .unwrap_or_default();
+            let value = serde_json::to_value(&claims).map_err(anyhow::Error::from)?;
+            let custom = hooks::custom_claims(hook, executor, user.id, value, &method).await?;
+            app.auth.signer.sign(&custom)?
+        }
+    };
     let refresh_token = refresh_token(&app.auth.refresh_key, session.id, session.refresh_counter);
     Ok(json!({
         "access_token": access_token,

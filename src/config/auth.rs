@@ -56,6 +56,8 @@ pub struct AuthConfig {
     pub jwt_exp: Duration,
     /// An ES256 private key (PEM file) to sign access tokens with instead of HS256 (`BIZBASE_JWT_ES256_KEY_FILE`).
     pub es256_key_file: Option<std::path::PathBuf>,
+    /// The custom access-token hook (`BIZBASE_AUTH_HOOK_CUSTOM_ACCESS_TOKEN`: `schema.function`).
+    pub custom_access_token_hook: Option<crate::auth::hooks::HookFunction>,
     /// Limits on how long sessions last (`BIZBASE_AUTH_SESSIONS_*`).
     pub sessions: SessionLimits,
     /// How long a rotated refresh token may still be used (concurrent tabs) (`BIZBASE_AUTH_REFRESH_REUSE_INTERVAL_SECS`).
@@ -116,6 +118,7 @@ pub const KEYS: &[&str] = &[
     "JWT_EXP_SECS",
     "JWT_ES256_KEY_FILE",
     "AUTH_REFRESH_REUSE_INTERVAL_SECS",
+    "AUTH_HOOK_CUSTOM_ACCESS_TOKEN",
     "AUTH_SESSIONS_TIMEBOX_SECS",
     "AUTH_SESSIONS_INACTIVITY_TIMEOUT_SECS",
     "AUTH_SESSIONS_SINGLE_PER_USER",
@@ -235,6 +238,17 @@ impl AuthConfig {
                 .get("MAIL_TEMPLATES_DIR")
                 .map(|v| v.value.clone().into()),
             refresh_reuse_interval: secs("AUTH_REFRESH_REUSE_INTERVAL_SECS", 10)?,
+            custom_access_token_hook: match src.get("AUTH_HOOK_CUSTOM_ACCESS_TOKEN") {
+                Some(v) => Some(
+                    crate::auth::hooks::HookFunction::parse(&v.value).ok_or_else(|| {
+                        src.error_for(
+                            "AUTH_HOOK_CUSTOM_ACCESS_TOKEN",
+                            "must be schema.function or pg-functions://<database>/schema/function",
+                        )
+                    })?,
+                ),
+                None => None,
+            },
             sessions: {
                 let limit = |key: &str| -> Result<Option<Duration>, ConfigError> {
                     Ok(src

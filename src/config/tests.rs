@@ -146,3 +146,17 @@ fn public_url_must_be_http_and_loses_its_trailing_slash() {
         "BIZBASE_PUBLIC_URL"
     );
 }
+
+#[test]
+fn a_hook_name_that_is_no_plain_schema_function_is_refused() {
+    let e = load_err(&[(
+        "BIZBASE_AUTH_HOOK_CUSTOM_ACCESS_TOKEN",
+        "public.hook(); drop table auth.users",
+    )]);
+
+    assert!(
+        e.to_string()
+            .contains("BIZBASE_AUTH_HOOK_CUSTOM_ACCESS_TOKEN"),
+        "{e}"
+    );
+}

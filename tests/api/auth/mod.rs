@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod gateway;
+mod hooks;
 mod jwks;
 mod mfa;
 mod pkce;

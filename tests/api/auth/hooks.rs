@@ -1,0 +1,103 @@
+//! The custom access-token hook (`BIZBASE_AUTH_HOOK_CUSTOM_ACCESS_TOKEN`): a PostgreSQL function
+//! that edits the claims of every access token, or refuses it.
+
+use sqlx::PgPool;
+
+use super::{PASSWORD, str_of};
+use crate::harness::{TestApp, assert_error, claims_of, json};
+
+const HOOK: (&str, &str) = ("AUTH_HOOK_CUSTOM_ACCESS_TOKEN", "public.custom_claims");
+
+async fn create_hook(pool: &PgPool, body: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create or replace function public.custom_claims(event jsonb) returns jsonb language plpgsql as $$ {body} $$"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Adds a `tier` from the user's metadata and records the method it was called for.
+const ADD_TIER: &str = "begin
+    return jsonb_build_object('claims', (event->'claims') || jsonb_build_object(
+        'tier', coalesce((select raw_user_meta_data->>'tier' from auth.users where id = (event->>'user_id')::uuid), 'free'),
+        'hooked_method', event->>'authentication_method'));
+end";
+
+#[sqlx::test]
+async fn the_hook_adds_claims_at_sign_in_and_refresh(pool: PgPool) {
+    create_hook(&pool, ADD_TIER).await;
+    let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    sqlx::query("update auth.users set raw_user_meta_data = '{\"tier\": \"gold\"}' where email = 'ann@example.com'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let session = app.sign_in("ann@example.com", PASSWORD).await;
+    let refreshed = json(app.refresh(str_of(&session, "refresh_token")).await).await;
+
+    let claims = claims_of(str_of(&session, "access_token"));
+    assert_eq!(claims["tier"], "gold");
+    assert_eq!(claims["hooked_method"], "password");
+    assert_eq!(claims["role"], "authenticated", "the rest is kept");
+    assert!(claims["app_metadata"]["orgs"].is_object());
+    let again = claims_of(str_of(&refreshed, "access_token"));
+    assert_eq!(again["tier"], "gold");
+    let me = app
+        .as_user(
+            reqwest::Method::GET,
+            "/user",
+            str_of(&session, "access_token"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "a hooked token verifies");
+}
+
+#[sqlx::test]
+async fn a_hook_error_refuses_the_token_with_its_status_and_message(pool: PgPool) {
+    create_hook(
+        &pool,
+        "begin return jsonb_build_object('error', jsonb_build_object('http_code', 403, 'message', 'Account locked')); end",
+    )
+    .await;
+    let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
+    let created = app
+        .admin(reqwest::Method::POST, "/admin/users")
+        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+
+    let r = app.password_grant("ann@example.com", PASSWORD).await;
+
+    let body = assert_error(r, 403, "hook_rejected").await;
+    assert_eq!(body["message"], "Account locked");
+}
+
+#[sqlx::test]
+async fn a_hook_that_drops_a_required_claim_is_an_internal_fault(pool: PgPool) {
+    create_hook(
+        &pool,
+        "begin return jsonb_build_object('claims', (event->'claims') - 'session_id'); end",
+    )
+    .await;
+    let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
+    app.admin(reqwest::Method::POST, "/admin/users")
+        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
+        .send()
+        .await
+        .unwrap();
+
+    let r = app.password_grant("ann@example.com", PASSWORD).await;
+
+    assert_eq!(r.status(), 500);
+    let body = json(r).await;
+    assert!(
+        !body.to_string().contains("session_id"),
+        "no detail leaks: {body}"
+    );
+}
