@@ -115,19 +115,11 @@ fn refusal(error: &Value) -> AppError {
         .unwrap_or("Refused by the access-token hook")
         .to_owned();
     match error["http_code"].as_u64().unwrap_or(500) {
-        401 => AppError::Unauthorized {
-            code: "hook_rejected",
-            message: message.into(),
-        },
-        403 => AppError::Forbidden {
-            code: "hook_rejected",
-            message: message.into(),
-        },
-        422 => AppError::Unprocessable {
-            code: "hook_rejected",
-            message: message.into(),
-        },
-        400..=499 => AppError::bad_request("hook_rejected", message),
+        status @ 400..=499 => AppError::client(
+            u16::try_from(status).unwrap_or(400),
+            "hook_rejected",
+            message,
+        ),
         _ => AppError::Internal(anyhow::anyhow!(
             "the custom access-token hook failed: {message}"
         )),

@@ -147,6 +147,20 @@ impl AppError {
         Self::Validation(message.into())
     }
 
+    /// A client error with its own code and the given 4xx status (401, 403, 404, 409 and 422
+    /// keep theirs; any other is a 400).
+    pub fn client(status: u16, code: &'static str, message: impl Into<Text>) -> Self {
+        let message = message.into();
+        match status {
+            401 => Self::Unauthorized { code, message },
+            403 => Self::Forbidden { code, message },
+            404 => Self::NotFound { code, message },
+            409 => Self::Conflict { code, message },
+            422 => Self::Unprocessable { code, message },
+            _ => Self::BadRequest { code, message },
+        }
+    }
+
     /// A 400 with its own code.
     pub fn bad_request(code: &'static str, message: impl Into<Text>) -> Self {
         Self::BadRequest {

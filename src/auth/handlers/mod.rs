@@ -141,21 +141,11 @@ pub async fn require_aal_for_user(
     status: axum::http::StatusCode,
 ) -> AppResult<()> {
     if aal != "aal2" && has_verified_factor(conn, user).await? {
-        let message = "AAL2 session is required to update email or password when MFA is enabled.";
-        return Err(match status.as_u16() {
-            401 => AppError::Unauthorized {
-                code: "insufficient_aal",
-                message: message.into(),
-            },
-            403 => AppError::Forbidden {
-                code: "insufficient_aal",
-                message: message.into(),
-            },
-            _ => AppError::Unprocessable {
-                code: "insufficient_aal",
-                message: message.into(),
-            },
-        });
+        return Err(AppError::client(
+            status.as_u16(),
+            "insufficient_aal",
+            "AAL2 session is required to update email or password when MFA is enabled.",
+        ));
     }
     Ok(())
 }

@@ -465,18 +465,23 @@ async fn resend_needs_a_type(pool: PgPool) {
     assert_error(r, 400, "validation_failed").await;
 }
 
-#[sqlx::test]
-async fn a_reauthentication_nonce_allows_a_password_change(pool: PgPool) {
-    let app = TestApp::spawn(pool.clone()).await;
-    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
-    let token = str_of(&session, "access_token");
+/// Asks for a reauthentication nonce for ann (holding `token`) and reads it from her mail.
+async fn mailed_nonce(app: &TestApp, pool: &PgPool, token: &str) -> String {
     let sent = app
         .as_user(Method::GET, "/reauthenticate", token)
         .send()
         .await
         .unwrap();
     assert_eq!(json(sent).await, json!({}));
-    let nonce = latest_otp(&pool, "ann@example.com", "reauthentication").await;
+    latest_otp(pool, "ann@example.com", "reauthentication").await
+}
+
+#[sqlx::test]
+async fn a_reauthentication_nonce_allows_a_password_change(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    let nonce = mailed_nonce(&app, &pool, token).await;
 
     let r = app
         .as_user(Method::PUT, "/user", token)
@@ -494,11 +499,7 @@ async fn a_wrong_reauthentication_nonce_is_refused(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
     let token = str_of(&session, "access_token");
-    app.as_user(Method::GET, "/reauthenticate", token)
-        .send()
-        .await
-        .unwrap();
-    let nonce = latest_otp(&pool, "ann@example.com", "reauthentication").await;
+    let nonce = mailed_nonce(&app, &pool, token).await;
     let wrong = if nonce == "000000" {
         "111111"
     } else {
@@ -626,11 +627,7 @@ async fn with_secure_password_change_an_old_session_needs_a_nonce(pool: PgPool) 
         .await
         .unwrap();
     assert_error(without, 400, "reauthentication_needed").await;
-    app.as_user(Method::GET, "/reauthenticate", token)
-        .send()
-        .await
-        .unwrap();
-    let nonce = latest_otp(&pool, "ann@example.com", "reauthentication").await;
+    let nonce = mailed_nonce(&app, &pool, token).await;
     let with = app
         .as_user(Method::PUT, "/user", token)
         .json(&json!({ "password": NEW_PASSWORD, "nonce": nonce }))
