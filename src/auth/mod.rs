@@ -13,6 +13,7 @@ pub mod mail;
 pub mod mail_templates;
 pub mod password;
 pub mod pkce;
+pub mod pwned;
 pub mod rate_limit;
 pub mod session;
 pub mod totp;
@@ -41,6 +42,8 @@ pub struct AuthState {
     pub limits: rate_limit::Limits,
     /// The auth e-mails' templates.
     pub templates: mail_templates::Templates,
+    /// The leaked-password check, when on.
+    pub pwned: Option<pwned::Pwned>,
 }
 
 impl AuthState {
@@ -70,6 +73,7 @@ impl AuthState {
             passwords: password::Passwords::new(config.auth.argon2),
             limits: rate_limit::Limits::new(&config.auth.rate_limits),
             templates: mail_templates::Templates::load(config.auth.mail_templates_dir.as_deref())?,
+            pwned: pwned::Pwned::from_config(&config.auth)?,
         })
     }
 }

@@ -67,6 +67,12 @@ pub struct AuthConfig {
     /// Character classes a password must contain: `lower`, `upper`, `digit`, `symbol`
     /// (`BIZBASE_AUTH_PASSWORD_REQUIRED_CHARACTERS`, comma-separated).
     pub password_required_characters: Vec<String>,
+    /// Refuse passwords found in Have I Been Pwned (`BIZBASE_AUTH_PASSWORD_HIBP`).
+    pub password_hibp: bool,
+    /// The HIBP range API (`BIZBASE_AUTH_PASSWORD_HIBP_URL`).
+    pub password_hibp_url: String,
+    /// Refuse passwords while HIBP is unreachable (`BIZBASE_AUTH_PASSWORD_HIBP_FAIL_CLOSED`).
+    pub password_hibp_fail_closed: bool,
     /// Password hashing cost (`BIZBASE_ARGON2_MEMORY_KIB`, `_ITERATIONS`, `_PARALLELISM`).
     pub argon2: Argon2Params,
     /// Per-user minimum time between two mails of one kind (`BIZBASE_AUTH_MAIL_FREQUENCY_SECS`).
@@ -125,6 +131,9 @@ pub const KEYS: &[&str] = &[
     "AUTH_SESSIONS_ALLOW_LOW_AAL_SECS",
     "AUTH_PASSWORD_MIN_LENGTH",
     "AUTH_PASSWORD_REQUIRED_CHARACTERS",
+    "AUTH_PASSWORD_HIBP",
+    "AUTH_PASSWORD_HIBP_URL",
+    "AUTH_PASSWORD_HIBP_FAIL_CLOSED",
     "ARGON2_MEMORY_KIB",
     "ARGON2_ITERATIONS",
     "ARGON2_PARALLELISM",
@@ -272,6 +281,14 @@ impl AuthConfig {
                 6,
             )?,
             password_required_characters: required,
+            password_hibp: src.parsed_bool("AUTH_PASSWORD_HIBP")?.unwrap_or(false),
+            password_hibp_url: src.get("AUTH_PASSWORD_HIBP_URL").map_or_else(
+                || "https://api.pwnedpasswords.com".to_owned(),
+                |v| v.value.clone(),
+            ),
+            password_hibp_fail_closed: src
+                .parsed_bool("AUTH_PASSWORD_HIBP_FAIL_CLOSED")?
+                .unwrap_or(false),
             argon2,
             mail_frequency: secs("AUTH_MAIL_FREQUENCY_SECS", 60)?,
             otp_exp: Duration::from_secs(at_least(

@@ -254,6 +254,7 @@ impl AppError {
                     .map(|r| match *r {
                         "length" => "it is too short",
                         "characters" => "it lacks required character classes",
+                        "pwned" => "it is known from data breaches, please choose a different one",
                         other => other,
                     })
                     .collect::<Vec<_>>()

@@ -94,7 +94,7 @@ async fn hash_for(app: &AppState, body: &AdminUserBody) -> AppResult<Option<Stri
             "Only a password or a password hash should be provided",
         )),
         (Some(p), None) => {
-            check_password(app, p)?;
+            check_password(app, p).await?;
             Ok(Some(app.auth.passwords.hash(p.clone()).await?))
         }
         (None, Some(h)) if h.starts_with("$2") || h.starts_with("$argon2") => Ok(Some(h.clone())),
@@ -443,7 +443,7 @@ pub async fn generate_link(
         .unwrap_or_else(|| json!({}));
     let hash = match &body.password {
         Some(p) => {
-            check_password(&app, p)?;
+            check_password(&app, p).await?;
             Some(app.auth.passwords.hash(p.clone()).await?)
         }
         None => None,

@@ -106,18 +106,24 @@ pub fn parse_email(raw: Option<&str>) -> AppResult<String> {
 }
 
 /// Checks a new password against the configured policy.
-pub fn check_password(app: &AppState, password: &str) -> AppResult<()> {
+pub async fn check_password(app: &AppState, password: &str) -> AppResult<()> {
     let policy = &app.config.auth;
     let reasons = password::weakness(
         password,
         policy.password_min_length,
         &policy.password_required_characters,
     );
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::WeakPassword { reasons })
+    if !reasons.is_empty() {
+        return Err(AppError::WeakPassword { reasons });
     }
+    if let Some(pwned) = &app.auth.pwned
+        && pwned.is_pwned(password).await?
+    {
+        return Err(AppError::WeakPassword {
+            reasons: vec!["pwned"],
+        });
+    }
+    Ok(())
 }
 
 /// Whether a user has at least one verified MFA factor.

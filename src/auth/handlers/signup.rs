@@ -98,7 +98,7 @@ pub async fn post_signup(
         .password
         .filter(|p| !p.is_empty())
         .ok_or(AppError::validation("Signup requires a valid password"))?;
-    check_password(&app, &password)?;
+    check_password(&app, &password).await?;
     let data = match body.data {
         Some(Value::Object(m)) => Value::Object(m),
         _ => json!({}),

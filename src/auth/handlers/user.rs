@@ -72,7 +72,7 @@ pub async fn put_user(
                     "Password update requires reauthentication",
                 ));
             }
-            check_password(&app, p)?;
+            check_password(&app, p).await?;
             if let Some(old) = &me.user.encrypted_password
                 && app
                     .auth

@@ -8,6 +8,7 @@ mod hooks;
 mod jwks;
 mod mfa;
 mod pkce;
+mod pwned;
 mod rate_limits;
 mod recover;
 mod refresh;
