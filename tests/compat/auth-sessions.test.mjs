@@ -152,3 +152,24 @@ test('POST /logout: unknown scope is 400 validation_failed, scope=local is 204',
   assert.equal(res.status, 204, res.text);
   await refreshFails(session.refresh_token, GONE, 'refreshing after POST /logout?scope=local');
 });
+
+test('rpc my_sessions lists the signed-in user\'s sessions; rpc revoke_session ends another one', T, async () => {
+  const user = await createConfirmedUser();
+  const laptop = await signedIn(user.email, user.password);
+  const phone = await signedIn(user.email, user.password);
+
+  const listed = await phone.sb.rpc('my_sessions');
+  assertNoError(listed.error, 'rpc(my_sessions)');
+  assert.deepEqual(
+    listed.data.map((s) => s.id),
+    [jwtClaims(phone.session.access_token).session_id, jwtClaims(laptop.session.access_token).session_id],
+  );
+  assert.deepEqual(listed.data.map((s) => s.current), [true, false]);
+
+  const revoked = await phone.sb.rpc('revoke_session', { session_id: listed.data[1].id });
+  assertNoError(revoked.error, 'rpc(revoke_session)');
+  assert.equal(revoked.data, true);
+  const refresh = await refreshWith(laptop.session.refresh_token);
+  assert.ok(refresh.error, 'the revoked session no longer refreshes');
+  assert.equal((await phone.sb.rpc('my_sessions')).data.length, 1);
+});

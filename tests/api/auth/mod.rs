@@ -13,6 +13,7 @@ mod rate_limits;
 mod recover;
 mod refresh;
 mod session_limits;
+mod sessions_rpc;
 mod signup;
 mod smtp;
 mod templates;
