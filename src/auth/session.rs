@@ -206,7 +206,8 @@ pub async fn add_amr(conn: &mut PgConnection, session: Uuid, method: &str) -> sq
 /// Signs in `who` (whose password just matched) in **one statement**: the session, its first
 /// authentication method, the sign-in time (and the upgraded password hash, if any), and the
 /// `login` audit entry — all or nothing without a transaction around them — then answers from
-/// what [`user::find_for_sign_in`] loaded before the password was checked.
+/// what [`user::find_for_sign_in`] loaded before the password was checked. With a custom
+/// access-token hook, which may refuse the token, the statement and the hook share a transaction.
 pub async fn start_with_password(
     app: &AppState,
     who: &user::SignInRow,
@@ -214,7 +215,7 @@ pub async fn start_with_password(
     client: &ClientInfo,
 ) -> AppResult<Value> {
     const METHOD: &str = "password";
-    let session: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with s as (insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}), \
          a as (insert into auth.mfa_amr_claims (session_id, authentication_method) select id, $4 from s), \
          u as (update auth.users set last_sign_in_at = now(), \
@@ -228,17 +229,38 @@ pub async fn start_with_password(
     .bind(client.ip)
     .bind(METHOD)
     .bind(rehash)
-    .bind(&client.request_id)
-    .fetch_one(&app.pool)
-    .await?;
-    let mut user = who.user.clone();
-    user.last_sign_in_at = Some(session.created_at);
-    let amr = vec![Amr {
-        method: METHOD.to_owned(),
-        timestamp: session.created_at.timestamp(),
-    }];
-    let orgs = who.orgs.clone();
-    answer(app, &app.pool, &user, &session, amr, orgs, who.json(&user)).await
+    .bind(&client.request_id);
+    let signed_in = |session: &SessionRow| {
+        let mut user = who.user.clone();
+        user.last_sign_in_at = Some(session.created_at);
+        let amr = vec![Amr {
+            method: METHOD.to_owned(),
+            timestamp: session.created_at.timestamp(),
+        }];
+        (user, amr)
+    };
+    if app.config.auth.custom_access_token_hook.is_none() {
+        let session: SessionRow = query.fetch_one(&app.pool).await?;
+        let (user, amr) = signed_in(&session);
+        return answer(
+            app,
+            &app.pool,
+            &user,
+            &session,
+            amr,
+            who.orgs.clone(),
+            who.json(&user),
+        )
+        .await;
+    }
+    // A hook may refuse the token: then no session may remain.
+    let mut tx = app.pool.begin().await?;
+    let session: SessionRow = query.fetch_one(&mut *tx).await?;
+    let (user, amr) = signed_in(&session);
+    let json = who.json(&user);
+    let answer = answer(app, &mut *tx, &user, &session, amr, who.orgs.clone(), json).await?;
+    tx.commit().await?;
+    Ok(answer)
 }
 
 /// Mints the access token for `session` and answers with GoTrue's session JSON, carrying the

@@ -76,6 +76,18 @@ async fn a_hook_error_refuses_the_token_with_its_status_and_message(pool: PgPool
 
     let body = assert_error(r, 403, "hook_rejected").await;
     assert_eq!(body["message"], "Account locked");
+    let (sessions, logins): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from auth.sessions), \
+                (select count(*) from auth.audit_log_entries where action = 'login')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (sessions, logins),
+        (0, 0),
+        "a refused sign-in leaves nothing behind"
+    );
 }
 
 #[sqlx::test]
