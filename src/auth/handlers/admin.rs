@@ -412,6 +412,56 @@ pub async fn delete_factor(
     Ok(Json(factor.to_json()))
 }
 
+/// `PUT /admin/users/{id}/factors/{factor_id}` body.
+#[derive(Debug, Deserialize)]
+pub struct FactorUpdate {
+    friendly_name: Option<String>,
+}
+
+/// `PUT /admin/users/{id}/factors/{factor_id}`: renames a factor; returns it.
+pub async fn update_factor(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    client: ClientInfo,
+    Path((id, factor_id)): Path<(String, String)>,
+    AppJson(body): AppJson<FactorUpdate>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id)?;
+    let not_found = || AppError::NotFound {
+        code: "mfa_factor_not_found",
+        message: "Factor not found".into(),
+    };
+    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| not_found())?;
+    let name = body
+        .friendly_name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| AppError::validation("friendly_name is required"))?;
+    let mut tx = app.pool.begin().await?;
+    super::factors::ensure_name_free(&mut tx, id, &name, Some(factor_id)).await?;
+    let factor: user::FactorRow = sqlx::query_as(
+        "update auth.mfa_factors set friendly_name = $3, updated_at = now() where id = $2 and user_id = $1 \
+         returning id, user_id, friendly_name, factor_type, status, last_challenged_at, created_at, updated_at",
+    )
+    .bind(id)
+    .bind(factor_id)
+    .bind(&name)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(not_found)?;
+    audit::record(
+        &mut tx,
+        "factor_updated_by_admin",
+        None,
+        Some(id),
+        &client,
+        json!({ "factor_id": factor_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(factor.to_json()))
+}
+
 /// `POST /admin/generate_link` body.
 #[derive(Debug, Deserialize)]
 pub struct LinkBody {

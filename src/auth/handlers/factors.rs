@@ -110,20 +110,7 @@ pub async fn post_factor(
     }
     let friendly_name = body.friendly_name.filter(|n| !n.trim().is_empty());
     if let Some(name) = &friendly_name {
-        let taken: bool = sqlx::query_scalar("select exists(select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2)")
-            .bind(me.user.id)
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await?;
-        if taken {
-            return Err(AppError::Unprocessable {
-                code: "mfa_factor_name_conflict",
-                message: format!(
-                    "A factor with the friendly name \"{name}\" for this user already exists"
-                )
-                .into(),
-            });
-        }
+        ensure_name_free(&mut tx, me.user.id, name, None).await?;
     }
     let secret = totp::new_secret();
     let issuer = body
@@ -179,6 +166,34 @@ struct StoredFactor {
     row: FactorRow,
     secret: Vec<u8>,
     last_used_step: Option<i64>,
+}
+
+/// Refuses `name` when another factor of `user_id` (than `except`) already has it.
+pub async fn ensure_name_free(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    name: &str,
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let taken: bool = sqlx::query_scalar(
+        "select exists(select 1 from auth.mfa_factors where user_id = $1 and friendly_name = $2 \
+         and id is distinct from $3)",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(except)
+    .fetch_one(conn)
+    .await?;
+    if taken {
+        return Err(AppError::Unprocessable {
+            code: "mfa_factor_name_conflict",
+            message: format!(
+                "A factor with the friendly name \"{name}\" for this user already exists"
+            )
+            .into(),
+        });
+    }
+    Ok(())
 }
 
 async fn own_factor(

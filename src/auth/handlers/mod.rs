@@ -62,7 +62,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/users/{id}/factors", get(admin::list_factors))
         .route(
             "/admin/users/{id}/factors/{factor_id}",
-            delete(admin::delete_factor),
+            delete(admin::delete_factor).put(admin::update_factor),
         )
         .route("/admin/generate_link", post(admin::generate_link))
         .route("/factors", post(factors::post_factor))

@@ -659,6 +659,54 @@ async fn admin_lists_and_deletes_a_users_factors(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn admin_renames_a_factor_unless_the_name_is_taken(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let token = str_of(&session, "access_token");
+    let phone = enroll(&app, token).await;
+    let tablet = app
+        .as_user(Method::POST, "/factors", token)
+        .json(&json!({ "factor_type": "totp", "friendly_name": "Tablet" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tablet.status(), 200);
+    let path = format!("/admin/users/{}/factors/{}", user_id(&session), phone.id);
+    let rename = |name: Value| {
+        app.admin(Method::PUT, &path)
+            .json(&json!({ "friendly_name": name }))
+            .send()
+    };
+
+    let renamed = rename(json!("Work phone")).await.unwrap();
+    let taken = rename(json!("Tablet")).await.unwrap();
+    let empty = rename(json!(" ")).await.unwrap();
+    let unknown = app
+        .admin(
+            Method::PUT,
+            &format!(
+                "/admin/users/{}/factors/{}",
+                user_id(&session),
+                Uuid::new_v4()
+            ),
+        )
+        .json(&json!({ "friendly_name": "x" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(renamed.status(), 200);
+    let body = json(renamed).await;
+    assert_eq!(body["friendly_name"], "Work phone");
+    assert_eq!(body["id"], phone.id.as_str());
+    assert_error(taken, 422, "mfa_factor_name_conflict").await;
+    assert_error(empty, 400, "validation_failed").await;
+    assert_error(unknown, 404, "mfa_factor_not_found").await;
+    let same_again = rename(json!("Work phone")).await.unwrap();
+    assert_eq!(same_again.status(), 200, "its own name is no conflict");
+}
+
+#[sqlx::test]
 async fn admin_deleting_a_verified_factor_downgrades_the_users_sessions(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     let (aal2, factor) = user_with_mfa(&app, "ann@example.com").await;
