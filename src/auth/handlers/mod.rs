@@ -139,6 +139,15 @@ pub async fn has_verified_factor(
     .await
 }
 
+/// Refuses a request that names a phone number: bizbase has no SMS provider, so phone sign-ins,
+/// OTPs and verifications answer as GoTrue does with the phone provider off.
+pub fn refuse_phone(phone: Option<&str>, message: &'static str) -> AppResult<()> {
+    if phone.is_some_and(|p| !p.trim().is_empty()) {
+        return Err(AppError::bad_request("phone_provider_disabled", message));
+    }
+    Ok(())
+}
+
 /// `insufficient_aal` unless the session passed its second factor (when the user has one).
 pub async fn require_aal_for_user(
     conn: &mut sqlx::PgConnection,

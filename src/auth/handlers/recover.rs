@@ -27,6 +27,7 @@ use crate::{
 #[derive(Debug, Deserialize)]
 pub struct EmailBody {
     email: Option<String>,
+    phone: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
     create_user: Option<bool>,
@@ -98,6 +99,7 @@ pub async fn post_otp(
     AppJson(body): AppJson<EmailBody>,
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Otp, client.ip)?;
+    super::refuse_phone(body.phone.as_deref(), "Unsupported phone provider")?;
     let email = parse_email(body.email.as_deref())?;
     let challenge = body.pkce.parse()?;
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());

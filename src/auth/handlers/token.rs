@@ -33,6 +33,7 @@ pub struct GrantQuery {
 #[derive(Debug, Deserialize)]
 pub struct TokenBody {
     email: Option<String>,
+    phone: Option<String>,
     password: Option<String>,
     refresh_token: Option<String>,
     auth_code: Option<String>,
@@ -52,7 +53,10 @@ pub async fn post_token(
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Token, client.ip)?;
     match q.grant_type.as_deref() {
-        Some("password") => password_grant(&app, &client, body).await,
+        Some("password") => {
+            super::refuse_phone(body.phone.as_deref(), "Phone logins are disabled")?;
+            password_grant(&app, &client, body).await
+        }
         Some("refresh_token") => refresh_grant(&app, &client, body).await,
         Some("pkce") => Ok(Json(
             pkce::exchange(

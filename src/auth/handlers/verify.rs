@@ -36,6 +36,7 @@ pub struct VerifyBody {
     token_hash: Option<String>,
     token: Option<String>,
     email: Option<String>,
+    phone: Option<String>,
 }
 
 fn kinds_for(kind: &str) -> AppResult<&'static [TokenKind]> {
@@ -179,6 +180,7 @@ pub async fn post_verify(
     AppJson(body): AppJson<VerifyBody>,
 ) -> AppResult<Json<Value>> {
     app.auth.limits.check(Group::Verify, client.ip)?;
+    super::refuse_phone(body.phone.as_deref(), "Unsupported phone provider")?;
     let kind = body.kind.as_deref().unwrap_or_default();
     let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
     let hash = match (&body.token_hash, &body.token) {

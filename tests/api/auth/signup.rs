@@ -146,6 +146,39 @@ async fn phone_and_anonymous_signups_are_disabled(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn phone_sign_ins_otps_and_verifications_are_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        app.auth(Method::POST, path).json(&body).send()
+    };
+
+    let password = post(
+        "/token?grant_type=password",
+        json!({ "phone": "+15550100", "password": PASSWORD }),
+    )
+    .await
+    .unwrap();
+    let otp = post("/otp", json!({ "phone": "+15550100", "create_user": true }))
+        .await
+        .unwrap();
+    let verify = post(
+        "/verify",
+        json!({ "type": "sms", "phone": "+15550100", "token": "123456" }),
+    )
+    .await
+    .unwrap();
+
+    assert_error(password, 400, "phone_provider_disabled").await;
+    assert_error(otp, 400, "phone_provider_disabled").await;
+    assert_error(verify, 400, "phone_provider_disabled").await;
+    let users: i64 = sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+}
+
+#[sqlx::test]
 async fn signups_can_be_disabled(pool: PgPool) {
     let app = TestApp::spawn_with(pool.clone(), &[("AUTH_DISABLE_SIGNUP", "true")]).await;
 
