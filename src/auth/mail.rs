@@ -36,6 +36,9 @@ pub enum TokenKind {
     MagicLink,
     /// Confirm a new e-mail address (`type=email_change`).
     EmailChange,
+    /// Confirm, from the current address, a change to a new one (`type=email_change`; secure
+    /// e-mail change only).
+    EmailChangeCurrent,
     /// Accept an invitation (`type=invite`).
     Invite,
     /// Re-authenticate before a password change (a nonce).
@@ -50,6 +53,7 @@ impl TokenKind {
             Self::Recovery => "recovery",
             Self::MagicLink => "magiclink",
             Self::EmailChange => "email_change_new",
+            Self::EmailChangeCurrent => "email_change_current",
             Self::Invite => "invite",
             Self::Reauthentication => "reauthentication",
         }
@@ -61,7 +65,7 @@ impl TokenKind {
             Self::Confirmation => "signup",
             Self::Recovery => "recovery",
             Self::MagicLink => "magiclink",
-            Self::EmailChange => "email_change",
+            Self::EmailChange | Self::EmailChangeCurrent => "email_change",
             Self::Invite => "invite",
             Self::Reauthentication => "reauthentication",
         }
@@ -72,7 +76,7 @@ impl TokenKind {
         match self {
             Self::Confirmation => "confirmation_sent_at",
             Self::Recovery | Self::MagicLink => "recovery_sent_at",
-            Self::EmailChange => "email_change_sent_at",
+            Self::EmailChange | Self::EmailChangeCurrent => "email_change_sent_at",
             Self::Invite => "invited_at",
             Self::Reauthentication => "reauthentication_sent_at",
         }
@@ -84,7 +88,7 @@ impl TokenKind {
             Self::Confirmation => "confirmation",
             Self::Recovery => "recovery",
             Self::MagicLink => "magiclink",
-            Self::EmailChange => "email_change",
+            Self::EmailChange | Self::EmailChangeCurrent => "email_change",
             Self::Invite => "invite",
             Self::Reauthentication => "reauthentication",
         }
@@ -97,6 +101,7 @@ impl TokenKind {
             Self::Recovery => "Reset your password",
             Self::MagicLink => "Your sign-in link",
             Self::EmailChange => "Confirm your new e-mail address",
+            Self::EmailChangeCurrent => "Confirm the change of your e-mail address",
             Self::Invite => "You have been invited",
             Self::Reauthentication => "Confirm it is you",
         }
@@ -161,7 +166,7 @@ pub fn check_frequency(app: &AppState, user: &UserRow, kind: TokenKind) -> AppRe
     let last = match kind {
         TokenKind::Confirmation => user.confirmation_sent_at,
         TokenKind::Recovery | TokenKind::MagicLink => user.recovery_sent_at,
-        TokenKind::EmailChange => user.email_change_sent_at,
+        TokenKind::EmailChange | TokenKind::EmailChangeCurrent => user.email_change_sent_at,
         TokenKind::Reauthentication => user.reauthentication_sent_at,
         TokenKind::Invite => None,
     };
@@ -263,6 +268,7 @@ pub async fn send(
     let issued = issue(app, conn, user, kind, to, redirect_to, challenge).await?;
     let (email, new_email) = match kind {
         TokenKind::EmailChange => (user.email_or_empty(), to),
+        TokenKind::EmailChangeCurrent => (to, user.email_change.as_deref().unwrap_or_default()),
         _ => (to, ""),
     };
     let mail = app.auth.templates.render(
@@ -279,6 +285,46 @@ pub async fn send(
         },
     );
     enqueue(conn, to, kind.template(), &mail).await
+}
+
+/// Mails the confirmation of `user`'s pending e-mail change (`email_change`): to the new address,
+/// and with secure e-mail change also to the current one — the change completes once every mailed
+/// leg is confirmed.
+pub async fn send_email_change(
+    app: &AppState,
+    conn: &mut PgConnection,
+    user: &UserRow,
+    redirect_to: &str,
+    challenge: Option<&Challenge>,
+) -> AppResult<()> {
+    let Some(new_address) = user.email_change.as_deref() else {
+        return Ok(());
+    };
+    send(
+        app,
+        conn,
+        user,
+        TokenKind::EmailChange,
+        new_address,
+        redirect_to,
+        challenge,
+    )
+    .await?;
+    match user.email.as_deref() {
+        Some(current) if app.config.auth.secure_email_change => {
+            send(
+                app,
+                conn,
+                user,
+                TokenKind::EmailChangeCurrent,
+                current,
+                redirect_to,
+                challenge,
+            )
+            .await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes one e-mail to the outbox.

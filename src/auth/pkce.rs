@@ -119,7 +119,7 @@ fn authentication_method(kind: TokenKind) -> &'static str {
         TokenKind::Confirmation => "email/signup",
         TokenKind::Recovery => "recovery",
         TokenKind::MagicLink => "magiclink",
-        TokenKind::EmailChange => "email_change",
+        TokenKind::EmailChange | TokenKind::EmailChangeCurrent => "email_change",
         TokenKind::Invite => "invite",
         TokenKind::Reauthentication => "reauthentication",
     }

@@ -49,6 +49,9 @@ pub struct AuthConfig {
     pub disable_signup: bool,
     /// Allow `signInAnonymously()` (`BIZBASE_AUTH_ANONYMOUS_USERS`; GoTrue's `EXTERNAL_ANONYMOUS_USERS_ENABLED`).
     pub anonymous_users: bool,
+    /// An e-mail change is confirmed from both the current and the new address
+    /// (`BIZBASE_AUTH_SECURE_EMAIL_CHANGE`; GoTrue's `MAILER_SECURE_EMAIL_CHANGE_ENABLED`).
+    pub secure_email_change: bool,
     /// Password changes in sessions older than 24 hours need the nonce of `/reauthenticate`
     /// (`BIZBASE_AUTH_SECURE_PASSWORD_CHANGE`; GoTrue's `UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`).
     pub secure_password_change: bool,
@@ -120,6 +123,7 @@ pub const KEYS: &[&str] = &[
     "AUTH_AUTOCONFIRM",
     "AUTH_DISABLE_SIGNUP",
     "AUTH_SECURE_PASSWORD_CHANGE",
+    "AUTH_SECURE_EMAIL_CHANGE",
     "AUTH_ANONYMOUS_USERS",
     "JWT_EXP_SECS",
     "JWT_ES256_KEY_FILE",
@@ -231,6 +235,9 @@ impl AuthConfig {
             autoconfirm: src.parsed_bool("AUTH_AUTOCONFIRM")?.unwrap_or(false),
             disable_signup: src.parsed_bool("AUTH_DISABLE_SIGNUP")?.unwrap_or(false),
             anonymous_users: src.parsed_bool("AUTH_ANONYMOUS_USERS")?.unwrap_or(false),
+            secure_email_change: src
+                .parsed_bool("AUTH_SECURE_EMAIL_CHANGE")?
+                .unwrap_or(false),
             secure_password_change: src
                 .parsed_bool("AUTH_SECURE_PASSWORD_CHANGE")?
                 .unwrap_or(false),

@@ -195,16 +195,7 @@ pub async fn post_resend(
                 && let Some(u) = user::find(&mut tx, id).await?
             {
                 mail::check_frequency(&app, &u, TokenKind::EmailChange)?;
-                mail::send(
-                    &app,
-                    &mut tx,
-                    &u,
-                    TokenKind::EmailChange,
-                    &email,
-                    &redirect,
-                    challenge.as_ref(),
-                )
-                .await?;
+                mail::send_email_change(&app, &mut tx, &u, &redirect, challenge.as_ref()).await?;
             }
         }
         _ => {

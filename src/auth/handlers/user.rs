@@ -173,16 +173,10 @@ pub async fn put_user(
                 .execute(&mut *tx)
                 .await?;
             let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
-            mail::send(
-                &app,
-                &mut tx,
-                &current,
-                TokenKind::EmailChange,
-                &email,
-                &redirect,
-                challenge.as_ref(),
-            )
-            .await?;
+            let pending = user::find(&mut tx, current.id)
+                .await?
+                .unwrap_or_else(|| current.clone());
+            mail::send_email_change(&app, &mut tx, &pending, &redirect, challenge.as_ref()).await?;
             audit::record(
                 &mut tx,
                 "user_updated_email",

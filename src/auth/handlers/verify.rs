@@ -46,9 +46,30 @@ fn kinds_for(kind: &str) -> AppResult<&'static [TokenKind]> {
         "magiclink" => &[TokenKind::MagicLink],
         "email" => &[TokenKind::Confirmation, TokenKind::MagicLink],
         "invite" => &[TokenKind::Invite],
-        "email_change" => &[TokenKind::EmailChange],
+        "email_change" => &[TokenKind::EmailChange, TokenKind::EmailChangeCurrent],
         _ => return Err(AppError::validation("Verify requires a verification type")),
     })
+}
+
+/// GoTrue's answer to the first confirmed leg of a secure e-mail change.
+const FIRST_LEG: &str =
+    "Confirmation link accepted. Please proceed to confirm link sent to the other email";
+
+/// What a consumed token achieved.
+enum Applied {
+    /// Its proof is complete: the user as they are now, the authentication method a session
+    /// would carry, and the PKCE flow the token began, if any.
+    Done(Box<UserRow>, &'static str, Option<Uuid>),
+    /// One leg of a secure e-mail change; the other address has yet to confirm.
+    FirstLeg,
+}
+
+/// What a verification answers with.
+enum Verified {
+    /// A new session (GoTrue's session JSON).
+    Session(Value),
+    /// The first leg of a secure e-mail change was accepted.
+    FirstLeg,
 }
 
 fn expired() -> AppError {
@@ -59,15 +80,15 @@ fn expired() -> AppError {
 }
 
 /// Consumes the token and applies what it proves (a confirmed address, a new e-mail), in `tx`.
-/// Returns the user as they are now, the authentication method a session would carry, and the
-/// PKCE flow the token began, if any.
+/// An e-mail change completes when its last outstanding leg is confirmed: the new address, and
+/// with secure e-mail change also the current one, in either order.
 async fn apply(
     app: &AppState,
     tx: &mut PgConnection,
     client: &ClientInfo,
     kind: &str,
     token_hash: &str,
-) -> AppResult<(UserRow, &'static str, Option<Uuid>)> {
+) -> AppResult<Applied> {
     let kinds = kinds_for(kind)?;
     let Consumed {
         kind: used,
@@ -87,10 +108,40 @@ async fn apply(
             message: "User is banned".into(),
         });
     }
-    if used == TokenKind::EmailChange {
-        if found.email_change.as_deref() != Some(address.as_str()) {
+    if matches!(used, TokenKind::EmailChange | TokenKind::EmailChangeCurrent) {
+        let Some(new_address) = found.email_change.clone() else {
+            return Err(expired());
+        };
+        let (this_leg_holds, other) = match used {
+            TokenKind::EmailChange => (address == new_address, TokenKind::EmailChangeCurrent),
+            _ => (
+                found.email.as_deref() == Some(address.as_str()),
+                TokenKind::EmailChange,
+            ),
+        };
+        if !this_leg_holds {
             return Err(expired());
         }
+        let other_pending: bool = sqlx::query_scalar(
+            "select exists (select from auth.one_time_tokens where user_id = $1 and token_type = $2)",
+        )
+        .bind(found.id)
+        .bind(other.db_name())
+        .fetch_one(&mut *tx)
+        .await?;
+        if other_pending {
+            audit::record(
+                tx,
+                "user_verified",
+                Some(found.id),
+                Some(found.id),
+                client,
+                serde_json::json!({ "type": kind, "leg": used.db_name() }),
+            )
+            .await?;
+            return Ok(Applied::FirstLeg);
+        }
+        let address = new_address;
         // The address may have been registered by someone else since the change was asked for.
         if user::find_by_email(tx, &address)
             .await?
@@ -127,10 +178,10 @@ async fn apply(
         TokenKind::Recovery => "recovery",
         TokenKind::MagicLink => "magiclink",
         TokenKind::Invite => "invite",
-        TokenKind::EmailChange => "email_change",
+        TokenKind::EmailChange | TokenKind::EmailChangeCurrent => "email_change",
         _ => "otp",
     };
-    Ok((fresh, method, flow))
+    Ok(Applied::Done(Box::new(fresh), method, flow))
 }
 
 /// Consumes the token, applies what it proves and starts a session. A PKCE flow the token began
@@ -140,9 +191,13 @@ async fn verify(
     client: &ClientInfo,
     kind: &str,
     token_hash: &str,
-) -> AppResult<Value> {
+) -> AppResult<Verified> {
     let mut tx = app.pool.begin().await?;
-    let (user, method, flow) = apply(app, &mut tx, client, kind, token_hash).await?;
+    let Applied::Done(user, method, flow) = apply(app, &mut tx, client, kind, token_hash).await?
+    else {
+        tx.commit().await?;
+        return Ok(Verified::FirstLeg);
+    };
     if let Some(flow) = flow {
         sqlx::query("delete from auth.flow_state where id = $1")
             .bind(flow)
@@ -151,26 +206,30 @@ async fn verify(
     }
     let answer = session::start(app, &mut tx, &user, method, client).await?;
     tx.commit().await?;
-    Ok(answer)
+    Ok(Verified::Session(answer))
 }
 
 /// Consumes a PKCE link's token, applies what it proves and hands out the auth code of its flow
-/// (no session: that goes to whoever exchanges the code with the flow's verifier).
+/// (no session: that goes to whoever exchanges the code with the flow's verifier); `None` for
+/// the first leg of a secure e-mail change.
 async fn verify_pkce(
     app: &AppState,
     client: &ClientInfo,
     kind: &str,
     token_hash: &str,
-) -> AppResult<String> {
+) -> AppResult<Option<String>> {
     let no_flow =
         || AppError::bad_request("flow_state_not_found", "No associated flow state found");
     let mut tx = app.pool.begin().await?;
-    let (_, _, flow) = apply(app, &mut tx, client, kind, token_hash).await?;
+    let Applied::Done(_, _, flow) = apply(app, &mut tx, client, kind, token_hash).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
     let code = pkce::issue_code(&mut tx, flow.ok_or_else(no_flow)?)
         .await?
         .ok_or_else(no_flow)?;
     tx.commit().await?;
-    Ok(code)
+    Ok(Some(code))
 }
 
 /// `POST /verify`.
@@ -200,7 +259,10 @@ pub async fn post_verify(
             ));
         }
     };
-    Ok(Json(verify(&app, &client, kind, &hash).await?))
+    Ok(Json(match verify(&app, &client, kind, &hash).await? {
+        Verified::Session(session) => session,
+        Verified::FirstLeg => serde_json::json!({ "msg": FIRST_LEG, "code": "200" }),
+    }))
 }
 
 /// `GET /verify?token=&type=&redirect_to=` query.
@@ -227,11 +289,13 @@ pub async fn get_verify(
     let location = match app.auth.limits.check(Group::Verify, client.ip) {
         Err(e) => error_location(&redirect, &e, is_pkce),
         Ok(()) if is_pkce => match verify_pkce(&app, &client, &kind, token).await {
-            Ok(code) => with_query(&redirect, &[("code", code.as_str())]),
+            Ok(Some(code)) => with_query(&redirect, &[("code", code.as_str())]),
+            Ok(None) => message_location(&redirect, true),
             Err(e) => error_location(&redirect, &e, true),
         },
         Ok(()) => match verify(&app, &client, &kind, token).await {
-            Ok(s) => {
+            Ok(Verified::FirstLeg) => message_location(&redirect, false),
+            Ok(Verified::Session(s)) => {
                 let fragment = serde_urlencoded::to_string([
                     (
                         "access_token",
@@ -256,6 +320,19 @@ pub async fn get_verify(
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => AppError::Internal(anyhow::anyhow!("unrepresentable redirect")).into_response(),
     }
+}
+
+/// Where the first leg of a secure e-mail change sends the browser: the message in the fragment
+/// and, for PKCE, in the query too.
+fn message_location(redirect: &str, in_query: bool) -> String {
+    let params = [("message", FIRST_LEG)];
+    let base = if in_query {
+        with_query(redirect, &params)
+    } else {
+        redirect.to_owned()
+    };
+    let fragment = serde_urlencoded::to_string(params).unwrap_or_default();
+    format!("{base}#{fragment}&sb=")
 }
 
 /// Where a failed verification sends the browser: the error in the fragment (what supabase-js

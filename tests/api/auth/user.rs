@@ -480,3 +480,127 @@ async fn identities_cannot_be_linked_or_unlinked_by_hand(pool: PgPool) {
     let me = json(get_user(&app, access(&session)).await).await;
     assert_eq!(me["identities"].as_array().map(Vec::len), Some(1));
 }
+
+const SECURE_CHANGE: &[(&str, &str)] = &[
+    ("AUTH_SECURE_EMAIL_CHANGE", "true"),
+    ("AUTH_MAIL_FREQUENCY_SECS", "0"),
+];
+
+async fn verify_change(app: &TestApp, email: &str, code: &str) -> Response {
+    app.auth(Method::POST, "/verify")
+        .json(&json!({ "type": "email_change", "email": email, "token": code }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn email_of(pool: &PgPool, id: &str) -> Option<String> {
+    sqlx::query_scalar("select email from auth.users where id = $1::uuid")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn a_secure_email_change_needs_both_addresses_to_confirm(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), SECURE_CHANGE).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let id = user_id(&session);
+    let r = put_user(
+        &app,
+        access(&session),
+        json!({ "email": "ann@new.example" }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let to_new = latest_otp(&pool, "ann@new.example", "email_change").await;
+    let to_current = latest_otp(&pool, "ann@example.com", "email_change").await;
+
+    let first = verify_change(&app, "ann@new.example", &to_new).await;
+
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        json(first).await,
+        json!({ "msg": "Confirmation link accepted. Please proceed to confirm link sent to the other email", "code": "200" })
+    );
+    assert_eq!(
+        email_of(&pool, &id).await.as_deref(),
+        Some("ann@example.com")
+    );
+    let second = verify_change(&app, "ann@example.com", &to_current).await;
+    assert_eq!(second.status(), 200);
+    let changed = json(second).await;
+    assert_eq!(changed["user"]["email"], "ann@new.example");
+    assert_eq!(
+        email_of(&pool, &id).await.as_deref(),
+        Some("ann@new.example")
+    );
+    app.sign_in("ann@new.example", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn the_current_address_may_confirm_first_and_a_followed_link_says_so(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        &[
+            ("AUTH_SECURE_EMAIL_CHANGE", "true"),
+            ("SITE_URL", "https://app.example.com"),
+        ],
+    )
+    .await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    put_user(
+        &app,
+        access(&session),
+        json!({ "email": "ann@new.example" }),
+    )
+    .await;
+    let mail = crate::harness::latest_mail(&pool, "ann@example.com", "email_change")
+        .await
+        .unwrap();
+    let text = str_of(&mail, "text");
+    let link = text
+        .split("Or follow this link: ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let path = link.split_once("/auth/v1").unwrap().1;
+
+    let followed = app.get(&format!("/auth/v1{path}")).await;
+
+    assert_eq!(followed.status(), 303);
+    let location = followed.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("https://app.example.com#message=Confirmation+link+accepted"),
+        "{location}"
+    );
+    assert!(!location.contains("access_token"));
+    let to_new = latest_otp(&pool, "ann@new.example", "email_change").await;
+    let last = verify_change(&app, "ann@new.example", &to_new).await;
+    assert_eq!(json(last).await["user"]["email"], "ann@new.example");
+}
+
+#[sqlx::test]
+async fn without_secure_email_change_only_the_new_address_is_asked(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    put_user(
+        &app,
+        access(&session),
+        json!({ "email": "ann@new.example" }),
+    )
+    .await;
+
+    assert!(
+        crate::harness::latest_mail(&pool, "ann@example.com", "email_change")
+            .await
+            .is_none()
+    );
+    let to_new = latest_otp(&pool, "ann@new.example", "email_change").await;
+    let done = verify_change(&app, "ann@new.example", &to_new).await;
+    assert_eq!(json(done).await["user"]["email"], "ann@new.example");
+}
