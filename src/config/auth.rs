@@ -50,7 +50,8 @@ pub struct AuthConfig {
     /// Allow `signInAnonymously()` (`BIZBASE_AUTH_ANONYMOUS_USERS`; GoTrue's `EXTERNAL_ANONYMOUS_USERS_ENABLED`).
     pub anonymous_users: bool,
     /// An e-mail change is confirmed from both the current and the new address
-    /// (`BIZBASE_AUTH_SECURE_EMAIL_CHANGE`; GoTrue's `MAILER_SECURE_EMAIL_CHANGE_ENABLED`).
+    /// (`BIZBASE_AUTH_SECURE_EMAIL_CHANGE`, on by default as GoTrue's
+    /// `MAILER_SECURE_EMAIL_CHANGE_ENABLED`).
     pub secure_email_change: bool,
     /// Password changes in sessions older than 24 hours need the nonce of `/reauthenticate`
     /// (`BIZBASE_AUTH_SECURE_PASSWORD_CHANGE`; GoTrue's `UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`).
@@ -235,9 +236,7 @@ impl AuthConfig {
             autoconfirm: src.parsed_bool("AUTH_AUTOCONFIRM")?.unwrap_or(false),
             disable_signup: src.parsed_bool("AUTH_DISABLE_SIGNUP")?.unwrap_or(false),
             anonymous_users: src.parsed_bool("AUTH_ANONYMOUS_USERS")?.unwrap_or(false),
-            secure_email_change: src
-                .parsed_bool("AUTH_SECURE_EMAIL_CHANGE")?
-                .unwrap_or(false),
+            secure_email_change: src.parsed_bool("AUTH_SECURE_EMAIL_CHANGE")?.unwrap_or(true),
             secure_password_change: src
                 .parsed_bool("AUTH_SECURE_PASSWORD_CHANGE")?
                 .unwrap_or(false),

@@ -203,3 +203,25 @@ test('signInAnonymously gives an anonymous session; confirming an e-mail via upd
   assert.equal(jwtClaims(verified.data.session.access_token).is_anonymous, false);
   await signedIn(email, password);
 });
+
+test('secure e-mail change: updateUser({email}) is confirmed from the new and the current address', T, async () => {
+  const user = await createConfirmedUser();
+  const { sb } = await signedIn(user.email, user.password);
+  const next = uniqueEmail('moved');
+
+  const updated = await sb.auth.updateUser({ email: next });
+  assertNoError(updated.error, 'updateUser({email})');
+  assert.equal(updated.data.user.new_email, next);
+
+  const toNew = await latestMail(next, 'email_change');
+  const toCurrent = await latestMail(user.email, 'email_change');
+  const first = await client().auth.verifyOtp({ email: next, token: toNew.otp, type: 'email_change' });
+  assertNoError(first.error, 'verifyOtp(email_change) from the new address');
+  assert.equal(first.data.session, null, 'no session after the first leg');
+  assert.equal(first.data.user, null);
+
+  const second = await client().auth.verifyOtp({ email: user.email, token: toCurrent.otp, type: 'email_change' });
+  assertNoError(second.error, 'verifyOtp(email_change) from the current address');
+  assertSession(second.data.session, { email: next, userId: user.id });
+  await signedIn(next, user.password);
+});

@@ -38,6 +38,14 @@ pub const NO_WAITING: &[(&str, &str)] = &[
     ("AUTH_REFRESH_REUSE_INTERVAL_SECS", "0"),
 ];
 
+/// [`NO_WAITING`], and e-mail changes confirmed from the new address alone (secure e-mail change,
+/// the default, off).
+pub const NO_WAITING_ONE_LEG: &[(&str, &str)] = &[
+    ("AUTH_MAIL_FREQUENCY_SECS", "0"),
+    ("AUTH_REFRESH_REUSE_INTERVAL_SECS", "0"),
+    ("AUTH_SECURE_EMAIL_CHANGE", "false"),
+];
+
 /// The string at `key` of a JSON object.
 pub fn str_of<'a>(body: &'a Value, key: &str) -> &'a str {
     body[key]

@@ -5,7 +5,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{NEW_PASSWORD, NO_WAITING, PASSWORD, str_of};
+use super::{NEW_PASSWORD, NO_WAITING, NO_WAITING_ONE_LEG, PASSWORD, str_of};
 use crate::harness::{TestApp, assert_error, claims_of, json, latest_mail, latest_otp, mails_to};
 
 /// Sites the redirect tests use.
@@ -575,7 +575,7 @@ async fn resending_a_confirmed_signup_answers_the_same_and_sends_nothing(pool: P
 
 #[sqlx::test]
 async fn resend_mails_a_new_email_change_code(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING_ONE_LEG).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
     app.as_user(Method::PUT, "/user", str_of(&session, "access_token"))
         .json(&json!({ "email": "ann@new.example" }))

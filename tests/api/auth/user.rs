@@ -4,7 +4,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{NEW_PASSWORD, NO_WAITING, PASSWORD, str_of, user_id};
+use super::{NEW_PASSWORD, NO_WAITING_ONE_LEG, PASSWORD, str_of, user_id};
 use crate::harness::{TestApp, assert_error, claims_of, json, latest_otp, sign_hs256};
 
 async fn get_user(app: &TestApp, token: &str) -> Response {
@@ -211,7 +211,7 @@ async fn app_metadata_can_only_be_set_by_an_admin(pool: PgPool) {
 
 #[sqlx::test]
 async fn changing_the_email_mails_a_code_to_the_new_address(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING_ONE_LEG).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
 
     let r = put_user(
@@ -248,7 +248,7 @@ async fn changing_the_email_mails_a_code_to_the_new_address(pool: PgPool) {
 
 #[sqlx::test]
 async fn after_an_email_change_the_email_identity_carries_the_new_address(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING_ONE_LEG).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
     put_user(
         &app,
@@ -425,7 +425,7 @@ async fn with_autoconfirm_an_email_change_still_needs_the_new_address_confirmed(
 
 #[sqlx::test]
 async fn confirming_an_email_change_to_an_address_taken_meanwhile_is_refused(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING_ONE_LEG).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
     put_user(
         &app,
@@ -585,7 +585,7 @@ async fn the_current_address_may_confirm_first_and_a_followed_link_says_so(pool:
 
 #[sqlx::test]
 async fn without_secure_email_change_only_the_new_address_is_asked(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING_ONE_LEG).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
 
     put_user(
