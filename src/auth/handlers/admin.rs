@@ -538,7 +538,13 @@ pub async fn generate_link(
                 .bind(&new_email)
                 .execute(&mut *tx)
                 .await?;
-            (u, TokenKind::EmailChange, new_email)
+            // Each link is one leg; the change completes once every generated leg is confirmed.
+            match (body.kind.as_str(), u.email.clone()) {
+                ("email_change_current", Some(current)) => {
+                    (u, TokenKind::EmailChangeCurrent, current)
+                }
+                _ => (u, TokenKind::EmailChange, new_email),
+            }
         }
         ("email_change_current" | "email_change_new", None) => return Err(user_not_found()),
         _ => return Err(AppError::validation("Invalid link type")),

@@ -539,6 +539,38 @@ async fn generate_link_for_an_email_change(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn generated_links_for_both_legs_of_an_email_change_are_each_needed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let body = |kind: &str| json!({ "type": kind, "email": "ann@example.com", "new_email": "ann@new.example" });
+    let new_leg = generate_link(&app, body("email_change_new")).await;
+    let current_leg = generate_link(&app, body("email_change_current")).await;
+
+    let first = verify(
+        &app,
+        json!({ "type": "email_change", "token_hash": current_leg["hashed_token"] }),
+    )
+    .await;
+    let second = verify(
+        &app,
+        json!({ "type": "email_change", "token_hash": new_leg["hashed_token"] }),
+    )
+    .await;
+
+    assert_eq!(first.status(), 200);
+    let first = json(first).await;
+    assert!(
+        first["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Confirmation link accepted"),
+        "{first}"
+    );
+    assert_eq!(second.status(), 200);
+    assert_eq!(json(second).await["user"]["email"], "ann@new.example");
+}
+
+#[sqlx::test]
 async fn the_hashed_token_of_a_generated_link_verifies(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.signup_confirmed("ann@example.com", PASSWORD).await;
