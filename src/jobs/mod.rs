@@ -1,4 +1,5 @@
 //! Background work that runs inside `serve`.
 
+pub mod auth_cleanup;
 pub mod outbox;
 pub mod task;

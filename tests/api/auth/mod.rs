@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod cleanup;
 mod gateway;
 mod hooks;
 mod jwks;
