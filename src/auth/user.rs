@@ -262,12 +262,15 @@ pub async fn full_json(conn: &mut PgConnection, user: &UserRow) -> sqlx::Result<
     Ok(user_json(user, &identities.0, &factors.0))
 }
 
+/// The columns of a [`FactorRow`] in `auth.mfa_factors`.
+pub const FACTOR_COLUMNS: &str =
+    "id, user_id, friendly_name, factor_type, status, last_challenged_at, created_at, updated_at";
+
 /// A user's MFA factors, oldest first.
 pub async fn factors_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<FactorRow>> {
-    sqlx::query_as(
-        "select id, user_id, friendly_name, factor_type, status, last_challenged_at, created_at, updated_at \
-         from auth.mfa_factors where user_id = $1 order by created_at",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {FACTOR_COLUMNS} from auth.mfa_factors where user_id = $1 order by created_at"
+    )))
     .bind(user_id)
     .fetch_all(conn)
     .await

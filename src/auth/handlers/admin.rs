@@ -385,6 +385,13 @@ pub async fn list_factors(
     )))
 }
 
+fn factor_not_found() -> AppError {
+    AppError::NotFound {
+        code: "mfa_factor_not_found",
+        message: "Factor not found".into(),
+    }
+}
+
 /// `DELETE /admin/users/{id}/factors/{factor_id}`: returns the deleted factor.
 pub async fn delete_factor(
     State(app): State<AppState>,
@@ -393,10 +400,7 @@ pub async fn delete_factor(
     Path((id, factor_id)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| AppError::NotFound {
-        code: "mfa_factor_not_found",
-        message: "Factor not found".into(),
-    })?;
+    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| factor_not_found())?;
     let mut tx = app.pool.begin().await?;
     let factor = super::factors::remove_factor(&mut tx, id, factor_id).await?;
     audit::record(
@@ -427,11 +431,7 @@ pub async fn update_factor(
     AppJson(body): AppJson<FactorUpdate>,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let not_found = || AppError::NotFound {
-        code: "mfa_factor_not_found",
-        message: "Factor not found".into(),
-    };
-    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| not_found())?;
+    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| factor_not_found())?;
     let name = body
         .friendly_name
         .map(|n| n.trim().to_owned())
@@ -439,16 +439,17 @@ pub async fn update_factor(
         .ok_or_else(|| AppError::validation("friendly_name is required"))?;
     let mut tx = app.pool.begin().await?;
     super::factors::ensure_name_free(&mut tx, id, &name, Some(factor_id)).await?;
-    let factor: user::FactorRow = sqlx::query_as(
+    let factor: user::FactorRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update auth.mfa_factors set friendly_name = $3, updated_at = now() where id = $2 and user_id = $1 \
-         returning id, user_id, friendly_name, factor_type, status, last_challenged_at, created_at, updated_at",
-    )
+         returning {}",
+        user::FACTOR_COLUMNS
+    )))
     .bind(id)
     .bind(factor_id)
     .bind(&name)
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(not_found)?;
+    .ok_or_else(factor_not_found)?;
     audit::record(
         &mut tx,
         "factor_updated_by_admin",

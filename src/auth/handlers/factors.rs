@@ -203,8 +203,8 @@ async fn own_factor(
     lock: bool,
 ) -> AppResult<(FactorRow, Vec<u8>, Option<i64>)> {
     let sql = format!(
-        "select id, user_id, friendly_name, factor_type, status, last_challenged_at, created_at, updated_at, secret, last_used_step \
-         from auth.mfa_factors where id = $1 and user_id = $2{}",
+        "select {}, secret, last_used_step from auth.mfa_factors where id = $1 and user_id = $2{}",
+        user::FACTOR_COLUMNS,
         if lock { " for update" } else { "" }
     );
     let stored: StoredFactor = sqlx::query_as(sqlx::AssertSqlSafe(sql))

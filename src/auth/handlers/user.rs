@@ -173,9 +173,8 @@ pub async fn put_user(
                 .execute(&mut *tx)
                 .await?;
             let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
-            let pending = user::find(&mut tx, current.id)
-                .await?
-                .unwrap_or_else(|| current.clone());
+            let mut pending = current.clone();
+            pending.email_change = Some(email.clone());
             mail::send_email_change(&app, &mut tx, &pending, &redirect, challenge.as_ref()).await?;
             audit::record(
                 &mut tx,

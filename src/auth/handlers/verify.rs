@@ -325,14 +325,7 @@ pub async fn get_verify(
 /// Where the first leg of a secure e-mail change sends the browser: the message in the fragment
 /// and, for PKCE, in the query too.
 fn message_location(redirect: &str, in_query: bool) -> String {
-    let params = [("message", FIRST_LEG)];
-    let base = if in_query {
-        with_query(redirect, &params)
-    } else {
-        redirect.to_owned()
-    };
-    let fragment = serde_urlencoded::to_string(params).unwrap_or_default();
-    format!("{base}#{fragment}&sb=")
+    redirect_with(redirect, &[("message", FIRST_LEG)], in_query)
 }
 
 /// Where a failed verification sends the browser: the error in the fragment (what supabase-js
@@ -350,8 +343,14 @@ fn error_location(redirect: &str, e: &AppError, in_query: bool) -> String {
         ("error_code", e.code()),
         ("error_description", description.as_ref()),
     ];
+    redirect_with(redirect, &params, in_query)
+}
+
+/// `redirect` with `params` in its fragment (and GoTrue's `sb` marker) and, when `in_query`, in its
+/// query too.
+fn redirect_with(redirect: &str, params: &[(&str, &str)], in_query: bool) -> String {
     let base = if in_query {
-        with_query(redirect, &params)
+        with_query(redirect, params)
     } else {
         redirect.to_owned()
     };
