@@ -4,8 +4,9 @@
 //!
 //!     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench auth
 //!
-//! Options (environment): BENCH_SECS (default 10) per phase, BENCH_ROUNDS (default 3) of
-//! ceiling-then-logins, BENCH_CLIENTS (default 2 × cores).
+//! Options (environment): BENCH_SECS (default 4) per phase, BENCH_ROUNDS (default 9) of
+//! ceiling-then-logins, BENCH_CLIENTS (default 2 × cores). Short, many interleaved rounds follow
+//! the drift of a shared machine's speed more closely than a few long ones.
 
 use std::{
     sync::{
@@ -23,7 +24,7 @@ use bizbase::{
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, postgres::PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 
 /// The allocator the `bizbase` binary uses (src/main.rs), so the server here is the one shipped.
 #[global_allocator]
@@ -132,7 +133,7 @@ where
 async fn main() -> anyhow::Result<()> {
     let base = std::env::var("DATABASE_URL")
         .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/test shows how)"))?;
-    let secs = env_u64("BENCH_SECS", 10);
+    let secs = env_u64("BENCH_SECS", 4);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let clients = usize::try_from(env_u64("BENCH_CLIENTS", 2 * cores as u64)).unwrap_or(4);
     let db = format!("bizbase_bench_{}", std::process::id());
@@ -154,10 +155,8 @@ async fn main() -> anyhow::Result<()> {
         src.set(key, "100000000");
     }
     let config = Config::from_sources(&src)?;
-    let pool = PgPoolOptions::new()
-        .max_connections(config.db_pool_max)
-        .connect(&url)
-        .await?;
+    // The pool settings `bizbase serve` uses (src/db), so the server here is the one shipped.
+    let pool = bizbase::db::pool_options(&config).connect(&url).await?;
     bizbase::db::migrate(&pool).await?;
     let passwords = Passwords::new(config.auth.argon2);
     let state = AppState::new(config.clone(), pool.clone())?;
@@ -193,8 +192,8 @@ async fn main() -> anyhow::Result<()> {
 
     // The ceiling drifts with the machine (±15 % between runs here), so the phases are interleaved:
     // each round measures argon2id alone and then the logins, and the median ratio is reported.
-    let rounds = usize::try_from(env_u64("BENCH_ROUNDS", 3))
-        .unwrap_or(3)
+    let rounds = usize::try_from(env_u64("BENCH_ROUNDS", 9))
+        .unwrap_or(9)
         .max(1);
     let login = {
         let (http, anon, users) = (http.clone(), anon.clone(), Arc::new(users.clone()));

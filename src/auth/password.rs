@@ -1,17 +1,21 @@
 //! Passwords: argon2id hashing off the async runtime, bcrypt hashes (imported from Supabase)
 //! accepted and upgraded, and the strength policy.
 //!
-//! At most one hash runs per core at a time; the rest wait their turn. argon2id is memory-hard
-//! (19 MiB each with the OWASP parameters): more concurrent hashes than cores only thrash the
-//! caches — slower for everyone — and a burst of logins could otherwise claim gigabytes. The
-//! working memory of a verification is kept for the next one (at most one per core), so a login
-//! does not make the kernel fault in and zero 19 MiB of fresh pages.
+//! Hashes run on their own threads, one per core, which take jobs from one queue. argon2id is
+//! memory-hard (19 MiB each with the OWASP parameters): more concurrent hashes than cores only
+//! thrash the caches — slower for everyone — and a burst of logins could otherwise claim
+//! gigabytes. A hasher that finishes takes the next queued job at once, without waking another
+//! thread first, so under load the cores never wait between hashes. The working memory of a
+//! verification is kept for the next one (at most one per core), so a login does not make the
+//! kernel fault in and zero 19 MiB of fresh pages.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex, OnceLock, mpsc},
+};
 
 use anyhow::anyhow;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
-use tokio::sync::Semaphore;
 
 use super::crypto::ct_eq;
 use crate::config::auth::Argon2Params;
@@ -20,10 +24,57 @@ use crate::config::auth::Argon2Params;
 #[derive(Debug, Clone)]
 pub struct Passwords {
     params: Argon2Params,
-    turns: Arc<Semaphore>,
+    hashers: Arc<Hashers>,
     /// Working memory of finished verifications, for the next ones.
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
     cores: usize,
+}
+
+/// A unit of work for a hasher thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hasher threads (one per core, started with the first job) and their queue. The threads
+/// end when the last [`Passwords`] clone is dropped and the queue with it.
+#[derive(Debug, Default)]
+struct Hashers {
+    queue: OnceLock<mpsc::Sender<Job>>,
+}
+
+impl Hashers {
+    /// Queues `job`; it runs on the first hasher thread free.
+    fn submit(&self, job: Job, threads: usize) -> anyhow::Result<()> {
+        self.queue
+            .get_or_init(|| Self::start(threads))
+            .send(job)
+            .map_err(|_| anyhow!("no password hasher thread is running"))
+    }
+
+    fn start(threads: usize) -> mpsc::Sender<Job> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..threads {
+            let receiver = receiver.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("bizbase-hasher-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match receiver.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job drops its reply (its caller gets an error); the thread
+                        // goes on with the next job.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "cannot start a password hasher thread");
+            }
+        }
+        sender
+    }
 }
 
 /// The result of checking a password against a stored hash.
@@ -43,7 +94,7 @@ impl Passwords {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Self {
             params,
-            turns: Arc::new(Semaphore::new(cores)),
+            hashers: Arc::default(),
             memory: Arc::default(),
             cores,
         }
@@ -139,39 +190,43 @@ impl Passwords {
         hashed && ct_eq(&out, expected.as_bytes())
     }
 
-    /// Hashes on the blocking pool, keeping the current span.
-    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+    /// Runs `work` on a hasher thread, in the current span, and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
         let this = self.clone();
         let span = tracing::Span::current();
-        let turn = self.turns.clone().acquire_owned().await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            span.in_scope(|| this.hash_blocking(&password))
-        })
-        .await?
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = reply.send(span.in_scope(|| work(&this)));
+        });
+        self.hashers.submit(job, self.cores)?;
+        result
+            .await
+            .map_err(|_| anyhow!("a password hasher failed"))?
     }
 
-    /// Verifies on the blocking pool. With no stored hash, a dummy hash is checked anyway so that
+    /// Hashes on a hasher thread.
+    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+        self.run(move |this| this.hash_blocking(&password)).await
+    }
+
+    /// Verifies on a hasher thread. With no stored hash, a dummy hash is checked anyway so that
     /// unknown users take as long as known ones.
     pub async fn verify(
         &self,
         password: String,
         stored: Option<String>,
     ) -> anyhow::Result<Verdict> {
-        let this = self.clone();
-        let span = tracing::Span::current();
-        let turn = self.turns.clone().acquire_owned().await?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            span.in_scope(|| match stored {
-                Some(hash) => this.verify_blocking(&password, &hash),
-                None => {
-                    let _ = this.hash_blocking(&password)?;
-                    Ok(Verdict::Mismatch)
-                }
-            })
+        self.run(move |this| match stored {
+            Some(hash) => this.verify_blocking(&password, &hash),
+            None => {
+                let _ = this.hash_blocking(&password)?;
+                Ok(Verdict::Mismatch)
+            }
         })
-        .await?
+        .await
     }
 }
 
@@ -209,29 +264,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hashes_wait_for_a_free_core() {
+    async fn hashes_run_one_per_core_and_all_finish() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let p = cheap();
-        let all = p.turns.available_permits() as u32;
-        assert!(all >= 1, "one turn per core");
-        let busy = p.turns.clone().acquire_many_owned(all).await.unwrap();
-        let waiting = tokio::spawn({
-            let p = p.clone();
-            async move { p.hash("correct-horse-42".into()).await }
-        });
-
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!waiting.is_finished(), "no turn is free, so the hash waits");
-        drop(busy);
-        let hash = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert!(hash.starts_with("$argon2id$"));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs: Vec<_> = (0..4 * p.cores)
+            .map(|i| {
+                let (p, running, most) = (p.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    p.run(move |_| {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok(i)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut done = Vec::new();
+        for job in jobs {
+            done.push(job.await.unwrap().unwrap());
+        }
+        assert_eq!(done, (0..4 * p.cores).collect::<Vec<_>>());
         assert_eq!(
-            p.turns.available_permits() as u32,
-            all,
-            "the turn is given back"
+            most.load(Ordering::SeqCst),
+            p.cores,
+            "the cores are all used, never more"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_is_an_error_and_the_hashers_go_on() {
+        let p = Passwords {
+            cores: 1,
+            ..cheap()
+        };
+        let failed = p.run(|_| -> anyhow::Result<()> { panic!("boom") }).await;
+        assert!(failed.is_err());
+        let hash = p.hash("correct-horse-42".into()).await.unwrap();
+        assert_eq!(
+            p.verify("correct-horse-42".into(), Some(hash))
+                .await
+                .unwrap(),
+            Verdict::Match
+        );
+        assert_eq!(
+            p.verify("correct-horse-42".into(), None).await.unwrap(),
+            Verdict::Mismatch
         );
     }
 
