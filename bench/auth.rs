@@ -141,8 +141,11 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(format!("create database {db}")))
         .execute(&mut admin)
         .await?;
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{db}"),
+    // The same server and parameters (`?sslmode=…`, say), the benchmark's own database.
+    let (path, params) = base.split_once('?').unwrap_or((&base, ""));
+    let url = match path.rsplit_once('/') {
+        Some((server, _)) if params.is_empty() => format!("{server}/{db}"),
+        Some((server, _)) => format!("{server}/{db}?{params}"),
         None => anyhow::bail!("DATABASE_URL needs a database path"),
     };
 
@@ -190,8 +193,10 @@ async fn main() -> anyhow::Result<()> {
         a.memory_kib, a.iterations, a.parallelism
     );
 
-    // The ceiling drifts with the machine (±15 % between runs here), so the phases are interleaved:
-    // each round measures argon2id alone and then the logins, and the median ratio is reported.
+    // The ceiling drifts with the machine (±15 % between runs here), so the phases alternate —
+    // argon2id alone, logins, argon2id alone, logins, …, argon2id alone — and each login phase is
+    // compared with the mean of the ceilings measured just before and just after it, which
+    // cancels a steady drift; the median of the rounds' ratios is reported.
     let rounds = usize::try_from(env_u64("BENCH_ROUNDS", 9))
         .unwrap_or(9)
         .max(1);
@@ -209,30 +214,40 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
+    // argon2id alone for one phase: (verifications per second, CPU seconds per verification).
+    let ceiling_phase = || {
+        let (t0, c0) = (Instant::now(), cpu_seconds());
+        let rate = argon2_ceiling(&passwords, &hash, secs, cores);
+        let cpu = (cpu_seconds() - c0) / (rate * t0.elapsed().as_secs_f64());
+        (rate, cpu)
+    };
     let mut ratios = Vec::with_capacity(rounds);
     let mut cpu_ratios = Vec::with_capacity(rounds);
+    let mut before = ceiling_phase();
     for round in 1..=rounds {
-        let (t0, c0) = (Instant::now(), cpu_seconds());
-        let ceiling = argon2_ceiling(&passwords, &hash, secs, cores);
-        let (t1, c1) = (Instant::now(), cpu_seconds());
-        let pg1 = cpu_split().1;
+        let (t1, c1, pg1) = (Instant::now(), cpu_seconds(), cpu_split().1);
         let logins = load(clients, secs, login.clone()).await;
-        let (t2, c2) = (Instant::now(), cpu_seconds());
-        let pg_per_login = (cpu_split().1 - pg1) / (logins * (t2 - t1).as_secs_f64());
+        let (t2, c2, pg2) = (Instant::now(), cpu_seconds(), cpu_split().1);
+        let after = ceiling_phase();
+        let ceiling = f64::midpoint(before.0, after.0);
+        let cpu_per_hash = f64::midpoint(before.1, after.1);
         // CPU per operation, all processes involved: the rate the cores allow is cores / that.
-        let cpu_per_hash = (c1 - c0) / (ceiling * (t1 - t0).as_secs_f64());
         let cpu_per_login = (c2 - c1) / (logins * (t2 - t1).as_secs_f64());
+        let pg_per_login = (pg2 - pg1) / (logins * (t2 - t1).as_secs_f64());
         let ratio = 100.0 * logins / ceiling;
         let cpu_ratio = 100.0 * cpu_per_hash / cpu_per_login;
         println!(
-            "round {round}: argon2id alone {ceiling:6.1} verifications/s; logins via /auth/v1/token {logins:6.1} /s ({ratio:.0} %); \
+            "round {round}: argon2id alone {ceiling:6.1} verifications/s (before {:.1}, after {:.1}); logins via /auth/v1/token {logins:6.1} /s ({ratio:.0} %); \
              CPU per verification {:.2} ms, per login {:.2} ms of which PostgreSQL {:.2} ms ({cpu_ratio:.0} %)",
+            before.0,
+            after.0,
             1000.0 * cpu_per_hash,
             1000.0 * cpu_per_login,
             1000.0 * pg_per_login
         );
         ratios.push(ratio);
         cpu_ratios.push(cpu_ratio);
+        before = after;
     }
     ratios.sort_by(f64::total_cmp);
     cpu_ratios.sort_by(f64::total_cmp);
