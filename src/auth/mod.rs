@@ -70,7 +70,8 @@ impl AuthState {
             signer,
             refresh_key,
             cipher,
-            passwords: password::Passwords::new(config.auth.argon2),
+            passwords: password::Passwords::new(config.auth.argon2)
+                .with_max_wait(config.request_timeout),
             limits: rate_limit::Limits::new(&config.auth.rate_limits),
             templates: mail_templates::Templates::load(config.auth.mail_templates_dir.as_deref())?,
             pwned: pwned::Pwned::from_config(&config.auth)?,

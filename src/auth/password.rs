@@ -8,17 +8,22 @@
 //! thread first, so under load the cores never wait between hashes. The working memory of a
 //! verification is kept for the next one (at most one per core), so a login does not make the
 //! kernel fault in and zero 19 MiB of fresh pages.
+//!
+//! A job that waited in the queue longer than a request may take is not run: its request has been
+//! answered 504 already, and hashing for it would only delay the requests behind it. After a flood
+//! of logins the hashers catch up at once instead of working through minutes of abandoned jobs.
 
 use std::{
     panic::AssertUnwindSafe,
     sync::{Arc, Mutex, OnceLock, mpsc},
+    time::{Duration, Instant},
 };
 
 use anyhow::anyhow;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 
 use super::crypto::ct_eq;
-use crate::config::auth::Argon2Params;
+use crate::{config::auth::Argon2Params, error::AppError};
 
 /// Hashes and verifies passwords with the configured cost.
 #[derive(Debug, Clone)]
@@ -28,10 +33,16 @@ pub struct Passwords {
     /// Working memory of finished verifications, for the next ones.
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
     cores: usize,
+    /// Longest a job may wait in the queue and still run.
+    max_wait: Duration,
 }
 
-/// A unit of work for a hasher thread.
-type Job = Box<dyn FnOnce() + Send>;
+/// A unit of work for a hasher thread: called with whether it waited too long to run.
+struct Job {
+    queued_at: Instant,
+    max_wait: Duration,
+    work: Box<dyn FnOnce(bool) + Send>,
+}
 
 /// The hasher threads (one per core, started with the first job) and their queue. The threads
 /// end when the last [`Passwords`] clone is dropped and the queue with it.
@@ -64,9 +75,10 @@ impl Hashers {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
+                        let expired = job.queued_at.elapsed() > job.max_wait;
                         // A panicking job drops its reply (its caller gets an error); the thread
                         // goes on with the next job.
-                        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| (job.work)(expired)));
                     }
                 });
             if let Err(e) = started {
@@ -97,7 +109,15 @@ impl Passwords {
             hashers: Arc::default(),
             memory: Arc::default(),
             cores,
+            max_wait: Duration::MAX,
         }
+    }
+
+    /// The same hasher, but a job that waited in the queue longer than `max_wait` is not run
+    /// (its caller gets 503 `service_unavailable`). The server passes its request timeout.
+    #[must_use]
+    pub fn with_max_wait(self, max_wait: Duration) -> Self {
+        Self { max_wait, ..self }
     }
 
     fn argon2(&self) -> anyhow::Result<Argon2<'static>> {
@@ -194,13 +214,23 @@ impl Passwords {
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Self) -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
+    ) -> Result<T, AppError> {
         let this = self.clone();
         let span = tracing::Span::current();
         let (reply, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = reply.send(span.in_scope(|| work(&this)));
-        });
+        let job = Job {
+            queued_at: Instant::now(),
+            max_wait: self.max_wait,
+            work: Box::new(move |expired| {
+                let _ = reply.send(if expired {
+                    Err(AppError::Unavailable(
+                        "too many password checks are waiting; try again shortly".into(),
+                    ))
+                } else {
+                    span.in_scope(|| work(&this)).map_err(AppError::from)
+                });
+            }),
+        };
         self.hashers.submit(job, self.cores)?;
         result
             .await
@@ -208,7 +238,7 @@ impl Passwords {
     }
 
     /// Hashes on a hasher thread.
-    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: String) -> Result<String, AppError> {
         self.run(move |this| this.hash_blocking(&password)).await
     }
 
@@ -218,7 +248,7 @@ impl Passwords {
         &self,
         password: String,
         stored: Option<String>,
-    ) -> anyhow::Result<Verdict> {
+    ) -> Result<Verdict, AppError> {
         self.run(move |this| match stored {
             Some(hash) => this.verify_blocking(&password, &hash),
             None => {
@@ -293,6 +323,45 @@ mod tests {
             p.cores,
             "the cores are all used, never more"
         );
+    }
+
+    #[tokio::test]
+    async fn a_job_that_waited_longer_than_a_request_may_take_is_not_run() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let p = Passwords {
+            cores: 1,
+            ..cheap()
+        }
+        .with_max_wait(Duration::from_millis(50));
+        let busy = tokio::spawn({
+            let p = p.clone();
+            async move {
+                p.run(|_| {
+                    std::thread::sleep(Duration::from_millis(200));
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let late = p
+            .run({
+                let ran = ran.clone();
+                move |_| {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(())
+                }
+            })
+            .await;
+        busy.await.unwrap().unwrap();
+        assert!(matches!(late, Err(AppError::Unavailable(_))), "{late:?}");
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "the late job's work is skipped"
+        );
+        // The queue is empty again: the next job runs.
+        assert!(p.hash("correct-horse-42".into()).await.is_ok());
     }
 
     #[tokio::test]
