@@ -225,14 +225,14 @@ async fn main() -> anyhow::Result<()> {
     let mut cpu_ratios = Vec::with_capacity(rounds);
     let mut before = ceiling_phase();
     for round in 1..=rounds {
-        let (t1, c1, pg1) = (Instant::now(), cpu_seconds(), cpu_split().1);
+        let (t1, (own1, pg1)) = (Instant::now(), cpu_split());
         let logins = load(clients, secs, login.clone()).await;
-        let (t2, c2, pg2) = (Instant::now(), cpu_seconds(), cpu_split().1);
+        let (t2, (own2, pg2)) = (Instant::now(), cpu_split());
         let after = ceiling_phase();
         let ceiling = f64::midpoint(before.0, after.0);
         let cpu_per_hash = f64::midpoint(before.1, after.1);
         // CPU per operation, all processes involved: the rate the cores allow is cores / that.
-        let cpu_per_login = (c2 - c1) / (logins * (t2 - t1).as_secs_f64());
+        let cpu_per_login = (own2 + pg2 - own1 - pg1) / (logins * (t2 - t1).as_secs_f64());
         let pg_per_login = (pg2 - pg1) / (logins * (t2 - t1).as_secs_f64());
         let ratio = 100.0 * logins / ceiling;
         let cpu_ratio = 100.0 * cpu_per_hash / cpu_per_login;

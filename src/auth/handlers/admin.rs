@@ -399,17 +399,34 @@ pub async fn delete_factor(
     client: ClientInfo,
     Path((id, factor_id)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
-    let id = parse_id(&id)?;
-    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| factor_not_found())?;
+    let (id, factor_id) = factor_path(&id, &factor_id)?;
     let mut tx = app.pool.begin().await?;
     let factor = super::factors::remove_factor(&mut tx, id, factor_id).await?;
+    factor_answer(tx, &client, "factor_deleted_by_admin", id, &factor).await
+}
+
+/// The user and factor ids of a factor route; a malformed factor id is an unknown factor.
+fn factor_path(id: &str, factor_id: &str) -> AppResult<(Uuid, Uuid)> {
+    let id = parse_id(id)?;
+    let factor_id = Uuid::parse_str(factor_id).map_err(|_| factor_not_found())?;
+    Ok((id, factor_id))
+}
+
+/// Audits an admin's change to `factor`, commits, and answers with the factor.
+async fn factor_answer(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    client: &ClientInfo,
+    action: &str,
+    user_id: Uuid,
+    factor: &user::FactorRow,
+) -> AppResult<Json<Value>> {
     audit::record(
         &mut tx,
-        "factor_deleted_by_admin",
+        action,
         None,
-        Some(id),
-        &client,
-        json!({ "factor_id": factor_id }),
+        Some(user_id),
+        client,
+        json!({ "factor_id": factor.id }),
     )
     .await?;
     tx.commit().await?;
@@ -430,8 +447,7 @@ pub async fn update_factor(
     Path((id, factor_id)): Path<(String, String)>,
     AppJson(body): AppJson<FactorUpdate>,
 ) -> AppResult<Json<Value>> {
-    let id = parse_id(&id)?;
-    let factor_id = Uuid::parse_str(&factor_id).map_err(|_| factor_not_found())?;
+    let (id, factor_id) = factor_path(&id, &factor_id)?;
     let name = body
         .friendly_name
         .map(|n| n.trim().to_owned())
@@ -450,17 +466,7 @@ pub async fn update_factor(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(factor_not_found)?;
-    audit::record(
-        &mut tx,
-        "factor_updated_by_admin",
-        None,
-        Some(id),
-        &client,
-        json!({ "factor_id": factor_id }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(factor.to_json()))
+    factor_answer(tx, &client, "factor_updated_by_admin", id, &factor).await
 }
 
 /// `POST /admin/generate_link` body.
