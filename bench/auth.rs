@@ -101,6 +101,62 @@ fn argon2_ceiling(passwords: &Passwords, hash: &str, secs: u64, threads: usize) 
     count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Starts a bizbase server with `config` over `pool` on a free loopback port.
+async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<std::net::SocketAddr> {
+    let state = AppState::new(config, pool)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, build_app(state)).await });
+    Ok(addr)
+}
+
+/// Creates `n` confirmed users `<prefix><i>@example.com` with [`PASSWORD`] through `addr`.
+async fn create_users(
+    http: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    prefix: &str,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let service = api_key(&SecretString::from(SECRET.to_owned()), "service_role")?;
+    let users: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@example.com")).collect();
+    for email in &users {
+        let r = http
+            .post(format!("http://{addr}/auth/v1/admin/users"))
+            .header("apikey", &service)
+            .json(&json!({ "email": email, "password": PASSWORD, "email_confirm": true }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "creating a user: {}",
+            r.text().await?
+        );
+    }
+    Ok(users)
+}
+
+/// A password login of client `c` (as `users[c]`) through `addr`; `true` when it succeeded.
+fn login_op(
+    http: &reqwest::Client,
+    anon: &str,
+    addr: std::net::SocketAddr,
+    users: &[String],
+) -> impl Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>> + Clone + Send + 'static
+{
+    let (http, anon, users) = (http.clone(), anon.to_owned(), Arc::new(users.to_vec()));
+    move |c: usize| {
+        let (http, anon, users) = (http.clone(), anon.clone(), users.clone());
+        Box::pin(async move {
+            http.post(format!("http://{addr}/auth/v1/token?grant_type=password"))
+                .header("apikey", &anon)
+                .json(&json!({ "email": users[c], "password": PASSWORD }))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+    }
+}
+
 /// Runs `clients` loops of `op` for `secs`; returns successful operations per second.
 async fn load<F, Fut>(clients: usize, secs: u64, op: F) -> f64
 where
@@ -162,30 +218,10 @@ async fn main() -> anyhow::Result<()> {
     let pool = bizbase::db::pool_options(&config).connect(&url).await?;
     bizbase::db::migrate(&pool).await?;
     let passwords = Passwords::new(config.auth.argon2);
-    let state = AppState::new(config.clone(), pool.clone())?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, build_app(state)).await });
-
     let http = reqwest::Client::new();
     let anon = api_key(&SecretString::from(SECRET.to_owned()), "anon")?;
-    let service = api_key(&SecretString::from(SECRET.to_owned()), "service_role")?;
-    let users: Vec<String> = (0..clients)
-        .map(|i| format!("bench{i}@example.com"))
-        .collect();
-    for email in &users {
-        let r = http
-            .post(format!("http://{addr}/auth/v1/admin/users"))
-            .header("apikey", &service)
-            .json(&json!({ "email": email, "password": PASSWORD, "email_confirm": true }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            r.status().is_success(),
-            "creating a user: {}",
-            r.text().await?
-        );
-    }
+    let addr = serve(config.clone(), pool.clone()).await?;
+    let users = create_users(&http, addr, "bench", clients).await?;
     let hash = passwords.hash_blocking(PASSWORD)?;
     let a = config.auth.argon2;
     println!(
@@ -200,20 +236,7 @@ async fn main() -> anyhow::Result<()> {
     let rounds = usize::try_from(env_u64("BENCH_ROUNDS", 9))
         .unwrap_or(9)
         .max(1);
-    let login = {
-        let (http, anon, users) = (http.clone(), anon.clone(), Arc::new(users.clone()));
-        move |c: usize| {
-            let (http, anon, users) = (http.clone(), anon.clone(), users.clone());
-            async move {
-                http.post(format!("http://{addr}/auth/v1/token?grant_type=password"))
-                    .header("apikey", &anon)
-                    .json(&json!({ "email": users[c], "password": PASSWORD }))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
-        }
-    };
+    let login = login_op(&http, &anon, addr, &users);
     // argon2id alone for one phase: (verifications per second, CPU seconds per verification).
     let ceiling_phase = || {
         let (t0, c0) = (Instant::now(), cpu_seconds());
@@ -256,6 +279,31 @@ async fn main() -> anyhow::Result<()> {
         ratios[rounds / 2],
         cpu_ratios[rounds / 2]
     );
+
+    // The rest of a login: the same logins through a second server on the same pool settings and
+    // database whose argon2id costs next to nothing (8 KiB, one pass), so nearly all the CPU they
+    // take is what a login adds to its hash: HTTP, JSON, token, PostgreSQL. The ceiling is then
+    // cpu_per_hash / (cpu_per_hash + this), less what the hash loses to sharing the caches.
+    {
+        let mut light = src.clone();
+        light.set("ARGON2_MEMORY_KIB", "8");
+        light.set("ARGON2_ITERATIONS", "1");
+        let light = Config::from_sources(&light)?;
+        let light_pool = bizbase::db::pool_options(&light).connect(&url).await?;
+        let light_addr = serve(light, light_pool.clone()).await?;
+        let light_users = create_users(&http, light_addr, "light", clients).await?;
+        let op = login_op(&http, &anon, light_addr, &light_users);
+        let (t1, (own1, pg1)) = (Instant::now(), cpu_split());
+        let rate = load(clients, secs, op).await;
+        let (t2, (own2, pg2)) = (Instant::now(), cpu_split());
+        let n = rate * (t2 - t1).as_secs_f64();
+        println!(
+            "the rest of a login (argon2id at 8 KiB, one pass): {rate:.0} logins/s, {:.0} µs of CPU each, of which PostgreSQL {:.0} µs",
+            1e6 * (own2 + pg2 - own1 - pg1) / n,
+            1e6 * (pg2 - pg1) / n
+        );
+        light_pool.close().await;
+    }
 
     // Refresh: each client rotates its own session's token as fast as it can.
     let mut tokens = Vec::new();

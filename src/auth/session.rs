@@ -240,7 +240,9 @@ pub async fn start_with_password(
         (user, amr)
     };
     if app.config.auth.custom_access_token_hook.is_none() {
-        let session: SessionRow = query.fetch_one(&app.pool).await?;
+        let mut lease = app.reads.autocommit().await?;
+        let session: SessionRow = query.fetch_one(lease.conn()?).await?;
+        lease.finish();
         let (user, amr) = signed_in(&session);
         return answer(
             app,

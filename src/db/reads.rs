@@ -1,4 +1,5 @@
-//! Read transactions whose end travels with the next read's beginning.
+//! Read transactions whose end travels with the next read's beginning, and single statements
+//! that need no end at all.
 //!
 //! A read runs in a `READ ONLY` identity transaction like every other request, but ending it
 //! costs nothing: the connection keeps the finished transaction open and goes to a small set of
@@ -7,14 +8,23 @@
 //! instead of three (begin, statement, and the `ROLLBACK` with the pool's release check). On
 //! this machine that is about a sixth less CPU per single-row read (bench/README).
 //!
+//! A single statement outside any transaction (a login's lookup, its session insert) runs on a
+//! carried connection too ([`Reads::autocommit`]): it commits by itself, so the connection goes back
+//! to the set clean, without the pool's release check, and the statement is one round trip instead
+//! of two. A read that takes a clean connection sends only its `BEGIN …`; a statement that takes one
+//! still inside a finished read ends that read first.
+//!
 //! What keeps this safe:
 //! - Rolling back a transaction that could not write loses nothing, and the `ROLLBACK` comes before
 //!   anything else the next read sends: no setting of one caller survives into the next.
 //! - A carried connection never reaches the pool with its transaction open: it is rolled back
 //!   first, and one dropped any other way is closed, not returned.
 //! - The carried set holds at most [`Reads::places`] connections (a quarter of the pool, at least
-//!   one, stays for writes, logins and jobs), and each goes back to the pool after at most
-//!   [`RECYCLE`] of reads, so other users never wait on reads for long.
+//!   one, stays for writes and jobs), and each goes back to the pool after at most [`RECYCLE`] of
+//!   use, so other users never wait on the carried set for long.
+//! - A single statement leaves nothing open: it commits or fails by itself. One cut off half-way
+//!   is not kept: its connection goes back through the pool's release check, which waits out the
+//!   statement's answer before anyone else gets the connection.
 //! - A connection left idle inside a finished read holds that read's `ACCESS SHARE` locks, which
 //!   would make DDL wait: the reaper rolls back every carried connection idle for [`IDLE`], and all
 //!   of them once the pool is closing (so `Pool::close` is not kept waiting).
@@ -57,6 +67,8 @@ struct Shared {
 struct Idle {
     conn: Carried,
     since: Instant,
+    /// Whether its finished read's transaction is still open (`false`: it ran single statements).
+    open: bool,
 }
 
 /// A connection of the carried set. Dropped while still holding its connection (its transaction
@@ -76,17 +88,20 @@ impl Drop for Carried {
     }
 }
 
-/// A read transaction as `identity`; [`ReadTx::conn`] runs statements in it. End it with [`ReadTx::finish`];
-/// dropped otherwise (an error half-way), its transaction is rolled back before the connection
-/// returns to the pool.
+/// A carried connection lent to one caller: inside a read transaction ([`Reads::begin`]) or
+/// outside any ([`Reads::autocommit`]); [`Lease::conn`] runs statements on it. End it with
+/// [`Lease::finish`]; dropped otherwise (an error half-way), a read is rolled back and the
+/// connection returns to the pool, which checks it (and waits out a statement cut off half-way).
 #[derive(Debug)]
-pub struct ReadTx {
+pub struct Lease {
     carried: Option<Carried>,
     reads: Reads,
+    /// Inside a read transaction (`false`: single statements, each committing by itself).
+    read: bool,
 }
 
-impl ReadTx {
-    /// The connection, inside the read's transaction.
+impl Lease {
+    /// The connection, inside the read's transaction or outside any.
     pub fn conn(&mut self) -> Result<&mut sqlx::PgConnection, sqlx::Error> {
         self.carried
             .as_mut()
@@ -94,22 +109,23 @@ impl ReadTx {
             .ok_or(sqlx::Error::PoolClosed)
     }
 
-    /// Ends the read: its connection waits, transaction open, for the next read (or the reaper).
+    /// Ends the lease: the connection waits (a read's transaction open) for the next caller, or
+    /// the reaper.
     pub fn finish(mut self) {
         if let Some(carried) = self.carried.take() {
             if carried.taken.elapsed() >= RECYCLE {
-                self.reads.0.retire(carried);
+                self.reads.0.retire(carried, self.read);
                 return;
             }
-            self.reads.0.park(carried);
+            self.reads.0.park(carried, self.read);
         }
     }
 }
 
-impl Drop for ReadTx {
+impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(carried) = self.carried.take() {
-            self.reads.0.retire(carried);
+            self.reads.0.retire(carried, self.read);
         }
     }
 }
@@ -140,7 +156,7 @@ impl Reads {
 
     /// Begins a `READ ONLY` transaction as `identity`, ending the connection's previous read in
     /// the same message. A connection found dead is dropped and the begin tried once more.
-    pub async fn begin(&self, identity: &Identity) -> Result<ReadTx, sqlx::Error> {
+    pub async fn begin(&self, identity: &Identity) -> Result<Lease, sqlx::Error> {
         self.0.start_reaper(Arc::downgrade(&self.0));
         let begin = identity.begin_sql(Access::ReadOnly);
         let mut retried = false;
@@ -155,29 +171,62 @@ impl Reads {
                 return Err(sqlx::Error::PoolClosed);
             };
             match conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await {
-                Ok(_) => {
-                    return Ok(ReadTx {
-                        carried: Some(carried),
-                        reads: self.clone(),
-                    });
-                }
+                Ok(_) => return Ok(self.lease(carried, true)),
                 Err(e) if !retried && connection_lost(&e) => {
                     tracing::info!(error = %e, "carried connection was dead; beginning on another");
                     self.0.discard(carried);
                     retried = true;
                 }
                 Err(e) => {
-                    self.0.retire(carried);
+                    self.0.retire(carried, true);
                     return Err(e);
                 }
             }
         }
     }
+
+    /// A carried connection outside any transaction, for single statements that commit by
+    /// themselves (never `BEGIN`: a transaction left open would be taken for a clean connection).
+    /// One still inside a finished read is rolled back first; one found dead then is dropped and
+    /// another taken, once.
+    pub async fn autocommit(&self) -> Result<Lease, sqlx::Error> {
+        self.0.start_reaper(Arc::downgrade(&self.0));
+        let mut retried = false;
+        loop {
+            let (mut carried, open) = self.0.take().await?;
+            if !open {
+                return Ok(self.lease(carried, false));
+            }
+            let Some(conn) = carried.conn.as_mut() else {
+                return Err(sqlx::Error::PoolClosed);
+            };
+            match conn.execute(sqlx::raw_sql("ROLLBACK")).await {
+                Ok(_) => return Ok(self.lease(carried, false)),
+                Err(e) if !retried && connection_lost(&e) => {
+                    tracing::info!(error = %e, "carried connection was dead; taking another");
+                    self.0.discard(carried);
+                    retried = true;
+                }
+                Err(e) => {
+                    self.0.retire(carried, true);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn lease(&self, carried: Carried, read: bool) -> Lease {
+        Lease {
+            carried: Some(carried),
+            reads: self.clone(),
+            read,
+        }
+    }
 }
 
 impl Shared {
-    /// An idle carried connection (its finished read's transaction still open: `true`), or a fresh
-    /// one from the pool in a free place (`false`); waits (as long as the pool's acquire timeout)
+    /// An idle carried connection (with whether its finished read's transaction is still open), or
+    /// a fresh one from the pool in a free place (`false`); waits (as long as the pool's acquire timeout)
     /// while every place is busy.
     async fn take(&self) -> Result<(Carried, bool), sqlx::Error> {
         let wait = self.pool.options().get_acquire_timeout();
@@ -187,7 +236,7 @@ impl Shared {
             Err(_) => return Err(sqlx::Error::PoolTimedOut),
         }
         if let Some(idle) = self.idle.lock().ok().and_then(|mut idle| idle.pop_back()) {
-            return Ok((idle.conn, true));
+            return Ok((idle.conn, idle.open));
         }
         match self.pool.acquire().await {
             Ok(conn) => Ok((
@@ -204,30 +253,31 @@ impl Shared {
         }
     }
 
-    /// Keeps `carried` for the next read.
-    fn park(&self, carried: Carried) {
+    /// Keeps `carried` (inside a finished read if `open`) for the next caller.
+    fn park(&self, carried: Carried, open: bool) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push_back(Idle {
                 conn: carried,
                 since: Instant::now(),
+                open,
             });
             drop(idle);
             self.available.add_permits(1);
         } else {
-            self.retire(carried);
+            self.retire(carried, open);
         }
     }
 
-    /// Rolls `carried` back and returns it to the pool (closes it if that fails), then frees its
-    /// place.
-    fn retire(&self, mut carried: Carried) {
+    /// Rolls `carried` back if `open` and returns it to the pool (closes it if that fails), then
+    /// frees its place. The pool's release check waits out a statement cut off half-way.
+    fn retire(&self, mut carried: Carried, open: bool) {
         let available = self.available.clone();
         let Some(mut conn) = carried.conn.take() else {
             available.add_permits(1);
             return;
         };
         tokio::spawn(async move {
-            if conn.execute(sqlx::raw_sql("ROLLBACK")).await.is_err() {
+            if open && conn.execute(sqlx::raw_sql("ROLLBACK")).await.is_err() {
                 conn.close_on_drop();
             }
             drop(conn);
@@ -256,7 +306,7 @@ impl Shared {
             match oldest {
                 Some(old) => {
                     permit.forget();
-                    self.retire(old.conn);
+                    self.retire(old.conn, old.open);
                 }
                 None => return,
             }

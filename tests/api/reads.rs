@@ -1,12 +1,13 @@
 //! Carried read transactions (`db::reads`): a finished read's transaction stays open on its
 //! connection until the next read ends it in the same message as its `BEGIN`, or until the reaper
-//! does. These tests check what must never leak or wait because of that.
+//! does; a connection that ran single statements outside any transaction comes back clean. These
+//! tests check what must never leak or wait because of that.
 
 use std::time::{Duration, Instant};
 
 use bizbase::db::{
     identity::{self, Access, DbRole, Identity, RequestInfo},
-    reads::{IDLE, RECYCLE, ReadTx, Reads},
+    reads::{IDLE, Lease, RECYCLE, Reads},
 };
 use reqwest::Method;
 use serde_json::json;
@@ -28,7 +29,7 @@ fn user(sub: &str, path: &str) -> Identity {
 }
 
 /// What a read on `tx` sees of the identity: role, claims, request headers, backend.
-async fn seen(tx: &mut ReadTx) -> (String, String, Option<String>, i32) {
+async fn seen(tx: &mut Lease) -> (String, String, Option<String>, i32) {
     sqlx::query_as(
         "select current_user::text, current_setting('request.jwt.claims', true), \
          nullif(current_setting('request.headers', true), ''), pg_backend_pid()",
@@ -38,7 +39,7 @@ async fn seen(tx: &mut ReadTx) -> (String, String, Option<String>, i32) {
     .unwrap()
 }
 
-async fn backend_pid(tx: &mut ReadTx) -> i32 {
+async fn backend_pid(tx: &mut Lease) -> i32 {
     sqlx::query_scalar("select pg_backend_pid()")
         .fetch_one(tx.conn().unwrap())
         .await
@@ -257,4 +258,126 @@ async fn carried_connections_go_back_to_the_pool(pool: PgPool) {
         .await
         .expect("closing the pool must not wait for carried connections");
     assert_eq!(idle_in_transaction(&pool).await, 0);
+}
+
+/// Whether the backend `pid` is inside a transaction, seen from another connection.
+async fn in_transaction(pool: &PgPool, pid: i32) -> bool {
+    sqlx::query_scalar(
+        "select state like 'idle in transaction%' from pg_stat_activity where pid = $1",
+    )
+    .bind(pid)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn a_single_statement_commits_and_its_connection_comes_back_clean(pool: PgPool) {
+    sqlx::query("create table public.marks (n int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let own = own_pool_of(&pool, 1).await;
+    let reads = Reads::new(own.clone());
+
+    let mut lease = reads.autocommit().await.unwrap();
+    let pid = backend_pid(&mut lease).await;
+    sqlx::query("insert into public.marks values (1)")
+        .execute(lease.conn().unwrap())
+        .await
+        .unwrap();
+    lease.finish();
+    assert_eq!(
+        reads.idle(),
+        1,
+        "the connection is kept for the next caller"
+    );
+    assert!(
+        !in_transaction(&pool, pid).await,
+        "kept outside any transaction"
+    );
+    let n: i64 = sqlx::query_scalar("select count(*) from public.marks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the statement committed by itself");
+
+    // The next read begins on it, as its own identity, read only.
+    let mut read = reads.begin(&user(USER_1, "/marks")).await.unwrap();
+    let (role, claims, _, again) = seen(&mut read).await;
+    assert_eq!(again, pid);
+    assert_eq!(role, "authenticated");
+    assert!(claims.contains(USER_1));
+    read.finish();
+    assert!(in_transaction(&pool, pid).await, "the read is carried");
+
+    // The reaper hands the clean connection back to the pool too.
+    let mut lease = reads.autocommit().await.unwrap();
+    assert_eq!(backend_pid(&mut lease).await, pid);
+    lease.finish();
+    until("the reaper returns the idle connection", async || {
+        reads.idle() == 0 && own.num_idle() == 1
+    })
+    .await;
+}
+
+#[sqlx::test]
+async fn a_statement_on_a_connection_still_inside_a_read_ends_that_read_first(pool: PgPool) {
+    sqlx::query("create table public.marks (n int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let own = own_pool_of(&pool, 1).await;
+    let reads = Reads::new(own.clone());
+    let mut read = reads.begin(&user(USER_1, "/marks")).await.unwrap();
+    let pid = backend_pid(&mut read).await;
+    read.finish();
+
+    let mut lease = reads.autocommit().await.unwrap();
+    assert_eq!(backend_pid(&mut lease).await, pid, "the carried connection");
+    let (own_role, claims, read_only): (bool, Option<String>, String) = sqlx::query_as(
+        "select current_user = session_user, nullif(current_setting('request.jwt.claims', true), ''), \
+         current_setting('transaction_read_only')",
+    )
+    .fetch_one(lease.conn().unwrap())
+    .await
+    .unwrap();
+    assert!(own_role, "none of the read's identity remains");
+    assert_eq!(claims, None);
+    assert_eq!(read_only, "off");
+    sqlx::query("insert into public.marks values (1)")
+        .execute(lease.conn().unwrap())
+        .await
+        .unwrap();
+    lease.finish();
+    let n: i64 = sqlx::query_scalar("select count(*) from public.marks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[sqlx::test]
+async fn a_statement_cut_off_half_way_does_not_leave_its_answer_to_the_next(pool: PgPool) {
+    let own = own_pool_of(&pool, 1).await;
+    let reads = Reads::new(own.clone());
+    let mut lease = reads.autocommit().await.unwrap();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(100),
+        sqlx::query_scalar::<_, i32>("select 7 from pg_sleep(0.5)")
+            .fetch_one(lease.conn().unwrap()),
+    )
+    .await;
+    assert!(cut.is_err(), "the statement was cut off");
+    drop(lease);
+    assert_eq!(reads.idle(), 0, "a lease dropped half-way is not kept");
+
+    // The pool's only connection: its next user gets its own answer, not the cut-off one's.
+    let mut next = reads.autocommit().await.unwrap();
+    let n: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(next.conn().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    next.finish();
 }

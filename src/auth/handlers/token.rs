@@ -85,11 +85,11 @@ async fn password_grant(
         .map(|e| e.trim().to_lowercase())
         .unwrap_or_default();
     let password = body.password.unwrap_or_default();
-    let mut conn = app.pool.acquire().await?;
-    let found = user::find_for_sign_in(&mut conn, &email)
+    let mut lease = app.reads.autocommit().await?;
+    let found = user::find_for_sign_in(lease.conn()?, &email)
         .await?
         .filter(|u| u.user.deleted_at.is_none());
-    drop(conn);
+    lease.finish();
     let stored = found
         .as_ref()
         .and_then(|u| u.user.encrypted_password.clone());
@@ -99,9 +99,9 @@ async fn password_grant(
         (Some(who), Verdict::MatchRehash(new_hash)) => (who, Some(new_hash)),
         (found, _) => {
             let id = found.map(|u| u.user.id);
-            let mut conn = app.pool.acquire().await?;
+            let mut lease = app.reads.autocommit().await?;
             audit::record(
-                &mut conn,
+                lease.conn()?,
                 "login_failed",
                 id,
                 id,
@@ -109,6 +109,7 @@ async fn password_grant(
                 json!({ "provider": "email" }),
             )
             .await?;
+            lease.finish();
             return Err(invalid_credentials());
         }
     };
