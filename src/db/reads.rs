@@ -110,11 +110,17 @@ impl Lease {
     }
 
     /// Ends the lease: the connection waits (a read's transaction open) for the next caller, or
-    /// the reaper.
+    /// the reaper. An autocommit lease whose connection is still inside a transaction is rolled
+    /// back and returned to the pool instead: only clean connections are kept as clean.
     pub fn finish(mut self) {
         if let Some(carried) = self.carried.take() {
-            if carried.taken.elapsed() >= RECYCLE {
-                self.reads.0.retire(carried, self.read);
+            let left_open = !self.read
+                && carried
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| sqlx::Connection::is_in_transaction(&**c));
+            if left_open || carried.taken.elapsed() >= RECYCLE {
+                self.reads.0.retire(carried, self.read || left_open);
                 return;
             }
             self.reads.0.park(carried, self.read);
@@ -185,10 +191,10 @@ impl Reads {
         }
     }
 
-    /// A carried connection outside any transaction, for single statements that commit by
-    /// themselves (never `BEGIN`: a transaction left open would be taken for a clean connection).
-    /// One still inside a finished read is rolled back first; one found dead then is dropped and
-    /// another taken, once.
+    /// A carried connection outside any transaction, for statements that commit by themselves or
+    /// a transaction begun with [`sqlx::Connection::begin`] and ended before [`Lease::finish`]
+    /// (one left open is rolled back then). One still inside a finished read is rolled back
+    /// first; one found dead then is dropped and another taken, once.
     pub async fn autocommit(&self) -> Result<Lease, sqlx::Error> {
         self.0.start_reaper(Arc::downgrade(&self.0));
         let mut retried = false;

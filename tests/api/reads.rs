@@ -381,3 +381,63 @@ async fn a_statement_cut_off_half_way_does_not_leave_its_answer_to_the_next(pool
     assert_eq!(n, 1);
     next.finish();
 }
+
+#[sqlx::test]
+async fn a_transaction_committed_on_a_lease_keeps_it_and_one_left_open_does_not(pool: PgPool) {
+    use sqlx::Connection;
+    sqlx::query("create table public.marks (n int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let own = own_pool_of(&pool, 1).await;
+    let reads = Reads::new(own.clone());
+    let count = async || -> i64 {
+        sqlx::query_scalar("select count(*) from public.marks")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    let mut lease = reads.autocommit().await.unwrap();
+    let mut tx = lease.conn().unwrap().begin().await.unwrap();
+    sqlx::query("insert into public.marks values (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    lease.finish();
+    assert_eq!(
+        reads.idle(),
+        1,
+        "committed: the connection is clean and kept"
+    );
+    assert_eq!(count().await, 1);
+
+    // A transaction still open when the lease ends (its guard forgotten, so nothing queued its
+    // rollback) is rolled back, and the connection is not kept as clean.
+    let mut lease = reads.autocommit().await.unwrap();
+    let mut tx = lease.conn().unwrap().begin().await.unwrap();
+    sqlx::query("insert into public.marks values (2)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    std::mem::forget(tx);
+    lease.finish();
+    assert_eq!(
+        reads.idle(),
+        0,
+        "a lease left inside a transaction is not kept"
+    );
+    until("the connection is back in the pool", async || {
+        own.num_idle() == 1
+    })
+    .await;
+    assert_eq!(count().await, 1, "the open transaction was rolled back");
+    let mut next = reads.autocommit().await.unwrap();
+    sqlx::query("insert into public.marks values (3)")
+        .execute(next.conn().unwrap())
+        .await
+        .unwrap();
+    next.finish();
+    assert_eq!(count().await, 2, "the next statement commits by itself");
+}

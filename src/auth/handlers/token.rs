@@ -7,6 +7,7 @@ use axum::{
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::Connection;
 
 use crate::{
     app::AppState,
@@ -150,7 +151,8 @@ async fn refresh_grant(
         })?;
     let (session_id, presented) =
         session::parse_refresh_token(&app.auth.refresh_key, &token).ok_or_else(not_found)?;
-    let mut tx = app.pool.begin().await?;
+    let mut lease = app.reads.autocommit().await?;
+    let mut tx = lease.conn()?.begin().await?;
     let mut s: SessionRow = session::find_for_update(&mut tx, session_id)
         .await?
         .ok_or_else(not_found)?;
@@ -195,6 +197,7 @@ async fn refresh_grant(
         )
         .await?;
         tx.commit().await?;
+        lease.finish();
         tracing::warn!(session.id = %s.id, "refresh token reused: session revoked");
         return Err(AppError::bad_request(
             "refresh_token_already_used",
@@ -214,5 +217,6 @@ async fn refresh_grant(
     .await?;
     let answer = session::respond(app, &mut tx, &user, &s).await?;
     tx.commit().await?;
+    lease.finish();
     Ok(Json(answer))
 }
