@@ -45,31 +45,63 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// On a shared virtual machine the wall-clock rates drift by ±15 % between phases; CPU time spent
 /// per operation does not depend on what else the host runs.
 fn cpu_seconds() -> f64 {
-    let (own, postgres) = cpu_split();
-    own + postgres
+    let cpu = cpu_split();
+    cpu.own + cpu.postgres
 }
 
-/// [`cpu_seconds`] as (this process, PostgreSQL).
-fn cpu_split() -> (f64, f64) {
+/// CPU seconds used so far, by who used them.
+#[derive(Clone, Copy)]
+struct Cpu {
+    /// This process: server, client and hashing threads.
+    own: f64,
+    /// The server's hashing threads (`bizbase-hasher-N`), a part of `own`.
+    hashing: f64,
+    /// Every PostgreSQL process.
+    postgres: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, o: Cpu) -> Cpu {
+        Cpu {
+            own: self.own - o.own,
+            hashing: self.hashing - o.hashing,
+            postgres: self.postgres - o.postgres,
+        }
+    }
+}
+
+/// [`cpu_seconds`] split into [`Cpu`].
+fn cpu_split() -> Cpu {
     fn ticks(stat: &str) -> Option<u64> {
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    }
+    /// The ticks of the processes (or threads) under `dir` whose name `is`.
+    fn sum(dir: &str, is: impl Fn(&str) -> bool) -> u64 {
+        let mut total = 0;
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let dir = entry.path();
+            if std::fs::read_to_string(dir.join("comm")).is_ok_and(|c| is(c.trim())) {
+                total += std::fs::read_to_string(dir.join("stat"))
+                    .ok()
+                    .and_then(|s| ticks(&s))
+                    .unwrap_or(0);
+            }
+        }
+        total
     }
     let own = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| ticks(&s))
         .unwrap_or(0);
-    let mut postgres = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let dir = entry.path();
-        if std::fs::read_to_string(dir.join("comm")).is_ok_and(|c| c.trim() == "postgres") {
-            postgres += std::fs::read_to_string(dir.join("stat"))
-                .ok()
-                .and_then(|s| ticks(&s))
-                .unwrap_or(0);
-        }
+    let hashing = sum("/proc/self/task", |c| c.starts_with("bizbase-hasher"));
+    let postgres = sum("/proc", |c| c == "postgres");
+    Cpu {
+        own: own as f64 / 100.0,
+        hashing: hashing as f64 / 100.0,
+        postgres: postgres as f64 / 100.0,
     }
-    (own as f64 / 100.0, postgres as f64 / 100.0)
 }
 
 /// Verifications per second of argon2id alone, one thread per core.
@@ -248,25 +280,28 @@ async fn main() -> anyhow::Result<()> {
     let mut cpu_ratios = Vec::with_capacity(rounds);
     let mut before = ceiling_phase();
     for round in 1..=rounds {
-        let (t1, (own1, pg1)) = (Instant::now(), cpu_split());
+        let (t1, cpu1) = (Instant::now(), cpu_split());
         let logins = load(clients, secs, login.clone()).await;
-        let (t2, (own2, pg2)) = (Instant::now(), cpu_split());
+        let (t2, cpu2) = (Instant::now(), cpu_split());
         let after = ceiling_phase();
         let ceiling = f64::midpoint(before.0, after.0);
         let cpu_per_hash = f64::midpoint(before.1, after.1);
         // CPU per operation, all processes involved: the rate the cores allow is cores / that.
-        let cpu_per_login = (own2 + pg2 - own1 - pg1) / (logins * (t2 - t1).as_secs_f64());
-        let pg_per_login = (pg2 - pg1) / (logins * (t2 - t1).as_secs_f64());
+        let used = cpu2 - cpu1;
+        let n = logins * (t2 - t1).as_secs_f64();
+        let cpu_per_login = (used.own + used.postgres) / n;
         let ratio = 100.0 * logins / ceiling;
         let cpu_ratio = 100.0 * cpu_per_hash / cpu_per_login;
         println!(
             "round {round}: argon2id alone {ceiling:6.1} verifications/s (before {:.1}, after {:.1}); logins via /auth/v1/token {logins:6.1} /s ({ratio:.0} %); \
-             CPU per verification {:.2} ms, per login {:.2} ms of which PostgreSQL {:.2} ms ({cpu_ratio:.0} %)",
+             CPU per verification {:.2} ms, per login {:.2} ms: hashing {:.2}, PostgreSQL {:.2}, the rest {:.2} ({cpu_ratio:.0} %)",
             before.0,
             after.0,
             1000.0 * cpu_per_hash,
             1000.0 * cpu_per_login,
-            1000.0 * pg_per_login
+            1000.0 * used.hashing / n,
+            1000.0 * used.postgres / n,
+            1000.0 * (used.own - used.hashing) / n,
         );
         ratios.push(ratio);
         cpu_ratios.push(cpu_ratio);
@@ -293,14 +328,15 @@ async fn main() -> anyhow::Result<()> {
         let light_addr = serve(light, light_pool.clone()).await?;
         let light_users = create_users(&http, light_addr, "light", clients).await?;
         let op = login_op(&http, &anon, light_addr, &light_users);
-        let (t1, (own1, pg1)) = (Instant::now(), cpu_split());
+        let (t1, cpu1) = (Instant::now(), cpu_split());
         let rate = load(clients, secs, op).await;
-        let (t2, (own2, pg2)) = (Instant::now(), cpu_split());
+        let (t2, cpu2) = (Instant::now(), cpu_split());
+        let used = cpu2 - cpu1;
         let n = rate * (t2 - t1).as_secs_f64();
         println!(
             "the rest of a login (argon2id at 8 KiB, one pass): {rate:.0} logins/s, {:.0} µs of CPU each, of which PostgreSQL {:.0} µs",
-            1e6 * (own2 + pg2 - own1 - pg1) / n,
-            1e6 * (pg2 - pg1) / n
+            1e6 * (used.own + used.postgres) / n,
+            1e6 * used.postgres / n
         );
         light_pool.close().await;
     }
