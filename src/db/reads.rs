@@ -155,7 +155,7 @@ impl Reads {
         self.0.places
     }
 
-    /// How many carried connections are idle inside a finished read right now.
+    /// How many carried connections wait for the next caller right now.
     pub fn idle(&self) -> usize {
         self.0.idle.lock().map_or(0, |idle| idle.len())
     }
@@ -163,32 +163,15 @@ impl Reads {
     /// Begins a `READ ONLY` transaction as `identity`, ending the connection's previous read in
     /// the same message. A connection found dead is dropped and the begin tried once more.
     pub async fn begin(&self, identity: &Identity) -> Result<Lease, sqlx::Error> {
-        self.0.start_reaper(Arc::downgrade(&self.0));
         let begin = identity.begin_sql(Access::ReadOnly);
-        let mut retried = false;
-        loop {
-            let (mut carried, open) = self.0.take().await?;
-            let sql = if open {
+        self.lend(true, |open| {
+            Some(if open {
                 format!("ROLLBACK; {begin}")
             } else {
                 begin.clone()
-            };
-            let Some(conn) = carried.conn.as_mut() else {
-                return Err(sqlx::Error::PoolClosed);
-            };
-            match conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await {
-                Ok(_) => return Ok(self.lease(carried, true)),
-                Err(e) if !retried && connection_lost(&e) => {
-                    tracing::info!(error = %e, "carried connection was dead; beginning on another");
-                    self.0.discard(carried);
-                    retried = true;
-                }
-                Err(e) => {
-                    self.0.retire(carried, true);
-                    return Err(e);
-                }
-            }
-        }
+            })
+        })
+        .await
     }
 
     /// A carried connection outside any transaction, for statements that commit by themselves or
@@ -196,18 +179,29 @@ impl Reads {
     /// (one left open is rolled back then). One still inside a finished read is rolled back
     /// first; one found dead then is dropped and another taken, once.
     pub async fn autocommit(&self) -> Result<Lease, sqlx::Error> {
+        self.lend(false, |open| open.then(|| "ROLLBACK".to_owned()))
+            .await
+    }
+
+    /// Takes a carried connection, sends it `first(open)` (if any) and lends it, inside a `read`
+    /// or not. A connection found dead by that first message is dropped and another taken, once.
+    async fn lend(
+        &self,
+        read: bool,
+        first: impl Fn(bool) -> Option<String>,
+    ) -> Result<Lease, sqlx::Error> {
         self.0.start_reaper(Arc::downgrade(&self.0));
         let mut retried = false;
         loop {
             let (mut carried, open) = self.0.take().await?;
-            if !open {
-                return Ok(self.lease(carried, false));
-            }
+            let Some(sql) = first(open) else {
+                return Ok(self.lease(carried, read));
+            };
             let Some(conn) = carried.conn.as_mut() else {
                 return Err(sqlx::Error::PoolClosed);
             };
-            match conn.execute(sqlx::raw_sql("ROLLBACK")).await {
-                Ok(_) => return Ok(self.lease(carried, false)),
+            match conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))).await {
+                Ok(_) => return Ok(self.lease(carried, read)),
                 Err(e) if !retried && connection_lost(&e) => {
                     tracing::info!(error = %e, "carried connection was dead; taking another");
                     self.0.discard(carried);
