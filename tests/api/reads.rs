@@ -151,10 +151,7 @@ async fn a_failed_read_leaves_the_connection_clean_for_the_next_writer(pool: PgP
         .await
         .unwrap();
     write.commit().await.unwrap();
-    let n: i64 = sqlx::query_scalar("select count(*) from public.marks")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n = marks(&pool).await;
     assert_eq!(n, 1);
 }
 
@@ -260,6 +257,25 @@ async fn carried_connections_go_back_to_the_pool(pool: PgPool) {
     assert_eq!(idle_in_transaction(&pool).await, 0);
 }
 
+/// A table `public.marks (n int)`, and a pool of one connection with its carried set.
+async fn with_marks(pool: &PgPool) -> (PgPool, Reads) {
+    sqlx::query("create table public.marks (n int)")
+        .execute(pool)
+        .await
+        .unwrap();
+    let own = own_pool_of(pool, 1).await;
+    let reads = Reads::new(own.clone());
+    (own, reads)
+}
+
+/// How many rows `public.marks` holds, seen from outside the carried set.
+async fn marks(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from public.marks")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// Whether the backend `pid` is inside a transaction, seen from another connection.
 async fn in_transaction(pool: &PgPool, pid: i32) -> bool {
     sqlx::query_scalar(
@@ -273,12 +289,7 @@ async fn in_transaction(pool: &PgPool, pid: i32) -> bool {
 
 #[sqlx::test]
 async fn a_single_statement_commits_and_its_connection_comes_back_clean(pool: PgPool) {
-    sqlx::query("create table public.marks (n int)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let own = own_pool_of(&pool, 1).await;
-    let reads = Reads::new(own.clone());
+    let (own, reads) = with_marks(&pool).await;
 
     let mut lease = reads.autocommit().await.unwrap();
     let pid = backend_pid(&mut lease).await;
@@ -296,10 +307,7 @@ async fn a_single_statement_commits_and_its_connection_comes_back_clean(pool: Pg
         !in_transaction(&pool, pid).await,
         "kept outside any transaction"
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from public.marks")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n = marks(&pool).await;
     assert_eq!(n, 1, "the statement committed by itself");
 
     // The next read begins on it, as its own identity, read only.
@@ -323,12 +331,7 @@ async fn a_single_statement_commits_and_its_connection_comes_back_clean(pool: Pg
 
 #[sqlx::test]
 async fn a_statement_on_a_connection_still_inside_a_read_ends_that_read_first(pool: PgPool) {
-    sqlx::query("create table public.marks (n int)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let own = own_pool_of(&pool, 1).await;
-    let reads = Reads::new(own.clone());
+    let (_, reads) = with_marks(&pool).await;
     let mut read = reads.begin(&user(USER_1, "/marks")).await.unwrap();
     let pid = backend_pid(&mut read).await;
     read.finish();
@@ -350,10 +353,7 @@ async fn a_statement_on_a_connection_still_inside_a_read_ends_that_read_first(po
         .await
         .unwrap();
     lease.finish();
-    let n: i64 = sqlx::query_scalar("select count(*) from public.marks")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n = marks(&pool).await;
     assert_eq!(n, 1);
 }
 
@@ -385,18 +385,7 @@ async fn a_statement_cut_off_half_way_does_not_leave_its_answer_to_the_next(pool
 #[sqlx::test]
 async fn a_transaction_committed_on_a_lease_keeps_it_and_one_left_open_does_not(pool: PgPool) {
     use sqlx::Connection;
-    sqlx::query("create table public.marks (n int)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let own = own_pool_of(&pool, 1).await;
-    let reads = Reads::new(own.clone());
-    let count = async || -> i64 {
-        sqlx::query_scalar("select count(*) from public.marks")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    };
+    let (own, reads) = with_marks(&pool).await;
 
     let mut lease = reads.autocommit().await.unwrap();
     let mut tx = lease.conn().unwrap().begin().await.unwrap();
@@ -411,7 +400,7 @@ async fn a_transaction_committed_on_a_lease_keeps_it_and_one_left_open_does_not(
         1,
         "committed: the connection is clean and kept"
     );
-    assert_eq!(count().await, 1);
+    assert_eq!(marks(&pool).await, 1);
 
     // A transaction still open when the lease ends (its guard forgotten, so nothing queued its
     // rollback) is rolled back, and the connection is not kept as clean.
@@ -432,12 +421,20 @@ async fn a_transaction_committed_on_a_lease_keeps_it_and_one_left_open_does_not(
         own.num_idle() == 1
     })
     .await;
-    assert_eq!(count().await, 1, "the open transaction was rolled back");
+    assert_eq!(
+        marks(&pool).await,
+        1,
+        "the open transaction was rolled back"
+    );
     let mut next = reads.autocommit().await.unwrap();
     sqlx::query("insert into public.marks values (3)")
         .execute(next.conn().unwrap())
         .await
         .unwrap();
     next.finish();
-    assert_eq!(count().await, 2, "the next statement commits by itself");
+    assert_eq!(
+        marks(&pool).await,
+        2,
+        "the next statement commits by itself"
+    );
 }
