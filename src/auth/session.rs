@@ -99,7 +99,7 @@ pub async fn start(
     let session: SessionRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with s as (insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}), \
          a as (insert into auth.mfa_amr_claims (session_id, authentication_method) select id, $4 from s), \
-         u as (update auth.users set last_sign_in_at = now() where id = $1) \
+         u as (update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1) \
          select {SESSION_COLUMNS} from s"
     )))
     .bind(user.id)
@@ -218,7 +218,7 @@ pub async fn start_with_password(
     let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with s as (insert into auth.sessions (user_id, user_agent, ip) values ($1, $2, $3) returning {SESSION_COLUMNS}), \
          a as (insert into auth.mfa_amr_claims (session_id, authentication_method) select id, $4 from s), \
-         u as (update auth.users set last_sign_in_at = now(), \
+         u as (update auth.users set last_sign_in_at = now(), updated_at = now(), \
                    encrypted_password = coalesce($5, encrypted_password) where id = $1), \
          l as (insert into auth.audit_log_entries (action, actor_id, target_id, ip, user_agent, request_id, payload) \
                values ('login', $1, $1, $3, $2, $6, '{{\"provider\": \"email\"}}')) \

@@ -264,3 +264,53 @@ async fn a_hash_cheaper_than_the_configured_cost_is_upgraded_at_sign_in(pool: Pg
     let hash = stored_hash(&pool, "ann@example.com").await;
     assert!(hash.starts_with("$argon2id$v=19$m=1024,t=2,p=1$"), "{hash}");
 }
+
+#[sqlx::test]
+async fn a_sign_in_stamps_updated_at_and_so_does_any_other_update(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let id = Uuid::parse_str(&user_id(&session)).unwrap();
+    let stale = || async {
+        sqlx::query("update auth.users set updated_at = '2000-01-01Z' where id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    };
+    // (updated_at = last_sign_in_at, updated_at is in the last minute)
+    let stamps = || async {
+        sqlx::query_as::<_, (bool, bool)>(
+            "select updated_at = last_sign_in_at, updated_at > now() - interval '1 minute' \
+             from auth.users where id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+
+    stale().await;
+    assert_eq!(stamps().await, (false, false), "an explicit value is kept");
+    assert_eq!(
+        app.password_grant("ann@example.com", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        stamps().await,
+        (true, true),
+        "the sign-in stamps updated_at"
+    );
+
+    stale().await;
+    sqlx::query("update auth.users set raw_user_meta_data = '{\"a\": 1}' where id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        stamps().await.1,
+        "an update not naming updated_at still stamps it"
+    );
+}
