@@ -173,8 +173,11 @@ async fn create_users(
 /// the two cores the server, PostgreSQL and the argon2id ceiling are measured on.
 struct Wire {
     addr: std::net::SocketAddr,
-    conns: Vec<tokio::sync::Mutex<Option<(tokio::net::TcpStream, Vec<u8>)>>>,
+    conns: Vec<tokio::sync::Mutex<Option<Conn>>>,
 }
+
+/// A client's connection and its read buffer.
+type Conn = (tokio::net::TcpStream, Vec<u8>);
 
 impl Wire {
     fn new(addr: std::net::SocketAddr, clients: usize) -> Self {
@@ -401,7 +404,7 @@ async fn main() -> anyhow::Result<()> {
     ratios.sort_by(f64::total_cmp);
     cpu_ratios.sort_by(f64::total_cmp);
     println!(
-        "logins as a share of the argon2id ceiling (median of {rounds}): {:.0} % by wall-clock rates, {:.0} % by CPU per operation",
+        "logins as a share of the argon2id ceiling (median of {rounds}): {:.1} % by wall-clock rates, {:.1} % by CPU per operation",
         ratios[rounds / 2],
         cpu_ratios[rounds / 2]
     );

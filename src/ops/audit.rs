@@ -1,9 +1,14 @@
 //! The audit log's integrity and retention. `verify` walks every chain of `private.audit_log` and
 //! recomputes each entry's hash in Rust from the stored fields — independently of the SQL that
-//! wrote it — so an edited, inserted, removed or truncated entry is found. `prune` applies the
-//! retention setting through `private.audit_prune`, which re-anchors each chain.
+//! wrote it — so an edited, inserted, removed or truncated entry is found. An entry's hash covers
+//! a salted digest of its changes (migration 20261127000026), which `verify` recomputes while the
+//! salt is kept; an erasure redacts an entry by dropping its values and salt, and names it in its
+//! own `ERASE` entry, so a redaction no erasure names is a break too. Entries of a chain that did
+//! not verify when that migration ran keep the older form (the changes themselves hashed).
+//! `prune` applies the retention setting through `private.audit_prune`, which re-anchors each
+//! chain.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -51,11 +56,24 @@ struct Cursor {
 
 /// The hash of an entry: SHA-256 over `prev_hash '|' canonical`, hex-encoded.
 fn entry_hash(prev: &str, canonical: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(prev.as_bytes());
-    h.update(b"|");
-    h.update(canonical.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::new()
+        .chain_update(prev.as_bytes())
+        .chain_update(b"|")
+        .chain_update(canonical.as_bytes())
+        .finalize())
+}
+
+/// The digest an entry's hash covers in place of its changes: SHA-256 over `salt '|' changes`.
+fn changes_digest(salt: &[u8], changes: &str) -> String {
+    hex(&Sha256::new()
+        .chain_update(salt)
+        .chain_update(b"|")
+        .chain_update(changes.as_bytes())
+        .finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Walks every chain and recomputes every hash.
@@ -97,11 +115,23 @@ pub async fn verify(pool: &PgPool) -> sqlx::Result<Verification> {
 const PAGE: i64 = 5_000;
 
 async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::Result<()> {
+    // The entries the chain's erasures redacted (their `ERASE` entries are verified below too).
+    let named: HashSet<i64> = sqlx::query_scalar(
+        "select distinct r::bigint from private.audit_log, \
+           jsonb_array_elements_text(case when jsonb_typeof(changes -> 'redacted') = 'array' \
+                                     then changes -> 'redacted' else '[]' end) r \
+         where chain = $1::uuid and op = 'ERASE'",
+    )
+    .bind(&cur.chain)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
     loop {
         let rows = sqlx::query(
             "select seq, prev_hash, hash, concat_ws('|', chain::text, seq::text, coalesce(org_id::text, ''), \
-               coalesce(actor_id::text, ''), coalesce(actor_role, ''), table_name, coalesce(row_id, ''), op, \
-               changes::text, coalesce(request_id, ''), \
+               coalesce(actor_id::text, ''), coalesce(actor_role, ''), table_name, coalesce(row_id, ''), op), \
+               changes::text, changes_salt, changes_digest, concat_ws('|', coalesce(request_id, ''), \
                to_char(at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) \
              from private.audit_log where chain = $1::uuid and seq > $2 order by seq limit $3",
         )
@@ -115,7 +145,11 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
             let seq: i64 = row.try_get(0)?;
             let prev: String = row.try_get(1)?;
             let hash: String = row.try_get(2)?;
-            let canonical: String = row.try_get(3)?;
+            let head: String = row.try_get(3)?;
+            let changes: String = row.try_get(4)?;
+            let salt: Option<Vec<u8>> = row.try_get(5)?;
+            let digest: Option<String> = row.try_get(6)?;
+            let tail: String = row.try_get(7)?;
             out.entries += 1;
             let mut broken = |reason: String| {
                 out.breaks.push(Break {
@@ -134,7 +168,22 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
             if prev != cur.hash {
                 broken("does not link to the previous entry".into());
             }
-            if entry_hash(&prev, &canonical) != hash {
+            let content = match (digest, salt) {
+                (None, _) => changes,
+                (Some(digest), Some(salt)) => {
+                    if changes_digest(&salt, &changes) != digest {
+                        broken("its changes do not match their digest".into());
+                    }
+                    digest
+                }
+                (Some(digest), None) => {
+                    if !named.contains(&seq) {
+                        broken("its changes were removed, but no erasure names it".into());
+                    }
+                    digest
+                }
+            };
+            if entry_hash(&prev, &format!("{head}|{content}|{tail}")) != hash {
                 broken("its content does not match its hash".into());
             }
             cur.seq = seq;
@@ -187,7 +236,7 @@ pub fn retention(pool: PgPool, days: Option<u32>) -> Task {
 
 #[cfg(test)]
 mod tests {
-    use super::entry_hash;
+    use super::{changes_digest, entry_hash};
 
     #[test]
     fn an_entry_hash_covers_the_previous_hash_and_the_content() {
@@ -201,6 +250,22 @@ mod tests {
         assert_eq!(
             a,
             "00c3576d22f08be370eae7c63d53c3a6ba44715b85cde3aff40c10889edbeb46"
+        );
+    }
+
+    #[test]
+    fn a_changes_digest_is_salted_and_matches_postgresql() {
+        let d = changes_digest(&[1, 2], r#"{"a": 1}"#);
+        assert_ne!(
+            d,
+            changes_digest(&[1, 3], r#"{"a": 1}"#),
+            "the salt changes it"
+        );
+        assert_ne!(d, changes_digest(&[1, 2], r#"{"a": 2}"#), "the changes do");
+        // encode(sha256('\x0102'::bytea || convert_to('|' || '{"a": 1}'::jsonb::text, 'UTF8')), 'hex')
+        assert_eq!(
+            d,
+            "eab4803ba0524f7c00092fc834c486687d8bf4e20916cd66ad9afd2feeb3c976"
         );
     }
 }

@@ -9,6 +9,7 @@ use bizbase::ops::audit;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::{World, call};
 
@@ -114,7 +115,13 @@ async fn the_chain_verifies_and_any_tampering_is_found(pool: PgPool) {
     assert_eq!(forged.breaks.len(), 1, "{:?}", forged.breaks);
     assert_eq!(forged.breaks[0].chain, forged_chain);
     assert_eq!(forged.breaks[0].seq, forged_seq);
-    assert!(forged.breaks[0].reason.contains("does not match its hash"));
+    assert!(
+        forged.breaks[0]
+            .reason
+            .contains("do not match their digest"),
+        "{:?}",
+        forged.breaks
+    );
 
     // Rewriting the hash too breaks the link to the next entry.
     tamper(
@@ -302,4 +309,122 @@ async fn a_change_without_claims_is_recorded_under_the_database_role(pool: PgPoo
     .unwrap();
 
     assert_eq!(recorded, (Some(role), None));
+}
+
+#[sqlx::test]
+async fn a_redaction_no_erasure_names_is_found_and_nothing_else_may_change_with_it(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    let (chain, seq): (String, i64) = sqlx::query_as(
+        "select chain::text, seq from private.audit_log where table_name = 'payments' order by id limit 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    // What the erasure's redaction may do, tried on its own.
+    let redact = |set: &'static str| {
+        let chain = chain.clone();
+        async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("select set_config('bizbase.audit_redacting', 'on', true)")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "update private.audit_log set {set} where chain = $1::uuid and seq = $2"
+            )))
+            .bind(&chain)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+    };
+
+    // The redaction path may change the changes and drop the salt, nothing more.
+    let with_hash = redact("changes = '{}', changes_salt = null, hash = repeat('f', 64)").await;
+    let kept_salt = redact("changes = '{}'").await;
+    let intact = audit::verify(pool).await.unwrap();
+    redact(r#"changes = '{"redacted": []}', changes_salt = null"#)
+        .await
+        .unwrap();
+    let unnamed = audit::verify(pool).await.unwrap();
+
+    assert!(with_hash.unwrap_err().to_string().contains("append-only"));
+    assert!(kept_salt.unwrap_err().to_string().contains("append-only"));
+    assert!(intact.intact(), "{:?}", intact.breaks);
+    assert_eq!(unnamed.breaks.len(), 1, "{:?}", unnamed.breaks);
+    assert_eq!(
+        (unnamed.breaks[0].chain.as_str(), unnamed.breaks[0].seq),
+        (chain.as_str(), seq)
+    );
+    assert!(unnamed.breaks[0].reason.contains("no erasure names it"));
+}
+
+/// Writes a chain of `n` entries in the form used before digests (the changes hashed verbatim).
+async fn old_form_chain(pool: &PgPool, chain: Uuid, n: i64) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "do $$
+         declare
+             e private.audit_log;
+             v_prev text := repeat('0', 64);
+         begin
+             for i in 1..{n} loop
+                 e.chain := '{chain}'; e.seq := i; e.org_id := '{chain}'; e.table_name := 'contacts';
+                 e.row_id := 'row-' || i; e.op := 'INSERT'; e.at := clock_timestamp();
+                 e.changes := jsonb_build_object('new', jsonb_build_object('email', 'p' || i || '@example.test'));
+                 e.hash := private.audit_hash(v_prev, e, e.changes::text);
+                 insert into private.audit_log (chain, seq, org_id, table_name, row_id, op, changes, at, prev_hash, hash)
+                 values (e.chain, e.seq, e.org_id, e.table_name, e.row_id, e.op, e.changes, e.at, v_prev, e.hash);
+                 v_prev := e.hash;
+             end loop;
+             insert into private.audit_chains (chain, seq, hash) values ('{chain}', {n}, v_prev);
+         end $$"
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn chains_of_the_old_form_are_rehashed_when_intact_and_left_when_not(pool: PgPool) {
+    let (intact, forged) = (Uuid::new_v4(), Uuid::new_v4());
+    old_form_chain(&pool, intact, 3).await;
+    old_form_chain(&pool, forged, 3).await;
+    let old_form = audit::verify(&pool).await.unwrap();
+    tamper(
+        &pool,
+        &format!(
+            "update private.audit_log set changes = '{{\"new\": {{}}}}' where chain = '{forged}' and seq = 2"
+        ),
+    )
+    .await;
+
+    let upgraded: i32 = sqlx::query_scalar("select private.audit_upgrade_chains()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let digests: Vec<(String, i64)> = sqlx::query_as(
+        "select chain::text, count(*) filter (where changes_digest is not null and changes_salt is not null) \
+         from private.audit_log group by chain",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let after = audit::verify(&pool).await.unwrap();
+
+    assert!(
+        old_form.intact(),
+        "the old form verifies: {:?}",
+        old_form.breaks
+    );
+    assert_eq!(upgraded, 1, "only the intact chain");
+    assert!(digests.contains(&(intact.to_string(), 3)), "{digests:?}");
+    assert!(digests.contains(&(forged.to_string(), 0)), "{digests:?}");
+    assert_eq!(after.breaks.len(), 1, "{:?}", after.breaks);
+    assert_eq!(
+        after.breaks[0].chain,
+        forged.to_string(),
+        "the forgery is still found"
+    );
+    assert_eq!(after.breaks[0].seq, 2);
 }

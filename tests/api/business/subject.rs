@@ -7,6 +7,7 @@ use std::process::Command;
 use bizbase::ops::{audit, subject};
 use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::{World, call};
 use crate::auth::PASSWORD;
@@ -89,6 +90,29 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     let w = World::build(pool).await;
     let pool = &w.app.pool;
     let contact = w.id("contact");
+    // Org B's fixture holds another Carla with the same address: what refers to this one is in
+    // org A's chain and the org-less one (their profile).
+    let personal = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from private.audit_log where (org_id = $1 or org_id is null) \
+             and (changes::text like '%carla@example.test%' or changes::text like '%customer@a.test%')",
+        )
+        .bind(w.a)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let before = personal().await;
+    let traces = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from auth.audit_log_entries where actor_id = $1 and (ip is not null or user_agent is not null)",
+        )
+        .bind(w.members["customer"].id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let traces_before = traces().await;
 
     let done = subject::erase(&w.app.state.config, pool, CUSTOMER, None)
         .await
@@ -114,13 +138,8 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
             .await
             .unwrap();
     let sign_in = w.app.password_grant(CUSTOMER, PASSWORD).await;
-    let leaked: i64 = sqlx::query_scalar(
-        "select count(*) from private.audit_log where op in ('UPDATE', 'ERASE') \
-         and changes::text like '%carla@example.test%'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
+    let leaked = personal().await;
+    let sign_in_traces = traces().await;
     let erase_entry: Value = sqlx::query_scalar(
         "select changes from private.audit_log where op = 'ERASE' and org_id = $1",
     )
@@ -140,7 +159,21 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     assert_eq!(sign_in.status(), 400, "the account is gone");
     assert_eq!(after["account"], Value::Null);
     assert_eq!(count(&after, "contacts"), 0);
-    assert_eq!(leaked, 0, "the erasure's own entries hold no personal data");
+    assert!(
+        before > 0,
+        "the entries written before the erasure held their data"
+    );
+    assert_eq!(leaked, 0, "no audit entry holds their data any more");
+    assert!(traces_before > 0, "their sign-in events held their IP");
+    assert_eq!(
+        sign_in_traces, 0,
+        "their sign-in events keep no IP or user agent"
+    );
+    assert!(done["audit_redacted"].as_u64().unwrap() > 0, "{done}");
+    assert!(
+        !erase_entry["redacted"].as_array().unwrap().is_empty(),
+        "the erasure names what it redacted: {erase_entry}"
+    );
     assert_eq!(erase_entry["erased"]["tickets"], 1);
     assert!(!erase_entry.to_string().contains(CUSTOMER), "{erase_entry}");
     assert!(audit::verify(pool).await.unwrap().intact());
@@ -165,10 +198,28 @@ async fn an_org_admin_erases_within_their_org_only(pool: sqlx::PgPool) {
     )
     .await;
     let sign_in = w.app.password_grant(CUSTOMER, PASSWORD).await;
+    // (org, redacted entries) of the chains holding redactions.
+    let redacted: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
+        "select org_id, count(*) from private.audit_log where changes_salt is null \
+         and changes_digest is not null group by org_id",
+    )
+    .fetch_all(&w.app.pool)
+    .await
+    .unwrap();
+    let profile: i64 = sqlx::query_scalar(
+        "select count(*) from private.audit_log where table_name = 'profiles' and changes::text like '%customer@a.test%'",
+    )
+    .fetch_one(&w.app.pool)
+    .await
+    .unwrap();
 
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["erased"]["contacts"], 1);
     assert_eq!(done["erased"]["account"], false);
+    assert_eq!(redacted.len(), 1, "only org A's entries: {redacted:?}");
+    assert_eq!(redacted[0].0, Some(w.a));
+    assert_eq!(redacted[0].1, done["audit_redacted"].as_i64().unwrap());
+    assert!(profile > 0, "their profile is theirs, not org A's to erase");
     assert_eq!(done["files"], json!([]), "they have no files in org A");
     assert_eq!(denied, 403);
     assert_eq!(
