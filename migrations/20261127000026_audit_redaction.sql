@@ -16,6 +16,8 @@
 -- form from their stored anchors; a chain that does not verify is left as it is (a warning says
 -- which), so re-hashing can never launder a forgery — `audit verify` keeps reporting it, and its
 -- old entries cannot be redacted.
+--
+-- Erasure also deletes the org invitations sent to the person's address, and exports list them.
 
 alter table private.audit_log add column changes_salt bytea, add column changes_digest text;
 
@@ -187,7 +189,8 @@ $$;
 
 -- Erasure as before (20261126000017), and: the audit entries about the rows it anonymizes are
 -- redacted (before the anonymizing updates, which record only column names), each chain's `ERASE`
--- entry names them, and the person's sign-in events lose their IP address and user agent.
+-- entry names them, the invitations sent to their address are deleted, and the person's sign-in
+-- events lose their IP address and user agent.
 create or replace function private.subject_erase(p_email text, p_org uuid default null) returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -198,7 +201,10 @@ declare
     v_counts jsonb;
     v_org uuid;
     v_redacted jsonb;
+    v_invitations uuid[] := array(select i.id from public.org_invitations i
+                                  where i.email = lower(trim(p_email)) and (p_org is null or i.org_id = p_org));
     n_contacts bigint; n_messages bigint; n_tickets bigint; n_leads bigint; n_events bigint; n_customers bigint;
+    n_invitations bigint;
 begin
     select * into s from private.subject_scope(p_email, p_org);
     with gone as (
@@ -213,6 +219,7 @@ begin
         select 'contacts', unnest(s.contacts)::text
         union all select 'tickets', unnest(s.tickets)::text
         union all select 'billing_customers', unnest(s.customers)::text
+        union all select 'org_invitations', unnest(v_invitations)::text
         union all select 'ticket_messages', m.id::text from public.ticket_messages m
                   where m.ticket_id = any (s.tickets) and (m.author_kind = 'customer' or m.author_id = s.account)
         union all select 'leads', l.id::text from public.leads l where l.contact_id = any (s.contacts)
@@ -246,6 +253,8 @@ begin
     get diagnostics n_events = row_count;
     update public.billing_customers set email = null where id = any (s.customers);
     get diagnostics n_customers = row_count;
+    delete from public.org_invitations where id = any (v_invitations);
+    get diagnostics n_invitations = row_count;
     if p_org is null and s.account is not null then
         update public.profiles set email = null, full_name = null, avatar_url = null where id = s.account;
         delete from auth.identities where user_id = s.account;
@@ -262,7 +271,8 @@ begin
     perform set_config('bizbase.erasing', 'off', true);
     v_counts := jsonb_build_object('contacts', n_contacts, 'ticket_messages', n_messages, 'tickets', n_tickets,
         'leads', n_leads, 'marketing_events', n_events, 'billing_customers', n_customers,
-        'files', jsonb_array_length(v_files), 'account', p_org is null and s.account is not null);
+        'org_invitations', n_invitations, 'files', jsonb_array_length(v_files),
+        'account', p_org is null and s.account is not null);
     -- One audit entry per org the person appeared in (or the org asked about) and per chain holding
     -- a redacted entry, without their e-mail, naming the entries redacted in that chain.
     for v_org in
@@ -278,5 +288,34 @@ begin
     end loop;
     return jsonb_build_object('user_id', s.account, 'org_id', p_org, 'erased', v_counts, 'files', v_files,
         'audit_redacted', (select coalesce(sum(jsonb_array_length(v)), 0) from jsonb_each(v_redacted) x(k, v)));
+end
+$$;
+
+-- The export as before (20261126000017), and the invitations sent to their address (without the
+-- token's hash) with the audit entries about them.
+create or replace function private.subject_document(p_email text, p_org uuid default null) returns jsonb
+language plpgsql stable security definer set search_path = ''
+as $$
+declare
+    v_doc jsonb := private.subject_export(p_email, p_org);
+    v_invitations uuid[] := array(select i.id from public.org_invitations i
+                                  where i.email = lower(trim(p_email)) and (p_org is null or i.org_id = p_org));
+begin
+    return v_doc || jsonb_build_object(
+        'files', (
+            select coalesce(jsonb_agg(jsonb_build_object('id', f.id, 'bucket', f.bucket_id, 'name', f.name,
+                       'version', f.version, 'owner', f.owner, 'metadata', f.metadata, 'created_at', f.created_at)), '[]')
+            from private.subject_files(p_email, p_org) f),
+        'invitations', (
+            select coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'org_id', i.org_id, 'email', i.email,
+                       'role', i.role, 'invited_by', i.invited_by, 'expires_at', i.expires_at,
+                       'accepted_at', i.accepted_at, 'created_at', i.created_at) order by i.created_at), '[]')
+            from public.org_invitations i where i.id = any (v_invitations)),
+        'audit', (v_doc -> 'audit') || (
+            select coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'at', a.at, 'org_id', a.org_id,
+                       'actor_id', a.actor_id, 'table', a.table_name, 'row_id', a.row_id, 'op', a.op,
+                       'changes', a.changes) order by a.id), '[]')
+            from private.audit_log a
+            where a.table_name = 'org_invitations' and a.row_id = any (v_invitations::text[])));
 end
 $$;

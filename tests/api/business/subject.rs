@@ -22,9 +22,20 @@ fn count(doc: &Value, key: &str) -> usize {
         .len()
 }
 
+/// An invitation to org A sent to the person's address.
+async fn invite(w: &World) {
+    sqlx::query("insert into public.org_invitations (org_id, email, role, token_hash) values ($1, $2, 'sales_rep', 'h')")
+        .bind(w.a)
+        .bind(CUSTOMER)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+}
+
 #[sqlx::test]
 async fn an_export_holds_every_row_that_refers_to_the_person(pool: sqlx::PgPool) {
     let w = World::build(pool).await;
+    invite(&w).await;
 
     let all = subject::export(&w.app.state.config, &w.app.pool, CUSTOMER, None)
         .await
@@ -65,9 +76,22 @@ async fn an_export_holds_every_row_that_refers_to_the_person(pool: sqlx::PgPool)
         ("invoices", 1),
         ("payments", 1),
         ("site_projects", 1),
+        ("invitations", 1),
     ] {
         assert_eq!(count(&all, key), n, "{key}: {}", all[key]);
     }
+    assert!(
+        all["invitations"][0].get("token_hash").is_none(),
+        "no token hash"
+    );
+    assert!(
+        all["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["table"] == "org_invitations"),
+        "the invitation's entries are theirs too"
+    );
     assert!(
         count(&all, "audit") >= 10,
         "the inserts of their rows: {}",
@@ -90,6 +114,7 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     let w = World::build(pool).await;
     let pool = &w.app.pool;
     let contact = w.id("contact");
+    invite(&w).await;
     // Org B's fixture holds another Carla with the same address: what refers to this one is in
     // org A's chain and the org-less one (their profile).
     let personal = || async {
@@ -149,6 +174,8 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     .unwrap();
 
     assert_eq!(done["erased"]["contacts"], 1, "{done}");
+    assert_eq!(done["erased"]["org_invitations"], 1);
+    assert_eq!(count(&after, "invitations"), 0);
     assert_eq!(done["erased"]["account"], true);
     assert_eq!((first_name, email), (None, None));
     assert_eq!(body, "[erased]");
