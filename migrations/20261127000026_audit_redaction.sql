@@ -9,8 +9,9 @@
 -- edited entry is found as before. An erasure redacts the entries about the rows it anonymizes:
 -- their changes become `{"redacted": [the column names]}` and their salt is dropped, so the digest
 -- can no longer confirm a guess of the values; the chain still verifies actor, table, row,
--- operation and time. Each redaction is named (by `seq`) in the erasure's own `ERASE` entry of that
--- chain, and `audit verify` reports a redacted entry no erasure names.
+-- operation and time. Each redaction is named (its `seq` and column list) in the erasure's own
+-- `ERASE` entry of that chain, which stays salted; `audit verify` reports a redacted entry that no
+-- intact, later `ERASE` entry names, or whose changes differ from what that entry recorded.
 --
 -- Chains written before this migration are verified here and, if intact, re-hashed in the new
 -- form from their stored anchors; a chain that does not verify is left as it is (a warning says
@@ -99,7 +100,7 @@ end
 $$;
 
 -- Append-only, but for retention (whole prefixes), an erasure's redaction (the changes and the
--- salt of a digest-form entry, nothing else) and the one-time re-hashing below.
+-- salt of a salted entry other than an erasure's own, nothing else) and the re-hashing below.
 create or replace function private.audit_immutable() returns trigger
 language plpgsql
 as $$
@@ -108,7 +109,8 @@ begin
         return old;
     end if;
     if tg_op = 'UPDATE' and current_setting('bizbase.audit_redacting', true) = 'on'
-       and old.changes_digest is not null and new.changes_salt is null
+       and old.op <> 'ERASE' and old.changes_digest is not null and old.changes_salt is not null
+       and new.changes_salt is null
        and (new.id, new.chain, new.seq, new.org_id, new.actor_id, new.actor_role, new.table_name, new.row_id,
             new.op, new.request_id, new.at, new.prev_hash, new.hash, new.changes_digest)
            is not distinct from
@@ -201,6 +203,7 @@ declare
     v_counts jsonb;
     v_org uuid;
     v_redacted jsonb;
+    v_unredactable bigint;
     v_invitations uuid[] := array(select i.id from public.org_invitations i
                                   where i.email = lower(trim(p_email)) and (p_org is null or i.org_id = p_org));
     n_contacts bigint; n_messages bigint; n_tickets bigint; n_leads bigint; n_events bigint; n_customers bigint;
@@ -226,15 +229,21 @@ begin
         union all select 'marketing_events', e.id::text from public.marketing_events e
                   where e.contact_id = any (s.contacts)
         union all select 'profiles', s.account::text where p_org is null and s.account is not null),
+    -- (An earlier erasure's own entries, `{"erased": …}`, hold no values and stay as they are.)
     redacted as (
         update private.audit_log a
            set changes = jsonb_build_object('redacted', private.audit_columns(a.changes)), changes_salt = null
           from about
          where a.table_name = about.table_name and a.row_id = about.row_id
-           and a.changes_salt is not null and (p_org is null or a.org_id = p_org)
-        returning a.chain, a.seq)
-    select coalesce(jsonb_object_agg(chain::text, seqs), '{}') into v_redacted
-      from (select chain, jsonb_agg(seq order by seq) seqs from redacted group by chain) r;
+           and a.changes_salt is not null and not a.changes ? 'erased' and (p_org is null or a.org_id = p_org)
+        returning a.chain, a.seq, a.changes -> 'redacted' as columns),
+    unredactable as (
+        select count(*) n from private.audit_log a join about using (table_name, row_id)
+         where a.changes_digest is null and not a.changes ? 'erased' and (p_org is null or a.org_id = p_org))
+    select coalesce((select jsonb_object_agg(chain::text, seqs)
+                     from (select chain, jsonb_object_agg(seq::text, columns) seqs from redacted group by chain) r), '{}'),
+           (select n from unredactable)
+      into v_redacted, v_unredactable;
     perform set_config('bizbase.audit_redacting', 'off', true);
 
     perform set_config('bizbase.erasing', 'on', true);
@@ -262,8 +271,7 @@ begin
         delete from auth.mfa_factors where user_id = s.account;
         delete from auth.mfa_recovery_codes where user_id = s.account;
         delete from auth.one_time_tokens where user_id = s.account;
-        update auth.audit_log_entries set ip = null, user_agent = null
-        where actor_id = s.account or target_id = s.account;
+        update auth.audit_log_entries set ip = null, user_agent = null where actor_id = s.account;
         update auth.users set email = null, encrypted_password = null, email_change = null,
             raw_user_meta_data = '{}', deleted_at = now(), banned_until = 'infinity'
         where id = s.account;
@@ -274,7 +282,8 @@ begin
         'org_invitations', n_invitations, 'files', jsonb_array_length(v_files),
         'account', p_org is null and s.account is not null);
     -- One audit entry per org the person appeared in (or the org asked about) and per chain holding
-    -- a redacted entry, without their e-mail, naming the entries redacted in that chain.
+    -- a redacted entry, without their e-mail, naming the entries redacted in that chain
+    -- (`{"<seq>": [their columns], …}`).
     for v_org in
         select distinct o from unnest(case when p_org is not null then array[p_org] else array(
             select c.org_id from public.contacts c where c.id = any (s.contacts)
@@ -284,15 +293,16 @@ begin
     loop
         perform private.audit_append(v_org, 'data_subject', coalesce(s.account::text, v_email_hash), 'ERASE',
             jsonb_build_object('email_sha256', v_email_hash, 'erased', v_counts,
-                'redacted', coalesce(v_redacted -> coalesce(v_org, '00000000-0000-0000-0000-000000000000')::text, '[]')));
+                'redacted', coalesce(v_redacted -> coalesce(v_org, '00000000-0000-0000-0000-000000000000')::text, '{}')));
     end loop;
     return jsonb_build_object('user_id', s.account, 'org_id', p_org, 'erased', v_counts, 'files', v_files,
-        'audit_redacted', (select coalesce(sum(jsonb_array_length(v)), 0) from jsonb_each(v_redacted) x(k, v)));
+        'audit_redacted', (select count(*) from jsonb_each(v_redacted) x(k, v), jsonb_object_keys(x.v)),
+        'audit_unredactable', v_unredactable);
 end
 $$;
 
--- The export as before (20261126000017), and the invitations sent to their address (without the
--- token's hash) with the audit entries about them.
+-- The export as before (20261126000017), and the invitations sent to their address with the audit
+-- entries about them — neither with an invitation token's hash.
 create or replace function private.subject_document(p_email text, p_org uuid default null) returns jsonb
 language plpgsql stable security definer set search_path = ''
 as $$
@@ -311,11 +321,14 @@ begin
                        'role', i.role, 'invited_by', i.invited_by, 'expires_at', i.expires_at,
                        'accepted_at', i.accepted_at, 'created_at', i.created_at) order by i.created_at), '[]')
             from public.org_invitations i where i.id = any (v_invitations)),
-        'audit', (v_doc -> 'audit') || (
-            select coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'at', a.at, 'org_id', a.org_id,
-                       'actor_id', a.actor_id, 'table', a.table_name, 'row_id', a.row_id, 'op', a.op,
-                       'changes', a.changes) order by a.id), '[]')
-            from private.audit_log a
-            where a.table_name = 'org_invitations' and a.row_id = any (v_invitations::text[])));
+        -- The audit entries about them and about those invitations, without invitation tokens' hashes.
+        'audit', (
+            select coalesce(jsonb_agg(e #- '{changes,new,token_hash}' #- '{changes,old,token_hash}' order by (e ->> 'id')::bigint), '[]')
+            from (select e from jsonb_array_elements(v_doc -> 'audit') e
+                  union
+                  select jsonb_build_object('id', a.id, 'at', a.at, 'org_id', a.org_id, 'actor_id', a.actor_id,
+                      'table', a.table_name, 'row_id', a.row_id, 'op', a.op, 'changes', a.changes)
+                  from private.audit_log a
+                  where a.table_name = 'org_invitations' and a.row_id = any (v_invitations::text[])) x(e)));
 end
 $$;

@@ -2,15 +2,17 @@
 //! recomputes each entry's hash in Rust from the stored fields — independently of the SQL that
 //! wrote it — so an edited, inserted, removed or truncated entry is found. An entry's hash covers
 //! a salted digest of its changes (migration 20261127000026), which `verify` recomputes while the
-//! salt is kept; an erasure redacts an entry by dropping its values and salt, and names it in its
-//! own `ERASE` entry, so a redaction no erasure names is a break too. Entries of a chain that did
+//! salt is kept; an erasure redacts an entry by dropping its values and salt, and names it (with
+//! the columns it keeps listed) in its own `ERASE` entry, so a redaction no intact erasure names,
+//! or one whose changes differ from that record, is a break too. Entries of a chain that did
 //! not verify when that migration ran keep the older form (the changes themselves hashed).
 //! `prune` applies the retention setting through `private.audit_prune`, which re-anchors each
 //! chain.
 
-use std::{collections::HashSet, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use serde::Serialize;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 
@@ -115,18 +117,7 @@ pub async fn verify(pool: &PgPool) -> sqlx::Result<Verification> {
 const PAGE: i64 = 5_000;
 
 async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::Result<()> {
-    // The entries the chain's erasures redacted (their `ERASE` entries are verified below too).
-    let named: HashSet<i64> = sqlx::query_scalar(
-        "select distinct r::bigint from private.audit_log, \
-           jsonb_array_elements_text(case when jsonb_typeof(changes -> 'redacted') = 'array' \
-                                     then changes -> 'redacted' else '[]' end) r \
-         where chain = $1::uuid and op = 'ERASE'",
-    )
-    .bind(&cur.chain)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .collect();
+    let named = redactions(pool, &cur.chain).await?;
     loop {
         let rows = sqlx::query(
             "select seq, prev_hash, hash, concat_ws('|', chain::text, seq::text, coalesce(org_id::text, ''), \
@@ -177,8 +168,15 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
                     digest
                 }
                 (Some(digest), None) => {
-                    if !named.contains(&seq) {
-                        broken("its changes were removed, but no erasure names it".into());
+                    match named.get(&seq) {
+                        None => broken("its changes were removed, but no erasure names it".into()),
+                        Some(columns)
+                            if serde_json::from_str::<Value>(&changes).ok()
+                                != Some(json!({ "redacted": columns })) =>
+                        {
+                            broken("its changes differ from what its erasure recorded".into())
+                        }
+                        Some(_) => {}
                     }
                     digest
                 }
@@ -204,6 +202,39 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
         });
     }
     Ok(())
+}
+
+/// The entries of `chain` its erasures redacted, with the columns each recorded: named by an
+/// `ERASE` entry whose salted digest still matches its changes (the walk checks its hash), and only
+/// entries before it.
+async fn redactions(pool: &PgPool, chain: &str) -> sqlx::Result<HashMap<i64, Value>> {
+    let erasures: Vec<(i64, String, Vec<u8>, String)> = sqlx::query_as(
+        "select seq, changes::text, changes_salt, changes_digest from private.audit_log \
+         where chain = $1::uuid and op = 'ERASE' and changes_salt is not null and changes_digest is not null",
+    )
+    .bind(chain)
+    .fetch_all(pool)
+    .await?;
+    let mut named = HashMap::new();
+    for (seq, changes, salt, digest) in erasures {
+        if changes_digest(&salt, &changes) != digest {
+            continue;
+        }
+        let Ok(Value::Object(changes)) = serde_json::from_str::<Value>(&changes) else {
+            continue;
+        };
+        let Some(Value::Object(redacted)) = changes.get("redacted") else {
+            continue;
+        };
+        for (entry, columns) in redacted {
+            if let Ok(entry) = entry.parse::<i64>()
+                && entry < seq
+            {
+                named.insert(entry, columns.clone());
+            }
+        }
+    }
+    Ok(named)
 }
 
 /// Removes entries older than `days` days (whole chain prefixes); returns how many.

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use bizbase::ops::audit;
+use bizbase::ops::{audit, subject};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -410,6 +410,12 @@ async fn chains_of_the_old_form_are_rehashed_when_intact_and_left_when_not(pool:
     .fetch_all(&pool)
     .await
     .unwrap();
+    // The chain left in the old form goes on with salted entries.
+    sqlx::query("select private.audit_append($1, 'contacts', 'row-4', 'INSERT', '{\"new\": {}}')")
+        .bind(forged)
+        .execute(&pool)
+        .await
+        .unwrap();
     let after = audit::verify(&pool).await.unwrap();
 
     assert!(
@@ -427,4 +433,84 @@ async fn chains_of_the_old_form_are_rehashed_when_intact_and_left_when_not(pool:
         "the forgery is still found"
     );
     assert_eq!(after.breaks[0].seq, 2);
+}
+
+#[sqlx::test]
+async fn a_redaction_dressed_up_after_an_erasure_is_found(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    subject::erase(&w.app.state.config, pool, "customer@a.test", None)
+        .await
+        .unwrap();
+    let erased = audit::verify(pool).await.unwrap();
+    let chain = w.a.to_string();
+    let at = |sql: &str| {
+        let sql = sql.replace("{chain}", &chain);
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    };
+    let redacted = at(
+        "select min(seq) from private.audit_log where chain = '{chain}' and changes_salt is null",
+    )
+    .await;
+    let erase =
+        at("select seq from private.audit_log where chain = '{chain}' and op = 'ERASE'").await;
+    let payment = at("select min(seq) from private.audit_log where chain = '{chain}' and table_name = 'payments'").await;
+
+    // A redacted entry given other changes.
+    tamper(
+        pool,
+        &format!(
+            "update private.audit_log set changes = '{{\"redacted\": [\"forged\"]}}' \
+             where chain = '{chain}' and seq = {redacted}"
+        ),
+    )
+    .await;
+    let altered = audit::verify(pool).await.unwrap();
+    // The erasure's own entry turned into a redaction that names itself and a payment.
+    tamper(
+        pool,
+        &format!(
+            "update private.audit_log set changes_salt = null, \
+               changes = jsonb_build_object('redacted', jsonb_build_object('{erase}', '[]'::jsonb, '{payment}', '[]'::jsonb)) \
+             where chain = '{chain}' and seq = {erase}; \
+             update private.audit_log set changes_salt = null, changes = '{{\"redacted\": []}}' \
+             where chain = '{chain}' and seq = {payment}"
+        ),
+    )
+    .await;
+    let forged = audit::verify(pool).await.unwrap();
+    let found = |v: &audit::Verification, seq: i64, reason: &str| {
+        v.breaks
+            .iter()
+            .any(|b| b.chain == chain && b.seq == seq && b.reason.contains(reason))
+    };
+
+    assert!(erased.intact(), "{:?}", erased.breaks);
+    assert!(redacted < erase, "the erasure named an earlier entry");
+    assert_eq!(altered.breaks.len(), 1, "{:?}", altered.breaks);
+    assert!(found(
+        &altered,
+        redacted,
+        "differ from what its erasure recorded"
+    ));
+    assert!(
+        found(&forged, erase, "no erasure names it"),
+        "{:?}",
+        forged.breaks
+    );
+    assert!(
+        found(&forged, payment, "no erasure names it"),
+        "{:?}",
+        forged.breaks
+    );
+    assert!(
+        found(&forged, redacted, "no erasure names it"),
+        "its erasure's record is gone with it: {:?}",
+        forged.breaks
+    );
 }
