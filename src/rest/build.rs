@@ -67,6 +67,16 @@ pub struct Embeds {
     pub inner: Vec<String>,
     /// `(key, expression, to_one)` of each embedded resource.
     pub exprs: Vec<(String, String, bool)>,
+    /// `left join lateral …` clauses the level's `from` needs: one per spread relation, whose
+    /// columns the select list reads from it.
+    pub laterals: Vec<String>,
+}
+
+impl Embeds {
+    /// The lateral joins to write after the level's table and alias (empty, or a leading space).
+    pub fn joins(&self) -> String {
+        self.laterals.iter().map(|j| format!(" {j}")).collect()
+    }
 }
 
 /// `select` list of one level; records what it embedded in `out`.
@@ -108,18 +118,24 @@ pub fn select_list(
                     if *join == Join::Inner {
                         out_embeds.inner.push(format!("exists ({})", body.text));
                     }
+                    // The relation's rows are read once, in a lateral join, whatever the number
+                    // of columns it adds.
+                    let (row, joined) = (&body.row, sql.alias());
+                    let mut columns = Vec::new();
                     for name in output_names(cache, rel.target, items)? {
-                        let (row, col) = (&body.row, ident(&name));
-                        let expr = if rel.to_one {
-                            format!("(select {row}.{col} from ({}) {row})", body.text)
+                        let col = ident(&name);
+                        columns.push(if rel.to_one {
+                            format!("{row}.{col}")
                         } else {
-                            format!(
-                                "coalesce((select json_agg({row}.{col}) from ({}) {row}), '[]'::json)",
-                                body.text
-                            )
-                        };
-                        out.push(format!("{expr} as {col}"));
+                            format!("coalesce(json_agg({row}.{col}), '[]'::json) as {col}")
+                        });
+                        out.push(format!("{joined}.{col} as {col}"));
                     }
+                    out_embeds.laterals.push(format!(
+                        "left join lateral (select {} from ({}) {row}) {joined} on true",
+                        columns.join(", "),
+                        body.text
+                    ));
                     continue;
                 }
                 let expr = embed(sql, cache, query, level, &rel, &path, items)?;
@@ -220,8 +236,9 @@ fn embed_body(
     let from = qualified(&child.table.schema, &child.table.name);
     let row = sql.alias();
     let text = format!(
-        "select {list} from {from} {} where {}{}{}",
+        "select {list} from {from} {}{} where {}{}{}",
         child.alias,
+        embeds.joins(),
         conds.join(" and "),
         order_by(sql, &child, &mods.order)?,
         paging(&mods),

@@ -68,6 +68,8 @@ pub fn page_sql(
     let limit = mods.limit.unwrap_or(max_rows).min(max_rows);
     let offset = mods.offset.unwrap_or(0);
     let source = format!("from {from} {}{where_}", level.alias);
+    // The page reads spread relations through lateral joins; counts need only the parents.
+    let page_source = format!("from {from} {}{}{where_}", level.alias, embeds.joins());
     let total = match count {
         Some(Count::Exact) => format!("(select count(*) {source})"),
         Some(Count::Estimated) => format!(
@@ -80,7 +82,7 @@ pub fn page_sql(
         .then(|| format!("explain (format json) select 1 {source}"));
     Ok(Page {
         text: format!(
-            "with pgrst_source as (select {list} {source}{order} limit {limit} offset {offset}) \
+            "with pgrst_source as (select {list} {page_source}{order} limit {limit} offset {offset}) \
              select {total}, coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source"
         ),
         estimate,

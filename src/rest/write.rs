@@ -228,8 +228,9 @@ fn statement(
         format!(" where {}", embeds.inner.join(" and "))
     };
     Ok(format!(
-        "with pgrst_write as ({write} returning {alias}.*), pgrst_source as (select {list} from pgrst_write {alias}{filter}) \
-         select (select count(*) from pgrst_write), coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source"
+        "with pgrst_write as ({write} returning {alias}.*), pgrst_source as (select {list} from pgrst_write {alias}{}{filter}) \
+         select (select count(*) from pgrst_write), coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source",
+        embeds.joins()
     ))
 }
 

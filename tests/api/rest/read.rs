@@ -1024,3 +1024,54 @@ async fn a_spread_of_an_unknown_relation_names_it(pool: PgPool) {
 
     r.error(400, "PGRST200");
 }
+
+#[sqlx::test]
+async fn spreads_work_nested_in_an_embed_with_a_count_and_in_a_writes_answer(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let nested = app
+        .get(
+            "/authors",
+            &[
+                ("select", "name,books(title,...authors(country))"),
+                ("books.order", "id"),
+                ("id", "eq.1"),
+            ],
+        )
+        .await;
+    let counted = send(
+        app.anon(
+            Method::GET,
+            "/books",
+            &[("select", "id,...authors(name)"), ("id", "lte.3")],
+        )
+        .header("prefer", "count=exact"),
+    )
+    .await;
+    let written = send(
+        app.anon(
+            Method::POST,
+            "/books",
+            &[("select", "title,...authors(writer:name,country)")],
+        )
+        .header("prefer", "return=representation")
+        .json(&json!({"title": "Lambda", "author_id": 2})),
+    )
+    .await;
+
+    assert_eq!(nested.status, 200, "{}", nested.text);
+    assert_eq!(
+        nested.json(),
+        json!([{"name": "Ada", "books": [
+            {"title": "Alpha", "country": "UK"},
+            {"title": "Beta", "country": "UK"}
+        ]}])
+    );
+    assert_eq!(counted.status, 200, "{}", counted.text);
+    assert_eq!(counted.header("content-range"), Some("0-2/3"));
+    assert_eq!(written.status, 201, "{}", written.text);
+    assert_eq!(
+        written.json(),
+        json!([{"title": "Lambda", "writer": "Brian", "country": "US"}])
+    );
+}
