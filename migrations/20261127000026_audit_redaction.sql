@@ -189,6 +189,14 @@ as $$
           select jsonb_object_keys(case when jsonb_typeof(p_changes -> 'old') = 'object' then p_changes -> 'old' else '{}' end)) x(k)
 $$;
 
+-- The invitations sent to the person's address (within `p_org`, if given).
+create or replace function private.subject_invitations(p_email text, p_org uuid) returns uuid[]
+language sql stable security definer set search_path = ''
+as $$
+    select array(select i.id from public.org_invitations i
+                 where i.email = lower(trim(p_email)) and (p_org is null or i.org_id = p_org))
+$$;
+
 -- Erasure as before (20261126000017), and: the audit entries about the rows it anonymizes are
 -- redacted (before the anonymizing updates, which record only column names), each chain's `ERASE`
 -- entry names them, the invitations sent to their address are deleted, and the person's sign-in
@@ -204,8 +212,7 @@ declare
     v_org uuid;
     v_redacted jsonb;
     v_unredactable bigint;
-    v_invitations uuid[] := array(select i.id from public.org_invitations i
-                                  where i.email = lower(trim(p_email)) and (p_org is null or i.org_id = p_org));
+    v_invitations uuid[] := private.subject_invitations(p_email, p_org);
     n_contacts bigint; n_messages bigint; n_tickets bigint; n_leads bigint; n_events bigint; n_customers bigint;
     n_invitations bigint;
 begin
@@ -308,8 +315,7 @@ language plpgsql stable security definer set search_path = ''
 as $$
 declare
     v_doc jsonb := private.subject_export(p_email, p_org);
-    v_invitations uuid[] := array(select i.id from public.org_invitations i
-                                  where i.email = lower(trim(p_email)) and (p_org is null or i.org_id = p_org));
+    v_invitations uuid[] := private.subject_invitations(p_email, p_org);
 begin
     return v_doc || jsonb_build_object(
         'files', (
