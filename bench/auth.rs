@@ -32,6 +32,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-42";
 const PASSWORD: &str = "correct-horse-battery-staple";
+/// The name of the load generator's thread: it runs apart from the server's runtime, so the CPU it
+/// takes is counted apart from what serving a login takes.
+const CLIENT_THREAD: &str = "bench-client";
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -40,8 +43,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// CPU seconds used so far by this process (server, client and hashing threads) and by every
-/// PostgreSQL process (the backends serving it, the WAL writer), from `/proc` (USER_HZ ticks).
+/// CPU seconds used so far by this process (server, load generator and hashing threads) and by
+/// every PostgreSQL process (the backends serving it, the WAL writer), from `/proc` (USER_HZ ticks).
 /// On a shared virtual machine the wall-clock rates drift by ±15 % between phases; CPU time spent
 /// per operation does not depend on what else the host runs.
 fn cpu_seconds() -> f64 {
@@ -52,12 +55,21 @@ fn cpu_seconds() -> f64 {
 /// CPU seconds used so far, by who used them.
 #[derive(Clone, Copy)]
 struct Cpu {
-    /// This process: server, client and hashing threads.
+    /// This process: server, load generator and hashing threads.
     own: f64,
     /// The server's hashing threads (`bizbase-hasher-N`), a part of `own`.
     hashing: f64,
+    /// The load generator's thread ([`CLIENT_THREAD`]), a part of `own`.
+    client: f64,
     /// Every PostgreSQL process.
     postgres: f64,
+}
+
+impl Cpu {
+    /// What the server side used: everything but the load generator.
+    fn server(self) -> f64 {
+        self.own - self.client + self.postgres
+    }
 }
 
 impl std::ops::Sub for Cpu {
@@ -66,6 +78,7 @@ impl std::ops::Sub for Cpu {
         Cpu {
             own: self.own - o.own,
             hashing: self.hashing - o.hashing,
+            client: self.client - o.client,
             postgres: self.postgres - o.postgres,
         }
     }
@@ -96,10 +109,12 @@ fn cpu_split() -> Cpu {
         .and_then(|s| ticks(&s))
         .unwrap_or(0);
     let hashing = sum("/proc/self/task", |c| c.starts_with("bizbase-hasher"));
+    let client = sum("/proc/self/task", |c| c == CLIENT_THREAD);
     let postgres = sum("/proc", |c| c == "postgres");
     Cpu {
         own: own as f64 / 100.0,
         hashing: hashing as f64 / 100.0,
+        client: client as f64 / 100.0,
         postgres: postgres as f64 / 100.0,
     }
 }
@@ -283,18 +298,19 @@ fn login_op(
     }
 }
 
-/// Runs `clients` loops of `op` for `secs`; returns successful operations per second.
-async fn load<F, Fut>(clients: usize, secs: u64, op: F) -> f64
+/// Runs `clients` loops of `op` for `secs` on the load generator's runtime `on`; returns
+/// successful operations per second.
+async fn load<F, Fut>(on: &tokio::runtime::Handle, clients: usize, secs: u64, op: F) -> f64
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let op = op.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(on.spawn(async move {
             let mut ok = 0u64;
             while Instant::now() < deadline {
                 if op(c).await {
@@ -311,8 +327,21 @@ where
     total as f64 / start.elapsed().as_secs_f64()
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The load generator on one thread of its own; the server on a runtime built the way
+    // `bizbase serve` builds its own (src/main.rs).
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(CLIENT_THREAD)
+        .enable_all()
+        .build()?;
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    server.block_on(run(client.handle().clone()))
+}
+
+async fn run(client: tokio::runtime::Handle) -> anyhow::Result<()> {
     let base = std::env::var("DATABASE_URL")
         .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/test shows how)"))?;
     let secs = env_u64("BENCH_SECS", 4);
@@ -370,12 +399,11 @@ async fn main() -> anyhow::Result<()> {
         let cpu = (cpu_seconds() - c0) / (rate * t0.elapsed().as_secs_f64());
         (rate, cpu)
     };
-    let mut ratios = Vec::with_capacity(rounds);
-    let mut cpu_ratios = Vec::with_capacity(rounds);
+    let (mut ratios, mut cpu_ratios, mut server_ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut before = ceiling_phase();
     for round in 1..=rounds {
         let (t1, cpu1) = (Instant::now(), cpu_split());
-        let logins = load(clients, secs, login.clone()).await;
+        let logins = load(&client, clients, secs, login.clone()).await;
         let (t2, cpu2) = (Instant::now(), cpu_split());
         let after = ceiling_phase();
         let ceiling = f64::midpoint(before.0, after.0);
@@ -386,27 +414,36 @@ async fn main() -> anyhow::Result<()> {
         let cpu_per_login = (used.own + used.postgres) / n;
         let ratio = 100.0 * logins / ceiling;
         let cpu_ratio = 100.0 * cpu_per_hash / cpu_per_login;
+        // Without the load generator, whose CPU a deployment's clients spend on their own machines.
+        let server_ratio = 100.0 * cpu_per_hash * n / used.server();
         println!(
             "round {round}: argon2id alone {ceiling:6.1} verifications/s (before {:.1}, after {:.1}); logins via /auth/v1/token {logins:6.1} /s ({ratio:.0} %); \
-             CPU per verification {:.2} ms, per login {:.2} ms: hashing {:.2}, PostgreSQL {:.2}, the rest {:.2} ({cpu_ratio:.0} %)",
+             CPU per verification {:.2} ms, per login {:.2} ms: hashing {:.2}, PostgreSQL {:.2}, the rest of the server {:.2}, the load generator {:.2} \
+             ({cpu_ratio:.0} %; {server_ratio:.0} % without the load generator)",
             before.0,
             after.0,
             1000.0 * cpu_per_hash,
             1000.0 * cpu_per_login,
             1000.0 * used.hashing / n,
             1000.0 * used.postgres / n,
-            1000.0 * (used.own - used.hashing) / n,
+            1000.0 * (used.own - used.hashing - used.client) / n,
+            1000.0 * used.client / n,
         );
         ratios.push(ratio);
         cpu_ratios.push(cpu_ratio);
+        server_ratios.push(server_ratio);
         before = after;
     }
-    ratios.sort_by(f64::total_cmp);
-    cpu_ratios.sort_by(f64::total_cmp);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     println!(
-        "logins as a share of the argon2id ceiling (median of {rounds}): {:.1} % by wall-clock rates, {:.1} % by CPU per operation",
-        ratios[rounds / 2],
-        cpu_ratios[rounds / 2]
+        "logins as a share of the argon2id ceiling (median of {rounds}): {:.1} % by wall-clock rates, {:.1} % by CPU per operation, \
+         {:.1} % by the server's CPU per operation (without the load generator)",
+        median(ratios),
+        median(cpu_ratios),
+        median(server_ratios),
     );
 
     // The rest of a login: the same logins through a second server on the same pool settings and
@@ -427,14 +464,17 @@ async fn main() -> anyhow::Result<()> {
             &light_users,
         );
         let (t1, cpu1) = (Instant::now(), cpu_split());
-        let rate = load(clients, secs, op).await;
+        let rate = load(&client, clients, secs, op).await;
         let (t2, cpu2) = (Instant::now(), cpu_split());
         let used = cpu2 - cpu1;
         let n = rate * (t2 - t1).as_secs_f64();
         println!(
-            "the rest of a login (argon2id at 8 KiB, one pass): {rate:.0} logins/s, {:.0} µs of CPU each, of which PostgreSQL {:.0} µs",
+            "the rest of a login (argon2id at 8 KiB, one pass): {rate:.0} logins/s, {:.0} µs of CPU each: PostgreSQL {:.0} µs, \
+             the rest of the server {:.0} µs, the load generator {:.0} µs",
             1e6 * (used.own + used.postgres) / n,
-            1e6 * used.postgres / n
+            1e6 * used.postgres / n,
+            1e6 * (used.own - used.client) / n,
+            1e6 * used.client / n,
         );
         light_pool.close().await;
     }
@@ -482,7 +522,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
-    let refreshes = load(clients, secs, refresh).await;
+    let refreshes = load(&client, clients, secs, refresh).await;
     println!("refresh-token rotations:       {refreshes:8.1} refreshes/s");
 
     pool.close().await;
