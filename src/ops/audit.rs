@@ -1,22 +1,35 @@
 //! The audit log's integrity and retention. `verify` walks every chain of `private.audit_log` and
 //! recomputes each entry's hash in Rust from the stored fields — independently of the SQL that
-//! wrote it — so an edited, inserted, removed or truncated entry is found. An entry's hash covers
-//! a salted digest of its changes (migration 20261127000026), which `verify` recomputes while the
-//! salt is kept; an erasure redacts an entry by dropping its values and salt, and names it (with
-//! the columns it keeps listed) in its own `ERASE` entry, so a redaction no intact erasure names,
-//! or one whose changes differ from that record, is a break too. Entries of a chain that did
-//! not verify when that migration ran keep the older form (the changes themselves hashed).
-//! `prune` applies the retention setting through `private.audit_prune`, which re-anchors each
-//! chain.
+//! wrote it — so an edited, inserted, removed or truncated entry is found.
+//!
+//! An entry's hash covers a digest of its changes. Since migration 20261127000027 that digest is
+//! built from one salted digest per value (a "leaf": a column of `old` or `new`, or another
+//! top-level key), the salts derived from a seed kept with the entry. An erasure removes the
+//! values of the columns it anonymizes, drops the seed and keeps the salt of every value left and
+//! the digest of every value removed (`changes_leaves`), so the kept values still verify and the
+//! removed ones cannot be guessed from their digests. It names each redacted entry, with the
+//! columns removed, in its own `ERASE` entry: a redaction no intact, later erasure names, or one
+//! that removed other columns, is a break too.
+//!
+//! Older forms stay verifiable: one salted digest of the whole changes (20261127000026), redacted
+//! whole (`{"redacted": [columns]}`, salt dropped); and the changes hashed verbatim (chains that
+//! did not verify when digests came). `prune` applies the retention setting through
+//! `private.audit_prune`, which re-anchors each chain.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 
-use crate::jobs::task::Task;
+use crate::{
+    auth::crypto::{hex, unhex},
+    jobs::task::Task,
+};
 
 /// What a verification found.
 #[derive(Debug, Default, Serialize)]
@@ -74,8 +87,80 @@ fn changes_digest(salt: &[u8], changes: &str) -> String {
         .finalize())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A leaf's salt: SHA-256 over `seed path`.
+fn leaf_salt(seed: &[u8], path: &str) -> Vec<u8> {
+    Sha256::new()
+        .chain_update(seed)
+        .chain_update(path.as_bytes())
+        .finalize()
+        .to_vec()
+}
+
+/// A leaf's digest: SHA-256 over `salt '|' value`, hex-encoded.
+fn leaf_digest(salt: &[u8], value: &str) -> String {
+    changes_digest(salt, value)
+}
+
+/// The digest of changes from their leaves' digests: SHA-256 over the lines `path=digest`, sorted
+/// by path bytewise and joined by newlines.
+fn leaves_digest(mut lines: Vec<(&str, String)>) -> String {
+    lines.sort();
+    let text: Vec<String> = lines.iter().map(|(p, d)| format!("{p}={d}")).collect();
+    hex(&Sha256::digest(text.join("\n").as_bytes()))
+}
+
+/// The digest of a seeded entry's changes, from its `leaves` (`(path, value)`).
+fn seeded_digest(seed: &[u8], leaves: &[(String, String)]) -> String {
+    leaves_digest(
+        leaves
+            .iter()
+            .map(|(p, v)| (p.as_str(), leaf_digest(&leaf_salt(seed, p), v)))
+            .collect(),
+    )
+}
+
+/// The digest of a redacted entry's changes — its kept `leaves` with their salts from `record`
+/// (`changes_leaves`), the removed ones with their digests — and the columns removed; or what is
+/// wrong with the record.
+fn redacted_digest(
+    leaves: &[(String, String)],
+    record: &Value,
+) -> Result<(String, BTreeSet<String>), &'static str> {
+    let Value::Object(record) = record else {
+        return Err("its record of removed values is not an object");
+    };
+    let mut lines = Vec::with_capacity(record.len());
+    for (path, value) in leaves {
+        let salt = record
+            .get(path)
+            .and_then(|r| r.get("salt"))
+            .and_then(Value::as_str)
+            .and_then(unhex)
+            .ok_or("a value it keeps has no salt")?;
+        lines.push((path.as_str(), leaf_digest(&salt, value)));
+    }
+    let mut removed = BTreeSet::new();
+    for (path, r) in record {
+        if leaves.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        let digest = r
+            .get("digest")
+            .and_then(Value::as_str)
+            .ok_or("a value was removed without its digest")?;
+        let column = match serde_json::from_str::<Vec<String>>(path) {
+            Ok(keys) if keys.len() == 2 => keys[1].clone(),
+            _ => return Err("a value was removed that is no column"),
+        };
+        removed.insert(column);
+        lines.push((path.as_str(), digest.to_owned()));
+    }
+    Ok((leaves_digest(lines), removed))
+}
+
+/// The column names of an erasure's record of an entry (`["email", …]`).
+fn column_set(named: &Value) -> Option<BTreeSet<String>> {
+    serde_json::from_value(named.clone()).ok()
 }
 
 /// Walks every chain and recomputes every hash.
@@ -116,16 +201,94 @@ pub async fn verify(pool: &PgPool) -> sqlx::Result<Verification> {
 /// Entries read per round trip.
 const PAGE: i64 = 5_000;
 
+/// The leaves of an entry's `changes` as a JSON array of `[path, value as text]` (null for the
+/// forms without leaves). The definition of migration 20261127000027, restated here so that a
+/// verification does not rely on functions the database holds.
+const LEAVES: &str = "case when changes_seed is not null or changes_leaves is not null then \
+    coalesce((select json_agg(json_build_array(l.p, l.v)) from ( \
+        select jsonb_build_array(t.key, c.key)::text p, c.value::text v \
+          from jsonb_each(case when jsonb_typeof(changes) = 'object' then changes else '{}' end) t \
+         cross join lateral jsonb_each(case when jsonb_typeof(t.value) = 'object' then t.value else '{}' end) c \
+        union all select jsonb_build_array(t.key)::text, t.value::text \
+          from jsonb_each(case when jsonb_typeof(changes) = 'object' then changes else '{}' end) t \
+         where jsonb_typeof(t.value) <> 'object' \
+        union all select '[]', changes::text where jsonb_typeof(changes) <> 'object') l), '[]')::text end";
+
+/// An entry's changes as stored, in whichever form they are.
+struct Changes {
+    /// `changes::text`.
+    text: String,
+    /// The leaves (`(path, value)`), for the seeded forms.
+    leaves: Vec<(String, String)>,
+    seed: Option<Vec<u8>>,
+    /// `changes_leaves`: what a redaction of a seeded entry kept.
+    record: Option<Value>,
+    salt: Option<Vec<u8>>,
+}
+
+impl Changes {
+    /// Reads the changes from the columns `changes::text, LEAVES, changes_seed,
+    /// changes_leaves::text, changes_salt` starting at `at`.
+    fn read(row: &sqlx::postgres::PgRow, at: usize) -> sqlx::Result<Self> {
+        let leaves: Option<String> = row.try_get(at + 1)?;
+        let record: Option<String> = row.try_get(at + 3)?;
+        Ok(Self {
+            text: row.try_get(at)?,
+            leaves: leaves
+                .and_then(|l| serde_json::from_str(&l).ok())
+                .unwrap_or_default(),
+            seed: row.try_get(at + 2)?,
+            record: record.and_then(|r| serde_json::from_str(&r).ok()),
+            salt: row.try_get(at + 4)?,
+        })
+    }
+
+    /// Whether the changes are intact (not redacted) and match `digest`.
+    fn intact_and_match(&self, digest: &str) -> bool {
+        match (&self.seed, &self.salt) {
+            (Some(seed), _) => seeded_digest(seed, &self.leaves) == digest,
+            (None, Some(salt)) => changes_digest(salt, &self.text) == digest,
+            (None, None) => false,
+        }
+    }
+
+    /// What is wrong with the changes of entry `seq` against their `digest`, given the redactions
+    /// the chain's erasures `named`.
+    fn fault(&self, seq: i64, digest: &str, named: &HashMap<i64, Value>) -> Option<&'static str> {
+        const MISMATCH: &str = "its changes do not match their digest";
+        const DIFFERENT: &str = "its changes differ from what its erasure recorded";
+        if self.seed.is_some() || self.salt.is_some() {
+            return (!self.intact_and_match(digest)).then_some(MISMATCH);
+        }
+        let Some(columns) = named.get(&seq) else {
+            return Some("its values were removed, but no erasure names it");
+        };
+        match &self.record {
+            // A seeded entry, redacted column by column.
+            Some(record) => match redacted_digest(&self.leaves, record) {
+                Err(reason) => Some(reason),
+                Ok((d, _)) if d != digest => Some(MISMATCH),
+                Ok((_, removed)) => (column_set(columns) != Some(removed)).then_some(DIFFERENT),
+            },
+            // An entry of 0026's form, redacted whole.
+            None => (serde_json::from_str::<Value>(&self.text).ok()
+                != Some(json!({ "redacted": columns })))
+            .then_some(DIFFERENT),
+        }
+    }
+}
+
 async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::Result<()> {
     let named = redactions(pool, &cur.chain).await?;
     loop {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "select seq, prev_hash, hash, concat_ws('|', chain::text, seq::text, coalesce(org_id::text, ''), \
                coalesce(actor_id::text, ''), coalesce(actor_role, ''), table_name, coalesce(row_id, ''), op), \
-               changes::text, changes_salt, changes_digest, concat_ws('|', coalesce(request_id, ''), \
-               to_char(at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) \
-             from private.audit_log where chain = $1::uuid and seq > $2 order by seq limit $3",
-        )
+               changes_digest, concat_ws('|', coalesce(request_id, ''), \
+               to_char(at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')), \
+               changes::text, {LEAVES}, changes_seed, changes_leaves::text, changes_salt \
+             from private.audit_log where chain = $1::uuid and seq > $2 order by seq limit $3"
+        )))
         .bind(&cur.chain)
         .bind(cur.seq)
         .bind(PAGE)
@@ -137,10 +300,9 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
             let prev: String = row.try_get(1)?;
             let hash: String = row.try_get(2)?;
             let head: String = row.try_get(3)?;
-            let changes: String = row.try_get(4)?;
-            let salt: Option<Vec<u8>> = row.try_get(5)?;
-            let digest: Option<String> = row.try_get(6)?;
-            let tail: String = row.try_get(7)?;
+            let digest: Option<String> = row.try_get(4)?;
+            let tail: String = row.try_get(5)?;
+            let changes = Changes::read(&row, 6)?;
             out.entries += 1;
             let mut broken = |reason: String| {
                 out.breaks.push(Break {
@@ -159,24 +321,11 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
             if prev != cur.hash {
                 broken("does not link to the previous entry".into());
             }
-            let content = match (digest, salt) {
-                (None, _) => changes,
-                (Some(digest), Some(salt)) => {
-                    if changes_digest(&salt, &changes) != digest {
-                        broken("its changes do not match their digest".into());
-                    }
-                    digest
-                }
-                (Some(digest), None) => {
-                    match named.get(&seq) {
-                        None => broken("its changes were removed, but no erasure names it".into()),
-                        Some(columns)
-                            if serde_json::from_str::<Value>(&changes).ok()
-                                != Some(json!({ "redacted": columns })) =>
-                        {
-                            broken("its changes differ from what its erasure recorded".into())
-                        }
-                        Some(_) => {}
+            let content = match digest {
+                None => changes.text,
+                Some(digest) => {
+                    if let Some(reason) = changes.fault(seq, &digest, &named) {
+                        broken(reason.into());
                     }
                     digest
                 }
@@ -205,22 +354,25 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
 }
 
 /// The entries of `chain` its erasures redacted, with the columns each recorded: named by an
-/// `ERASE` entry whose salted digest still matches its changes (the walk checks its hash), and only
+/// `ERASE` entry whose changes still match their digest (the walk checks its hash), and only
 /// entries before it.
 async fn redactions(pool: &PgPool, chain: &str) -> sqlx::Result<HashMap<i64, Value>> {
-    let erasures: Vec<(i64, String, Vec<u8>, String)> = sqlx::query_as(
-        "select seq, changes::text, changes_salt, changes_digest from private.audit_log \
-         where chain = $1::uuid and op = 'ERASE' and changes_salt is not null and changes_digest is not null",
-    )
+    let erasures = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select seq, changes_digest, changes::text, {LEAVES}, changes_seed, changes_leaves::text, changes_salt \
+         from private.audit_log where chain = $1::uuid and op = 'ERASE' and changes_digest is not null"
+    )))
     .bind(chain)
     .fetch_all(pool)
     .await?;
     let mut named = HashMap::new();
-    for (seq, changes, salt, digest) in erasures {
-        if changes_digest(&salt, &changes) != digest {
+    for row in erasures {
+        let seq: i64 = row.try_get(0)?;
+        let digest: String = row.try_get(1)?;
+        let changes = Changes::read(&row, 2)?;
+        if !changes.intact_and_match(&digest) {
             continue;
         }
-        let Ok(Value::Object(changes)) = serde_json::from_str::<Value>(&changes) else {
+        let Ok(Value::Object(changes)) = serde_json::from_str::<Value>(&changes.text) else {
             continue;
         };
         let Some(Value::Object(redacted)) = changes.get("redacted") else {
@@ -267,7 +419,12 @@ pub fn retention(pool: PgPool, days: Option<u32>) -> Task {
 
 #[cfg(test)]
 mod tests {
-    use super::{changes_digest, entry_hash};
+    use serde_json::json;
+
+    use super::{
+        Value, changes_digest, entry_hash, hex, leaf_digest, leaf_salt, redacted_digest,
+        seeded_digest,
+    };
 
     #[test]
     fn an_entry_hash_covers_the_previous_hash_and_the_content() {
@@ -298,5 +455,53 @@ mod tests {
             d,
             "eab4803ba0524f7c00092fc834c486687d8bf4e20916cd66ad9afd2feeb3c976"
         );
+    }
+
+    fn leaves() -> Vec<(String, String)> {
+        vec![
+            (r#"["new", "a"]"#.into(), "1".into()),
+            (r#"["new", "email"]"#.into(), r#""p@x""#.into()),
+        ]
+    }
+
+    #[test]
+    fn a_seeded_digest_matches_postgresql() {
+        // select private.audit_seeded_digest('\x0102', '{"new": {"a": 1, "email": "p@x"}}')
+        assert_eq!(
+            seeded_digest(&[1, 2], &leaves()),
+            "dffa23eda1efda546a534f538091bc1ac0fea7977829e2394f149da18b7cff2d"
+        );
+        let mut changed = leaves();
+        changed[1].1 = r#""q@x""#.into();
+        assert_ne!(
+            seeded_digest(&[1, 2], &changed),
+            seeded_digest(&[1, 2], &leaves())
+        );
+    }
+
+    #[test]
+    fn a_redacted_entry_keeps_its_digest_and_names_what_it_removed() {
+        let (seed, all) = (&[1, 2], leaves());
+        let salt = |p: &str| hex(&leaf_salt(seed, p));
+        let record = json!({
+            r#"["new", "a"]"#: { "salt": salt(&all[0].0) },
+            r#"["new", "email"]"#: { "digest": leaf_digest(&leaf_salt(seed, &all[1].0), &all[1].1) },
+        });
+        let kept = &all[..1];
+
+        let (digest, removed) = redacted_digest(kept, &record).unwrap();
+        let mut edited = kept.to_vec();
+        edited[0].1 = "2".into();
+        let without_salt = json!({ r#"["new", "email"]"#: record[r#"["new", "email"]"#].clone() });
+
+        assert_eq!(digest, seeded_digest(seed, &all));
+        assert_eq!(removed.into_iter().collect::<Vec<_>>(), ["email"]);
+        assert_ne!(
+            redacted_digest(&edited, &record).unwrap().0,
+            digest,
+            "a kept value still counts"
+        );
+        assert!(redacted_digest(kept, &without_salt).is_err());
+        assert!(redacted_digest(kept, &Value::Null).is_err());
     }
 }

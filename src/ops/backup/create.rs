@@ -19,9 +19,10 @@ use tokio::io::AsyncReadExt;
 use super::{
     archive::{ArchiveWriter, BackupKey, CHUNK},
     dump::{self, Connection},
-    manifest::{self, DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, ObjectSum, hex},
+    manifest::{self, DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, ObjectSum},
 };
 use crate::{
+    auth::crypto::hex,
     config::Config,
     db::Database,
     storage::store::{self, location},

@@ -15,11 +15,6 @@ pub const MANIFEST_ENTRY: &str = "manifest.json";
 /// The schemas whose tables are counted (and so compared by `backup verify`).
 pub const SCHEMAS: &[&str] = &["public", "auth", "storage", "private"];
 
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The archive entry holding the blob of `version`.
 pub fn blob_entry(version: &str) -> String {
     format!("blobs/{version}")

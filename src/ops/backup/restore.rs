@@ -24,10 +24,10 @@ use super::{
     archive::{BackupKey, ChunkReader, eof_is_damage, read_entry_header},
     destination::{Destination, Local},
     dump::{self, Target},
-    manifest::{DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, blob_entry, hex},
+    manifest::{DUMP_ENTRY, FileSum, MANIFEST_ENTRY, Manifest, blob_entry},
 };
 use crate::{
-    auth::crypto::random_token,
+    auth::crypto::{hex, random_token},
     config::Config,
     db::Database,
     storage::store::{self, location},

@@ -18,10 +18,15 @@ use sqlx::postgres::PgPoolOptions;
 
 use super::{
     dump::{self, Connection, Target},
-    manifest::{hex, row_counts},
+    manifest::row_counts,
     restore::{Source, Unpacked, load_database, open_archive, put_blobs},
 };
-use crate::{auth::crypto::random_bytes, config::Config, db::Database, storage::store::location};
+use crate::{
+    auth::crypto::{hex, random_bytes},
+    config::Config,
+    db::Database,
+    storage::store::location,
+};
 
 /// The outcome of a drill.
 #[derive(Debug, Serialize)]

@@ -340,17 +340,20 @@ async fn a_redaction_no_erasure_names_is_found_and_nothing_else_may_change_with_
         }
     };
 
-    // The redaction path may change the changes and drop the salt, nothing more.
-    let with_hash = redact("changes = '{}', changes_salt = null, hash = repeat('f', 64)").await;
-    let kept_salt = redact("changes = '{}'").await;
+    // The redaction path may change the changes, drop the seed and record the leaves, nothing more.
+    let with_hash = redact(
+        "changes = '{}', changes_seed = null, changes_leaves = '{}', hash = repeat('f', 64)",
+    )
+    .await;
+    let kept_seed = redact("changes = '{}', changes_leaves = '{}'").await;
     let intact = audit::verify(pool).await.unwrap();
-    redact(r#"changes = '{"redacted": []}', changes_salt = null"#)
+    redact("changes = '{}', changes_seed = null, changes_leaves = '{}'")
         .await
         .unwrap();
     let unnamed = audit::verify(pool).await.unwrap();
 
     assert!(with_hash.unwrap_err().to_string().contains("append-only"));
-    assert!(kept_salt.unwrap_err().to_string().contains("append-only"));
+    assert!(kept_seed.unwrap_err().to_string().contains("append-only"));
     assert!(intact.intact(), "{:?}", intact.breaks);
     assert_eq!(unnamed.breaks.len(), 1, "{:?}", unnamed.breaks);
     assert_eq!(
@@ -404,13 +407,13 @@ async fn chains_of_the_old_form_are_rehashed_when_intact_and_left_when_not(pool:
         .await
         .unwrap();
     let digests: Vec<(String, i64)> = sqlx::query_as(
-        "select chain::text, count(*) filter (where changes_digest is not null and changes_salt is not null) \
+        "select chain::text, count(*) filter (where changes_digest is not null and changes_seed is not null) \
          from private.audit_log group by chain",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    // The chain left in the old form goes on with salted entries.
+    // The chain left in the old form goes on with seeded entries.
     sqlx::query("select private.audit_append($1, 'contacts', 'row-4', 'INSERT', '{\"new\": {}}')")
         .bind(forged)
         .execute(&pool)
@@ -453,32 +456,48 @@ async fn a_redaction_dressed_up_after_an_erasure_is_found(pool: PgPool) {
                 .unwrap()
         }
     };
+    // A contact's creation, redacted: its id and org are kept, its name and address removed.
     let redacted = at(
-        "select min(seq) from private.audit_log where chain = '{chain}' and changes_salt is null",
+        "select min(seq) from private.audit_log where chain = '{chain}' and changes_leaves is not null and op = 'INSERT'",
     )
     .await;
     let erase =
         at("select seq from private.audit_log where chain = '{chain}' and op = 'ERASE'").await;
     let payment = at("select min(seq) from private.audit_log where chain = '{chain}' and table_name = 'payments'").await;
+    let entry = format!("chain = '{chain}' and seq = {redacted}");
 
-    // A redacted entry given other changes.
+    // A value it keeps, edited.
     tamper(
         pool,
         &format!(
-            "update private.audit_log set changes = '{{\"redacted\": [\"forged\"]}}' \
-             where chain = '{chain}' and seq = {redacted}"
+            "update private.audit_log set changes = jsonb_set(changes, '{{new,id}}', '\"forged\"') where {entry}"
         ),
     )
     .await;
-    let altered = audit::verify(pool).await.unwrap();
+    let edited = audit::verify(pool).await.unwrap();
+    // A value it keeps removed the way an erasure removes one (its salt is in the record, so its
+    // digest is right), though the erasure did not remove it.
+    let id = r#"'["new", "id"]'"#;
+    tamper(
+        pool,
+        &format!(
+            "update private.audit_log set changes = jsonb_set(changes, '{{new,id}}', to_jsonb(row_id)) where {entry}; \
+             update private.audit_log set changes = changes #- '{{new,id}}', \
+               changes_leaves = jsonb_set(changes_leaves, array[{id}], jsonb_build_object('digest', \
+                 private.audit_leaf_digest(decode(changes_leaves -> {id} ->> 'salt', 'hex'), changes -> 'new' -> 'id'))) \
+             where {entry}"
+        ),
+    )
+    .await;
+    let removed = audit::verify(pool).await.unwrap();
     // The erasure's own entry turned into a redaction that names itself and a payment.
     tamper(
         pool,
         &format!(
-            "update private.audit_log set changes_salt = null, \
+            "update private.audit_log set changes_seed = null, changes_leaves = '{{}}', \
                changes = jsonb_build_object('redacted', jsonb_build_object('{erase}', '[]'::jsonb, '{payment}', '[]'::jsonb)) \
              where chain = '{chain}' and seq = {erase}; \
-             update private.audit_log set changes_salt = null, changes = '{{\"redacted\": []}}' \
+             update private.audit_log set changes_seed = null, changes_leaves = '{{}}', changes = '{{}}' \
              where chain = '{chain}' and seq = {payment}"
         ),
     )
@@ -492,9 +511,11 @@ async fn a_redaction_dressed_up_after_an_erasure_is_found(pool: PgPool) {
 
     assert!(erased.intact(), "{:?}", erased.breaks);
     assert!(redacted < erase, "the erasure named an earlier entry");
-    assert_eq!(altered.breaks.len(), 1, "{:?}", altered.breaks);
+    assert_eq!(edited.breaks.len(), 1, "{:?}", edited.breaks);
+    assert!(found(&edited, redacted, "do not match their digest"));
+    assert_eq!(removed.breaks.len(), 1, "{:?}", removed.breaks);
     assert!(found(
-        &altered,
+        &removed,
         redacted,
         "differ from what its erasure recorded"
     ));
