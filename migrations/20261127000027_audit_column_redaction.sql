@@ -22,8 +22,8 @@
 
 alter table private.audit_log add column changes_seed bytea, add column changes_leaves jsonb;
 
--- The leaves of an entry's changes: (path, value). An empty object has none; changes that are not
--- an object are one leaf with the path `[]`.
+-- The leaves of an entry's changes: (path, value) — each key of each object value, and each other
+-- top-level value (an empty object included); changes that are not an object are one leaf, `[]`.
 create or replace function private.audit_leaves(p_changes jsonb) returns table (path text, value jsonb)
 language sql immutable
 as $$
@@ -33,7 +33,7 @@ as $$
     union all
     select jsonb_build_array(t.key)::text, t.value
       from jsonb_each(case when jsonb_typeof(p_changes) = 'object' then p_changes else '{}' end) t
-     where jsonb_typeof(t.value) <> 'object'
+     where jsonb_typeof(t.value) <> 'object' or t.value = '{}'
     union all
     select '[]', p_changes where jsonb_typeof(p_changes) <> 'object'
 $$;
@@ -205,7 +205,10 @@ as $$
 $$;
 
 -- Erasure as in 0026, but the audit entries about the rows it anonymizes lose only the columns it
--- anonymizes (seeded entries) or, in 0026's form, are redacted whole only if they hold one of them.
+-- anonymizes (seeded entries, recorded in the `ERASE` entry as `{"<seq>": {"removed": [columns]}}`)
+-- or, in 0026's form, are redacted whole (`{"<seq>": [columns]}`) only if they hold one of them. The
+-- redaction now follows the anonymizing updates: they lock the rows, so a change committed before
+-- them is in the log the redaction reads, and one after them waits for the erasure to commit.
 create or replace function private.subject_erase(p_email text, p_org uuid default null) returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -228,58 +231,6 @@ begin
         returning o.bucket_id, o.name, o.version)
     select coalesce(jsonb_agg(jsonb_build_object('bucket', g.bucket_id, 'name', g.name, 'version', g.version)), '[]')
       into v_files from gone g;
-
-    perform set_config('bizbase.audit_redacting', 'on', true);
-    with about(table_name, row_id) as (
-        select 'contacts', unnest(s.contacts)::text
-        union all select 'tickets', unnest(s.tickets)::text
-        union all select 'billing_customers', unnest(s.customers)::text
-        union all select 'org_invitations', unnest(v_invitations)::text
-        union all select 'ticket_messages', m.id::text from public.ticket_messages m
-                  where m.ticket_id = any (s.tickets) and (m.author_kind = 'customer' or m.author_id = s.account)
-        union all select 'leads', l.id::text from public.leads l where l.contact_id = any (s.contacts)
-        union all select 'marketing_events', e.id::text from public.marketing_events e
-                  where e.contact_id = any (s.contacts)
-        union all select 'profiles', s.account::text where p_org is null and s.account is not null),
-    -- The entries about those rows holding a column the erasure anonymizes. (An earlier erasure's
-    -- own entries, `{"erased": …}`, hold no values and stay as they are.)
-    x as (
-        select a.id, a.changes, a.changes_seed, a.changes_salt, a.changes_digest, c.columns
-          from private.audit_log a
-          join about on a.table_name = about.table_name and a.row_id = about.row_id
-          join private.subject_erased_columns() c on c.table_name = a.table_name
-         where not a.changes ? 'erased' and (p_org is null or a.org_id = p_org)
-           and private.audit_columns(a.changes) ?| c.columns),
-    seeded as (
-        update private.audit_log a
-           set changes = (select jsonb_object_agg(t.key, case when jsonb_typeof(t.value) = 'object'
-                                                              then t.value - x.columns else t.value end)
-                            from jsonb_each(x.changes) t),
-               changes_leaves = (select jsonb_object_agg(l.path, case
-                       when (l.path::jsonb ->> 1) = any (x.columns)
-                       then jsonb_build_object('digest', private.audit_leaf_digest(
-                                private.audit_leaf_salt(x.changes_seed, l.path), l.value))
-                       else jsonb_build_object('salt', encode(private.audit_leaf_salt(x.changes_seed, l.path), 'hex'))
-                       end)
-                   from private.audit_leaves(x.changes) l),
-               changes_seed = null
-          from x
-         where a.id = x.id and x.changes_seed is not null
-        returning a.chain, a.seq,
-                  (select jsonb_agg(c order by c) from jsonb_array_elements_text(private.audit_columns(x.changes)) c
-                    where c = any (x.columns)) as columns),
-    whole as (
-        update private.audit_log a
-           set changes = jsonb_build_object('redacted', private.audit_columns(a.changes)), changes_salt = null
-          from x
-         where a.id = x.id and x.changes_salt is not null
-        returning a.chain, a.seq, a.changes -> 'redacted' as columns),
-    redacted as (select * from seeded union all select * from whole)
-    select coalesce((select jsonb_object_agg(chain::text, seqs)
-                     from (select chain, jsonb_object_agg(seq::text, columns) seqs from redacted group by chain) r), '{}'),
-           (select count(*) from x where x.changes_digest is null)
-      into v_redacted, v_unredactable;
-    perform set_config('bizbase.audit_redacting', 'off', true);
 
     perform set_config('bizbase.erasing', 'on', true);
     update public.contacts set first_name = null, last_name = null, email = null, phone = null, title = null,
@@ -312,13 +263,71 @@ begin
         where id = s.account;
     end if;
     perform set_config('bizbase.erasing', 'off', true);
+
+    perform set_config('bizbase.audit_redacting', 'on', true);
+    with about(table_name, row_id) as (
+        select 'contacts', unnest(s.contacts)::text
+        union all select 'tickets', unnest(s.tickets)::text
+        union all select 'billing_customers', unnest(s.customers)::text
+        union all select 'org_invitations', unnest(v_invitations)::text
+        union all select 'ticket_messages', m.id::text from public.ticket_messages m
+                  where m.ticket_id = any (s.tickets) and (m.author_kind = 'customer' or m.author_id = s.account)
+        union all select 'leads', l.id::text from public.leads l where l.contact_id = any (s.contacts)
+        union all select 'marketing_events', e.id::text from public.marketing_events e
+                  where e.contact_id = any (s.contacts)
+        union all select 'profiles', s.account::text where p_org is null and s.account is not null),
+    -- The entries about those rows holding a column the erasure anonymizes. (An earlier erasure's
+    -- own entries, `{"erased": …}`, hold no values and stay as they are.)
+    x as (
+        select a.id, a.changes, a.changes_seed, a.changes_salt, a.changes_digest, c.columns
+          from private.audit_log a
+          join about on a.table_name = about.table_name and a.row_id = about.row_id
+          join private.subject_erased_columns() c on c.table_name = a.table_name
+         where not a.changes ? 'erased' and (p_org is null or a.org_id = p_org)
+           and private.audit_columns(a.changes) ?| c.columns),
+    seeded as (
+        update private.audit_log a
+           -- (An object emptied by the removal goes: an empty object is a leaf of its own.)
+           set changes = (select coalesce(jsonb_object_agg(t.key, case when jsonb_typeof(t.value) = 'object'
+                                                                       then t.value - x.columns else t.value end)
+                                            filter (where jsonb_typeof(t.value) <> 'object' or t.value = '{}'
+                                                    or t.value - x.columns <> '{}'), '{}')
+                            from jsonb_each(x.changes) t),
+               changes_leaves = (select jsonb_object_agg(l.path, case
+                       when (l.path::jsonb ->> 1) = any (x.columns)
+                       then jsonb_build_object('digest', private.audit_leaf_digest(
+                                private.audit_leaf_salt(x.changes_seed, l.path), l.value))
+                       else jsonb_build_object('salt', encode(private.audit_leaf_salt(x.changes_seed, l.path), 'hex'))
+                       end)
+                   from private.audit_leaves(x.changes) l),
+               changes_seed = null
+          from x
+         where a.id = x.id and x.changes_seed is not null
+        returning a.chain, a.seq,
+                  jsonb_build_object('removed', (select jsonb_agg(c order by c)
+                      from jsonb_array_elements_text(private.audit_columns(x.changes)) c where c = any (x.columns)))
+                  as columns),
+    whole as (
+        update private.audit_log a
+           set changes = jsonb_build_object('redacted', private.audit_columns(a.changes)), changes_salt = null
+          from x
+         where a.id = x.id and x.changes_salt is not null
+        returning a.chain, a.seq, a.changes -> 'redacted' as columns),
+    redacted as (select * from seeded union all select * from whole)
+    select coalesce((select jsonb_object_agg(chain::text, seqs)
+                     from (select chain, jsonb_object_agg(seq::text, columns) seqs from redacted group by chain) r), '{}'),
+           -- (Entries in the form before digests, and any a column the erasure anonymizes was added to
+           -- after they were redacted.)
+           (select count(*) from x where x.changes_seed is null and x.changes_salt is null)
+      into v_redacted, v_unredactable;
+    perform set_config('bizbase.audit_redacting', 'off', true);
     v_counts := jsonb_build_object('contacts', n_contacts, 'ticket_messages', n_messages, 'tickets', n_tickets,
         'leads', n_leads, 'marketing_events', n_events, 'billing_customers', n_customers,
         'org_invitations', n_invitations, 'files', jsonb_array_length(v_files),
         'account', p_org is null and s.account is not null);
     -- One audit entry per org the person appeared in (or the org asked about) and per chain holding
     -- a redacted entry, without their e-mail, naming the entries redacted in that chain
-    -- (`{"<seq>": [the columns removed], …}`).
+    -- (`{"<seq>": {"removed": [columns]} or [columns], …}`).
     for v_org in
         select distinct o from unnest(case when p_org is not null then array[p_org] else array(
             select c.org_id from public.contacts c where c.id = any (s.contacts)

@@ -8,8 +8,9 @@
 //! values of the columns it anonymizes, drops the seed and keeps the salt of every value left and
 //! the digest of every value removed (`changes_leaves`), so the kept values still verify and the
 //! removed ones cannot be guessed from their digests. It names each redacted entry, with the
-//! columns removed, in its own `ERASE` entry: a redaction no intact, later erasure names, or one
-//! that removed other columns, is a break too.
+//! columns removed (`{"<seq>": {"removed": [columns]}}`), in its own `ERASE` entry: a redaction no
+//! intact, later erasure names, one in another form than the record says, or one that removed other
+//! columns, is a break too.
 //!
 //! Older forms stay verifiable: one salted digest of the whole changes (20261127000026), redacted
 //! whole (`{"redacted": [columns]}`, salt dropped); and the changes hashed verbatim (chains that
@@ -136,6 +137,7 @@ fn redacted_digest(
             .and_then(|r| r.get("salt"))
             .and_then(Value::as_str)
             .and_then(unhex)
+            .filter(|salt| salt.len() == 32)
             .ok_or("a value it keeps has no salt")?;
         lines.push((path.as_str(), leaf_digest(&salt, value)));
     }
@@ -144,12 +146,14 @@ fn redacted_digest(
         if leaves.iter().any(|(p, _)| p == path) {
             continue;
         }
+        // A digest and a path in the form PostgreSQL writes them, or a line could hide others.
         let digest = r
             .get("digest")
             .and_then(Value::as_str)
+            .filter(|d| d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
             .ok_or("a value was removed without its digest")?;
-        let column = match serde_json::from_str::<Vec<String>>(path) {
-            Ok(keys) if keys.len() == 2 => keys[1].clone(),
+        let column = match serde_json::from_str::<Vec<String>>(path).as_deref() {
+            Ok([group, column]) if *path == path_text(group, column) => column.clone(),
             _ => return Err("a value was removed that is no column"),
         };
         removed.insert(column);
@@ -158,9 +162,16 @@ fn redacted_digest(
     Ok((leaves_digest(lines), removed))
 }
 
-/// The column names of an erasure's record of an entry (`["email", …]`).
-fn column_set(named: &Value) -> Option<BTreeSet<String>> {
-    serde_json::from_value(named.clone()).ok()
+/// The text PostgreSQL gives the path `[group, column]` as `jsonb`.
+fn path_text(group: &str, column: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!("[{}, {}]", quote(group), quote(column))
+}
+
+/// The column names an erasure recorded for a seeded entry it redacted
+/// (`{"removed": ["email", …]}`).
+fn removed_set(named: &Value) -> Option<BTreeSet<String>> {
+    serde_json::from_value(named.get("removed")?.clone()).ok()
 }
 
 /// Walks every chain and recomputes every hash.
@@ -211,7 +222,7 @@ const LEAVES: &str = "case when changes_seed is not null or changes_leaves is no
          cross join lateral jsonb_each(case when jsonb_typeof(t.value) = 'object' then t.value else '{}' end) c \
         union all select jsonb_build_array(t.key)::text, t.value::text \
           from jsonb_each(case when jsonb_typeof(changes) = 'object' then changes else '{}' end) t \
-         where jsonb_typeof(t.value) <> 'object' \
+         where jsonb_typeof(t.value) <> 'object' or t.value = '{}' \
         union all select '[]', changes::text where jsonb_typeof(changes) <> 'object') l), '[]')::text end";
 
 /// An entry's changes as stored, in whichever form they are.
@@ -257,23 +268,32 @@ impl Changes {
     fn fault(&self, seq: i64, digest: &str, named: &HashMap<i64, Value>) -> Option<&'static str> {
         const MISMATCH: &str = "its changes do not match their digest";
         const DIFFERENT: &str = "its changes differ from what its erasure recorded";
+        let forms = [
+            self.seed.is_some(),
+            self.salt.is_some(),
+            self.record.is_some(),
+        ];
+        if forms.iter().filter(|&&f| f).count() > 1 {
+            return Some("it carries the columns of more than one form");
+        }
         if self.seed.is_some() || self.salt.is_some() {
             return (!self.intact_and_match(digest)).then_some(MISMATCH);
         }
-        let Some(columns) = named.get(&seq) else {
+        let Some(named) = named.get(&seq) else {
             return Some("its values were removed, but no erasure names it");
         };
-        match &self.record {
-            // A seeded entry, redacted column by column.
-            Some(record) => match redacted_digest(&self.leaves, record) {
+        // The erasure's record says which form the redaction took: `{"removed": [columns]}` for a
+        // seeded entry, `[columns]` for one of 0026's form, redacted whole.
+        match (&self.record, named) {
+            (Some(record), Value::Object(_)) => match redacted_digest(&self.leaves, record) {
                 Err(reason) => Some(reason),
                 Ok((d, _)) if d != digest => Some(MISMATCH),
-                Ok((_, removed)) => (column_set(columns) != Some(removed)).then_some(DIFFERENT),
+                Ok((_, removed)) => (removed_set(named) != Some(removed)).then_some(DIFFERENT),
             },
-            // An entry of 0026's form, redacted whole.
-            None => (serde_json::from_str::<Value>(&self.text).ok()
-                != Some(json!({ "redacted": columns })))
+            (None, Value::Array(_)) => (serde_json::from_str::<Value>(&self.text).ok()
+                != Some(json!({ "redacted": named })))
             .then_some(DIFFERENT),
+            _ => Some(DIFFERENT),
         }
     }
 }
@@ -503,5 +523,32 @@ mod tests {
         );
         assert!(redacted_digest(kept, &without_salt).is_err());
         assert!(redacted_digest(kept, &Value::Null).is_err());
+    }
+
+    #[test]
+    fn a_removed_value_is_a_path_and_a_digest_in_postgresqls_form_or_nothing() {
+        let (seed, all) = (&[1, 2], leaves());
+        let digest = leaf_digest(&leaf_salt(seed, &all[1].0), &all[1].1);
+        let record = |path: &str, digest: String| {
+            let mut r = serde_json::Map::new();
+            r.insert(
+                all[0].0.clone(),
+                json!({ "salt": hex(&leaf_salt(seed, &all[0].0)) }),
+            );
+            r.insert(path.to_owned(), json!({ "digest": digest }));
+            Value::Object(r)
+        };
+        let kept = &all[..1];
+
+        // A digest carrying another line, a path not written the way PostgreSQL writes it, and
+        // one that is no column.
+        let smuggled = record(&all[1].0, format!("{digest}\n[\"new\", \"b\"]={digest}"));
+        let spaced = record(r#"["new","email"]"#, digest.clone());
+        let top = record(r#"["email"]"#, digest.clone());
+
+        assert!(redacted_digest(kept, &record(&all[1].0, digest.clone())).is_ok());
+        assert!(redacted_digest(kept, &smuggled).is_err());
+        assert!(redacted_digest(kept, &spaced).is_err());
+        assert!(redacted_digest(kept, &top).is_err());
     }
 }

@@ -456,7 +456,7 @@ async fn a_redaction_dressed_up_after_an_erasure_is_found(pool: PgPool) {
                 .unwrap()
         }
     };
-    // A contact's creation, redacted: its id and org are kept, its name and address removed.
+    // A row's creation, redacted: its id and org are kept, its personal columns removed.
     let redacted = at(
         "select min(seq) from private.audit_log where chain = '{chain}' and changes_leaves is not null and op = 'INSERT'",
     )
@@ -533,5 +533,93 @@ async fn a_redaction_dressed_up_after_an_erasure_is_found(pool: PgPool) {
         found(&forged, redacted, "no erasure names it"),
         "its erasure's record is gone with it: {:?}",
         forged.breaks
+    );
+}
+
+#[sqlx::test]
+async fn a_redaction_in_another_form_or_with_smuggled_lines_and_added_leaves_are_found(
+    pool: PgPool,
+) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    subject::erase(&w.app.state.config, pool, "customer@a.test", None)
+        .await
+        .unwrap();
+    let chain = w.a.to_string();
+    let seq = |filter: &str| {
+        let sql =
+            format!("select min(seq) from private.audit_log where chain = '{chain}' and {filter}");
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    };
+    let contact =
+        seq("table_name = 'contacts' and op = 'INSERT' and changes_leaves is not null").await;
+    let ticket =
+        seq("table_name = 'tickets' and op = 'INSERT' and changes_leaves is not null").await;
+    let payment = seq("table_name = 'payments'").await;
+    let deal = seq("table_name = 'deals'").await;
+    let at = |seq: i64| format!("chain = '{chain}' and seq = {seq}");
+
+    tamper(
+        pool,
+        &[
+            // The contact's redaction dressed up as one of the older form, which would take every
+            // value it kept: `{"redacted": [the columns its erasure records]}`.
+            format!(
+                "update private.audit_log a set changes_leaves = null, changes = jsonb_build_object('redacted', \
+                   (select e.changes -> 'redacted' -> a.seq::text -> 'removed' from private.audit_log e \
+                     where e.chain = a.chain and e.op = 'ERASE')) where {}",
+                at(contact)
+            ),
+            // A removed value's digest carrying one more line.
+            format!(
+                r#"update private.audit_log set changes_leaves = jsonb_set(changes_leaves, array['["new", "subject"]'],
+                   jsonb_build_object('digest', (changes_leaves -> '["new", "subject"]' ->> 'digest')
+                     || E'\n["new", "status"]=' || repeat('0', 64))) where {}"#,
+                at(ticket)
+            ),
+            // An empty object added to an entry left intact (it would make erasures pass it by).
+            format!(
+                r#"update private.audit_log set changes = changes || '{{"erased": {{}}}}' where {}"#,
+                at(payment)
+            ),
+            // The columns of two forms on one entry.
+            format!(
+                "update private.audit_log set changes_leaves = '{{}}' where {}",
+                at(deal)
+            ),
+        ]
+        .join("; "),
+    )
+    .await;
+    let found = audit::verify(pool).await.unwrap();
+    let reason = |seq: i64| {
+        found
+            .breaks
+            .iter()
+            .find(|b| b.chain == chain && b.seq == seq)
+            .map(|b| b.reason.as_str())
+    };
+
+    assert_eq!(found.breaks.len(), 4, "{:?}", found.breaks);
+    assert_eq!(
+        reason(contact),
+        Some("its changes differ from what its erasure recorded")
+    );
+    assert_eq!(
+        reason(ticket),
+        Some("a value was removed without its digest")
+    );
+    assert_eq!(
+        reason(payment),
+        Some("its changes do not match their digest")
+    );
+    assert_eq!(
+        reason(deal),
+        Some("it carries the columns of more than one form")
     );
 }
