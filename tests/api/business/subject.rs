@@ -235,8 +235,8 @@ async fn ticket_entries(w: &World, ticket: Uuid) -> Vec<(String, Value, bool)> {
     .unwrap()
 }
 
-#[sqlx::test]
-async fn erasure_removes_only_the_values_it_anonymizes_from_the_audit_log(pool: sqlx::PgPool) {
+/// The fixture, with the person's ticket moved to `pending` (a change holding nothing of theirs).
+async fn with_status_change(pool: sqlx::PgPool) -> (World, Uuid) {
     let w = World::build(pool).await;
     let ticket = w.id("ticket_own");
     sqlx::query("update public.tickets set status = 'pending' where id = $1")
@@ -244,6 +244,12 @@ async fn erasure_removes_only_the_values_it_anonymizes_from_the_audit_log(pool: 
         .execute(&w.app.pool)
         .await
         .unwrap();
+    (w, ticket)
+}
+
+#[sqlx::test]
+async fn erasure_removes_only_the_values_it_anonymizes_from_the_audit_log(pool: sqlx::PgPool) {
+    let (w, ticket) = with_status_change(pool).await;
 
     subject::erase(&w.app.state.config, &w.app.pool, CUSTOMER, None)
         .await
@@ -292,13 +298,7 @@ async fn erasure_removes_only_the_values_it_anonymizes_from_the_audit_log(pool: 
 
 #[sqlx::test]
 async fn entries_of_the_earlier_salted_form_are_redacted_whole(pool: sqlx::PgPool) {
-    let w = World::build(pool).await;
-    let ticket = w.id("ticket_own");
-    sqlx::query("update public.tickets set status = 'pending' where id = $1")
-        .bind(ticket)
-        .execute(&w.app.pool)
-        .await
-        .unwrap();
+    let (w, ticket) = with_status_change(pool).await;
     // Org A's chain rewritten in migration 20261127000026's form: one salted digest of the whole
     // changes per entry.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
