@@ -204,11 +204,12 @@ as $$
            ('profiles', array['email', 'full_name', 'avatar_url'])
 $$;
 
--- Erasure as in 0026, but the audit entries about the rows it anonymizes lose only the columns it
--- anonymizes (seeded entries, recorded in the `ERASE` entry as `{"<seq>": {"removed": [columns]}}`)
--- or, in 0026's form, are redacted whole (`{"<seq>": [columns]}`) only if they hold one of them. The
--- redaction now follows the anonymizing updates: they lock the rows, so a change committed before
--- them is in the log the redaction reads, and one after them waits for the erasure to commit.
+-- Erasure as in 0026, but the audit entries about the rows it anonymizes, and about the rows that
+-- once carried the person's address, lose only the columns it anonymizes (seeded entries, recorded
+-- in the `ERASE` entry as `{"<seq>": {"removed": [columns]}}`) or, in 0026's form, are redacted
+-- whole (`{"<seq>": [columns]}`) only if they hold one of them. The redaction now follows the
+-- anonymizing updates: they lock the rows, so a change committed before them is in the log the
+-- redaction reads, and one after them waits for the erasure to commit.
 create or replace function private.subject_erase(p_email text, p_org uuid default null) returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -275,7 +276,13 @@ begin
         union all select 'leads', l.id::text from public.leads l where l.contact_id = any (s.contacts)
         union all select 'marketing_events', e.id::text from public.marketing_events e
                   where e.contact_id = any (s.contacts)
-        union all select 'profiles', s.account::text where p_org is null and s.account is not null),
+        union all select 'profiles', s.account::text where p_org is null and s.account is not null
+        -- Rows that carried their address once and no longer do (deleted, or given another address):
+        -- found by their entries (read in full: erasures are rare).
+        union select a.table_name, a.row_id from private.audit_log a
+         where a.table_name in ('contacts', 'billing_customers', 'org_invitations', 'profiles')
+           and (a.table_name <> 'profiles' or p_org is null) and (p_org is null or a.org_id = p_org)
+           and lower(trim(p_email)) in (lower(a.changes -> 'new' ->> 'email'), lower(a.changes -> 'old' ->> 'email'))),
     -- The entries about those rows holding a column the erasure anonymizes. (An earlier erasure's
     -- own entries, `{"erased": …}`, hold no values and stay as they are.)
     x as (

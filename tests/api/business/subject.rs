@@ -115,6 +115,16 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     let pool = &w.app.pool;
     let contact = w.id("contact");
     invite(&w).await;
+    // A contact that carried their address and was deleted before the erasure: no live row leads
+    // to its entries.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "insert into public.contacts (org_id, first_name, email) values ('{a}', 'Carl', '{CUSTOMER}'); \
+         delete from public.contacts where org_id = '{a}' and first_name = 'Carl'",
+        a = w.a
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
     // Org B's fixture holds another Carla with the same address: what refers to this one is in
     // org A's chain and the org-less one (their profile).
     let personal = || async {
