@@ -204,18 +204,37 @@ as $$
            ('profiles', array['email', 'full_name', 'avatar_url'])
 $$;
 
+-- A key of this installation, random, for the digest that stands in for an erased person's address.
+create table private.erasure_key (
+    only_one boolean primary key default true check (only_one),
+    key bytea not null
+);
+insert into private.erasure_key (key) values (uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()));
+revoke all on private.erasure_key from public;
+
+-- The digest an erasure records in place of the address. Until now it was the address's plain
+-- SHA-256, which anyone reading the log could match against a guess; keyed, only the operator can
+-- (`select private.subject_email_digest('…')`), to show that an address was erased.
+create or replace function private.subject_email_digest(p_email text) returns text
+language sql stable security definer set search_path = ''
+as $$
+    select encode(sha256(k.key || convert_to('|' || lower(trim(p_email)), 'UTF8')), 'hex') from private.erasure_key k
+$$;
+revoke execute on function private.subject_email_digest(text) from public;
+
 -- Erasure as in 0026, but the audit entries about the rows it anonymizes, and about the rows that
 -- once carried the person's address, lose only the columns it anonymizes (seeded entries, recorded
 -- in the `ERASE` entry as `{"<seq>": {"removed": [columns]}}`) or, in 0026's form, are redacted
 -- whole (`{"<seq>": [columns]}`) only if they hold one of them. The redaction now follows the
 -- anonymizing updates: they lock the rows, so a change committed before them is in the log the
--- redaction reads, and one after them waits for the erasure to commit.
+-- redaction reads, and one after them waits for the erasure to commit. The `ERASE` entry carries
+-- the keyed `email_digest` in place of `email_sha256`.
 create or replace function private.subject_erase(p_email text, p_org uuid default null) returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
 declare
     s record;
-    v_email_hash text := encode(sha256(convert_to(lower(trim(p_email)), 'UTF8')), 'hex');
+    v_email_hash text := private.subject_email_digest(p_email);
     v_files jsonb := '[]';
     v_counts jsonb;
     v_org uuid;
@@ -343,7 +362,7 @@ begin
             union select null::uuid) end) o
     loop
         perform private.audit_append(v_org, 'data_subject', coalesce(s.account::text, v_email_hash), 'ERASE',
-            jsonb_build_object('email_sha256', v_email_hash, 'erased', v_counts,
+            jsonb_build_object('email_digest', v_email_hash, 'erased', v_counts,
                 'redacted', coalesce(v_redacted -> coalesce(v_org, '00000000-0000-0000-0000-000000000000')::text, '{}')));
     end loop;
     return jsonb_build_object('user_id', s.account, 'org_id', p_org, 'erased', v_counts, 'files', v_files,

@@ -193,6 +193,13 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
         .unwrap();
     let erase_entries_after = erase_entries().await;
     let sign_in_traces = traces().await;
+    let (keyed, plain): (String, String) = sqlx::query_as(
+        "select private.subject_email_digest($1), encode(sha256(convert_to($1, 'UTF8')), 'hex')",
+    )
+    .bind(CUSTOMER)
+    .fetch_one(pool)
+    .await
+    .unwrap();
 
     assert_eq!(done["erased"]["contacts"], 1, "{done}");
     assert_eq!(done["erased"]["org_invitations"], 1);
@@ -230,6 +237,12 @@ async fn erasure_anonymizes_the_person_and_keeps_the_financial_records(pool: sql
     );
     assert_eq!(erase_entry["erased"]["tickets"], 1);
     assert!(!erase_entry.to_string().contains(CUSTOMER), "{erase_entry}");
+    assert_eq!(erase_entry["email_digest"], json!(keyed), "{erase_entry}");
+    assert_ne!(
+        keyed, plain,
+        "keyed: a reader of the log cannot match a guess"
+    );
+    assert!(!erase_entry.to_string().contains(&plain), "{erase_entry}");
     assert!(audit::verify(pool).await.unwrap().intact());
 }
 
