@@ -295,22 +295,22 @@ begin
         union all select 'leads', l.id::text from public.leads l where l.contact_id = any (s.contacts)
         union all select 'marketing_events', e.id::text from public.marketing_events e
                   where e.contact_id = any (s.contacts)
-        union all select 'profiles', s.account::text where p_org is null and s.account is not null
-        -- Rows that carried their address once and no longer do (deleted, or given another address):
-        -- found by their entries (read in full: erasures are rare).
-        union select a.table_name, a.row_id from private.audit_log a
-         where a.table_name in ('contacts', 'billing_customers', 'org_invitations', 'profiles')
-           and (a.table_name <> 'profiles' or p_org is null) and (p_org is null or a.org_id = p_org)
-           and lower(trim(p_email)) in (lower(a.changes -> 'new' ->> 'email'), lower(a.changes -> 'old' ->> 'email'))),
-    -- The entries about those rows holding a column the erasure anonymizes. (An earlier erasure's
-    -- own entries, `{"erased": …}`, hold no values and stay as they are.)
+        union all select 'profiles', s.account::text where p_org is null and s.account is not null),
+    -- The entries about those rows holding a column the erasure anonymizes, and the entries that hold
+    -- their address in a row that no longer does (deleted, or given another address: only those
+    -- entries, the row's later history is not theirs). Read in full: erasures are rare. (An earlier
+    -- erasure's own entries, `{"erased": …}`, hold no values and stay as they are.)
     x as (
         select a.id, a.changes, a.changes_seed, a.changes_salt, a.changes_digest, c.columns
           from private.audit_log a
-          join about on a.table_name = about.table_name and a.row_id = about.row_id
           join private.subject_erased_columns() c on c.table_name = a.table_name
          where not a.changes ? 'erased' and (p_org is null or a.org_id = p_org)
-           and private.audit_columns(a.changes) ?| c.columns),
+           and private.audit_columns(a.changes) ?| c.columns
+           and ((a.table_name, a.row_id) in (select table_name, row_id from about)
+                or (a.table_name in ('contacts', 'billing_customers', 'org_invitations', 'profiles')
+                    and (a.table_name <> 'profiles' or p_org is null)
+                    and lower(trim(p_email)) in (lower(a.changes -> 'new' ->> 'email'),
+                                                 lower(a.changes -> 'old' ->> 'email'))))),
     seeded as (
         update private.audit_log a
            -- (An object emptied by the removal goes: an empty object is a leaf of its own.)
