@@ -70,21 +70,13 @@ struct Cursor {
     head_hash: String,
 }
 
-/// The hash of an entry: SHA-256 over `prev_hash '|' canonical`, hex-encoded.
-fn entry_hash(prev: &str, canonical: &str) -> String {
+/// SHA-256 over `prefix '|' text`, hex-encoded: an entry's hash (`prev_hash '|' canonical`), the
+/// digest of its changes in 0026's form (`salt '|' changes`) and a leaf's digest (`salt '|' value`).
+fn joined_digest(prefix: &[u8], text: &str) -> String {
     hex(&Sha256::new()
-        .chain_update(prev.as_bytes())
+        .chain_update(prefix)
         .chain_update(b"|")
-        .chain_update(canonical.as_bytes())
-        .finalize())
-}
-
-/// The digest an entry's hash covers in place of its changes: SHA-256 over `salt '|' changes`.
-fn changes_digest(salt: &[u8], changes: &str) -> String {
-    hex(&Sha256::new()
-        .chain_update(salt)
-        .chain_update(b"|")
-        .chain_update(changes.as_bytes())
+        .chain_update(text.as_bytes())
         .finalize())
 }
 
@@ -95,11 +87,6 @@ fn leaf_salt(seed: &[u8], path: &str) -> Vec<u8> {
         .chain_update(path.as_bytes())
         .finalize()
         .to_vec()
-}
-
-/// A leaf's digest: SHA-256 over `salt '|' value`, hex-encoded.
-fn leaf_digest(salt: &[u8], value: &str) -> String {
-    changes_digest(salt, value)
 }
 
 /// The digest of changes from their leaves' digests: SHA-256 over the lines `path=digest`, sorted
@@ -115,7 +102,7 @@ fn seeded_digest(seed: &[u8], leaves: &[(String, String)]) -> String {
     leaves_digest(
         leaves
             .iter()
-            .map(|(p, v)| (p.as_str(), leaf_digest(&leaf_salt(seed, p), v)))
+            .map(|(p, v)| (p.as_str(), joined_digest(&leaf_salt(seed, p), v)))
             .collect(),
     )
 }
@@ -139,7 +126,7 @@ fn redacted_digest(
             .and_then(unhex)
             .filter(|salt| salt.len() == 32)
             .ok_or("a value it keeps has no salt")?;
-        lines.push((path.as_str(), leaf_digest(&salt, value)));
+        lines.push((path.as_str(), joined_digest(&salt, value)));
     }
     let mut removed = BTreeSet::new();
     for (path, r) in record {
@@ -258,7 +245,7 @@ impl Changes {
     fn intact_and_match(&self, digest: &str) -> bool {
         match (&self.seed, &self.salt) {
             (Some(seed), _) => seeded_digest(seed, &self.leaves) == digest,
-            (None, Some(salt)) => changes_digest(salt, &self.text) == digest,
+            (None, Some(salt)) => joined_digest(salt, &self.text) == digest,
             (None, None) => false,
         }
     }
@@ -350,7 +337,7 @@ async fn walk(pool: &PgPool, cur: &mut Cursor, out: &mut Verification) -> sqlx::
                     digest
                 }
             };
-            if entry_hash(&prev, &format!("{head}|{content}|{tail}")) != hash {
+            if joined_digest(prev.as_bytes(), &format!("{head}|{content}|{tail}")) != hash {
                 broken("its content does not match its hash".into());
             }
             cur.seq = seq;
@@ -441,18 +428,23 @@ pub fn retention(pool: PgPool, days: Option<u32>) -> Task {
 mod tests {
     use serde_json::json;
 
-    use super::{
-        Value, changes_digest, entry_hash, hex, leaf_digest, leaf_salt, redacted_digest,
-        seeded_digest,
-    };
+    use super::{Value, hex, joined_digest, leaf_salt, redacted_digest, seeded_digest};
 
     #[test]
     fn an_entry_hash_covers_the_previous_hash_and_the_content() {
         let zero = "0".repeat(64);
-        let a = entry_hash(&zero, "x|1");
+        let a = joined_digest(zero.as_bytes(), "x|1");
         assert_eq!(a.len(), 64);
-        assert_ne!(a, entry_hash(&zero, "x|2"), "content changes the hash");
-        assert_ne!(a, entry_hash(&"1".repeat(64), "x|1"), "the link changes it");
+        assert_ne!(
+            a,
+            joined_digest(zero.as_bytes(), "x|2"),
+            "content changes the hash"
+        );
+        assert_ne!(
+            a,
+            joined_digest("1".repeat(64).as_bytes(), "x|1"),
+            "the link changes it"
+        );
         // What PostgreSQL computes for the same text:
         // encode(sha256(convert_to(repeat('0', 64) || '|x|1', 'UTF8')), 'hex')
         assert_eq!(
@@ -463,13 +455,13 @@ mod tests {
 
     #[test]
     fn a_changes_digest_is_salted_and_matches_postgresql() {
-        let d = changes_digest(&[1, 2], r#"{"a": 1}"#);
+        let d = joined_digest(&[1, 2], r#"{"a": 1}"#);
         assert_ne!(
             d,
-            changes_digest(&[1, 3], r#"{"a": 1}"#),
+            joined_digest(&[1, 3], r#"{"a": 1}"#),
             "the salt changes it"
         );
-        assert_ne!(d, changes_digest(&[1, 2], r#"{"a": 2}"#), "the changes do");
+        assert_ne!(d, joined_digest(&[1, 2], r#"{"a": 2}"#), "the changes do");
         // encode(sha256('\x0102'::bytea || convert_to('|' || '{"a": 1}'::jsonb::text, 'UTF8')), 'hex')
         assert_eq!(
             d,
@@ -505,7 +497,7 @@ mod tests {
         let salt = |p: &str| hex(&leaf_salt(seed, p));
         let record = json!({
             r#"["new", "a"]"#: { "salt": salt(&all[0].0) },
-            r#"["new", "email"]"#: { "digest": leaf_digest(&leaf_salt(seed, &all[1].0), &all[1].1) },
+            r#"["new", "email"]"#: { "digest": joined_digest(&leaf_salt(seed, &all[1].0), &all[1].1) },
         });
         let kept = &all[..1];
 
@@ -528,7 +520,7 @@ mod tests {
     #[test]
     fn a_removed_value_is_a_path_and_a_digest_in_postgresqls_form_or_nothing() {
         let (seed, all) = (&[1, 2], leaves());
-        let digest = leaf_digest(&leaf_salt(seed, &all[1].0), &all[1].1);
+        let digest = joined_digest(&leaf_salt(seed, &all[1].0), &all[1].1);
         let record = |path: &str, digest: String| {
             let mut r = serde_json::Map::new();
             r.insert(
