@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{World, call};
+use super::{World, call, ids_of};
 use crate::auth::PASSWORD;
 use crate::storage::{blobs, upload};
 
@@ -655,4 +655,274 @@ async fn an_org_admin_exports_and_erases_the_files_of_the_persons_tickets_throug
         before - 1,
         "the attachment's bytes are deleted at once"
     );
+}
+
+/// A person known only through a contact deleted before their request.
+const DORA: &str = "dora@example.test";
+
+/// In org A: Dora's contact with a lead, a lead deleted while hers, a lead moved to Bea's contact,
+/// a ticket with one message kept and one deleted, and a marketing event — then the contact is
+/// deleted (its lead and ticket are unlinked, its event deleted with it). Returns the ids by name.
+async fn deleted_contact(w: &World) -> Value {
+    sqlx::query_scalar(
+        "with d as (insert into public.contacts (org_id, first_name, email) values ($1, 'Dora', $2) returning id), \
+              b as (insert into public.contacts (org_id, first_name, email) values ($1, 'Bea', 'bea@example.test') returning id), \
+              l as (insert into public.leads (org_id, contact_id, title) \
+                    select $1, d.id, t from d, unnest(array['Roof repair for Dora', 'Garden plan', 'Old enquiry']) t \
+                    returning id, title), \
+              t as (insert into public.tickets (org_id, contact_id, subject) select $1, d.id, 'Roof leaking' from d returning id), \
+              e as (insert into public.marketing_events (org_id, contact_id, kind, properties) \
+                    select $1, d.id, 'page_view', '{\"page\": \"/roofs/dora\"}' from d returning id) \
+         select jsonb_build_object('contact', (select id from d), 'bea', (select id from b), 'ticket', (select id from t), \
+                                   'event', (select id from e)) \
+                || (select jsonb_object_agg(title, id) from l)",
+    )
+    .bind(w.a)
+    .bind(DORA)
+    .fetch_one(&w.app.pool)
+    .await
+    .unwrap()
+}
+
+fn uuid_of(ids: &Value, name: &str) -> Uuid {
+    Uuid::parse_str(ids[name].as_str().unwrap()).unwrap()
+}
+
+#[sqlx::test]
+async fn the_rows_of_a_contact_deleted_before_the_request_are_exported_and_erased(
+    pool: sqlx::PgPool,
+) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    let ids = deleted_contact(&w).await;
+    let ticket = uuid_of(&ids, "ticket");
+    let (kept, moved, gone) = (
+        uuid_of(&ids, "Roof repair for Dora"),
+        uuid_of(&ids, "Garden plan"),
+        uuid_of(&ids, "Old enquiry"),
+    );
+    let message: Uuid = sqlx::query_scalar(
+        "with m as (insert into public.ticket_messages (org_id, ticket_id, author_kind, body) \
+                    values ($1, $2, 'customer', 'Water everywhere'), ($1, $2, 'customer', 'Sent by mistake') \
+                    returning id, body) \
+         select id from m where body = 'Water everywhere'",
+    )
+    .bind(w.a)
+    .bind(ticket)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    for step in [
+        format!(
+            "update public.leads set contact_id = '{}' where id = '{moved}'",
+            uuid_of(&ids, "bea")
+        ),
+        format!("delete from public.leads where id = '{gone}'"),
+        "delete from public.ticket_messages where body = 'Sent by mistake'".to_owned(),
+        format!(
+            "delete from public.contacts where id = '{}'",
+            uuid_of(&ids, "contact")
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(step))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    // The entries in org A's chain holding something of Dora's.
+    let personal = || async {
+        sqlx::query_scalar::<_, String>(
+            "select table_name || ' ' || op from private.audit_log where org_id = $1 \
+             and (changes::text ~ '(Dora|dora@example|Roof|Water everywhere|Sent by mistake|/roofs/|Old enquiry)') \
+             order by id",
+        )
+        .bind(w.a)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    };
+    let before = personal().await;
+
+    let doc = subject::export(&w.app.state.config, pool, DORA, Some(w.a))
+        .await
+        .unwrap();
+    let done = subject::erase(&w.app.state.config, pool, DORA, Some(w.a))
+        .await
+        .unwrap();
+    let after = personal().await;
+    let leads: Vec<(Uuid, String)> =
+        sqlx::query_as("select id, title from public.leads where id = any ($1) order by title")
+            .bind([kept, moved])
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let texts: (String, String) = sqlx::query_as(
+        "select t.subject, m.body from public.tickets t, public.ticket_messages m where t.id = $1 and m.id = $2",
+    )
+    .bind(ticket)
+    .bind(message)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let audited = |table: &str| -> Vec<String> {
+        doc["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["table"] == table)
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["row_id"].as_str().unwrap(),
+                    e["op"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+
+    assert_eq!(ids_of(&doc["leads"]), vec![kept], "{}", doc["leads"]);
+    assert_eq!(ids_of(&doc["tickets"]), vec![ticket]);
+    assert_eq!(ids_of(&doc["ticket_messages"]), vec![message]);
+    let contact = uuid_of(&ids, "contact");
+    assert_eq!(
+        audited("contacts"),
+        [format!("{contact} INSERT"), format!("{contact} DELETE")],
+        "the deleted contact's entries are theirs"
+    );
+    assert!(
+        audited("leads").contains(&format!("{gone} DELETE")),
+        "{}",
+        doc["audit"]
+    );
+    assert!(
+        !audited("leads")
+            .iter()
+            .any(|e| e.starts_with(&moved.to_string()))
+    );
+    assert_eq!(
+        audited("marketing_events").len(),
+        2,
+        "the event's insert and delete"
+    );
+    assert_eq!(
+        audited("ticket_messages").len(),
+        3,
+        "kept message's insert, the other's insert and delete"
+    );
+
+    assert_eq!(
+        (
+            done["erased"]["leads"].as_i64(),
+            done["erased"]["tickets"].as_i64()
+        ),
+        (Some(1), Some(1)),
+        "{done}"
+    );
+    assert_eq!(
+        leads,
+        vec![
+            (moved, "Garden plan".to_owned()),
+            (kept, "[erased]".to_owned())
+        ],
+        "the lead moved to Bea stays as it is"
+    );
+    assert_eq!(texts, ("[erased]".to_owned(), "[erased]".to_owned()));
+    assert!(before.len() >= 10, "{before:?}");
+    assert_eq!(
+        after,
+        Vec::<String>::new(),
+        "nothing of Dora's is left in the log"
+    );
+    let garden: i64 = sqlx::query_scalar(
+        "select count(*) from private.audit_log where table_name = 'leads' and row_id = $1 \
+         and changes_seed is not null and changes::text like '%Garden plan%'",
+    )
+    .bind(moved.to_string())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(garden, 1, "the moved lead's history is left alone");
+    assert!(audit::verify(pool).await.unwrap().intact());
+}
+
+#[sqlx::test]
+async fn a_ticket_of_their_account_deleted_before_the_erasure_leaves_nothing_of_theirs_in_the_log(
+    pool: sqlx::PgPool,
+) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    // Their ticket (opened with their account, filed under someone else's contact) goes, and its
+    // messages with it.
+    sqlx::query(
+        "with c as (insert into public.contacts (org_id, first_name) values ($1, 'Other') returning id), \
+              t as (update public.tickets set contact_id = (select id from c) where id = $2) \
+         select 1",
+    )
+    .bind(w.a)
+    .bind(w.id("ticket_own"))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("delete from public.tickets where id = $1")
+        .bind(w.id("ticket_own"))
+        .execute(pool)
+        .await
+        .unwrap();
+    let theirs = || async {
+        sqlx::query_scalar::<_, String>(
+            "select table_name || ' ' || op from private.audit_log where org_id = $1 \
+             and changes::text ~ '(Cannot log in|Help please)' order by id",
+        )
+        .bind(w.a)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    };
+    let before = theirs().await;
+    let doc = subject::export(&w.app.state.config, pool, CUSTOMER, Some(w.a))
+        .await
+        .unwrap();
+
+    subject::erase(&w.app.state.config, pool, CUSTOMER, Some(w.a))
+        .await
+        .unwrap();
+    let exported: Vec<&str> = doc["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["row_id"] == w.id("ticket_own").to_string().as_str()
+                || e["table"] == "ticket_messages"
+        })
+        .filter_map(|e| e["op"].as_str())
+        .collect();
+    let internal: String = sqlx::query_scalar(
+        "select changes::text from private.audit_log where row_id = $1 and op = 'DELETE'",
+    )
+    .bind(w.id("message_internal").to_string())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+
+    assert_eq!(
+        before,
+        [
+            "tickets INSERT",
+            "ticket_messages INSERT",
+            "tickets DELETE",
+            "ticket_messages DELETE"
+        ],
+        "the subject is in the ticket's entries, the customer's message in its own"
+    );
+    assert_eq!(
+        exported,
+        ["INSERT", "INSERT", "UPDATE", "DELETE", "DELETE"],
+        "the export holds the deleted ticket's and their message's entries"
+    );
+    assert_eq!(theirs().await, Vec::<String>::new());
+    assert!(
+        internal.contains("Looks like a password issue"),
+        "a staff note is not theirs: {internal}"
+    );
+    assert!(audit::verify(pool).await.unwrap().intact());
 }
