@@ -6,14 +6,17 @@
 --
 -- * the person's deleted contacts: contacts whose `DELETE` entry shows the row carrying their
 --   address or account when it went;
--- * a row's contact as the log last saw it: the latest entry of the row that set `contact_id` (its
---   insert, an update of it, the `set null` of a contact's deletion) or deleted the row. A live row
---   whose last change of `contact_id` unlinked it from one of the person's contacts (deleted or not)
---   is the person's, and so is a deleted row that was linked to one when it went — with every
---   entry of it. A row relinked to someone else's contact is not.
+-- * a row's contact as the log last saw it: the latest entry of the row that names a contact —
+--   its insert or an update setting `contact_id` (to a contact or to null), or its `DELETE` while
+--   linked. A live row whose last such entry unlinked it from one of the person's *deleted*
+--   contacts (the `set null` of the deletion) is the person's; so is a row deleted while linked to
+--   one of their contacts, or deleted after such an unlink — with every entry of it. A row
+--   unlinked by hand from a contact that still exists (a misfiled lead put right) is not theirs,
+--   nor is a row relinked to someone else's contact.
 --
--- Messages deleted from the person's tickets (by hand, or with a deleted ticket) are found the same
--- way, by their `DELETE` entry.
+-- Also followed: the tickets, billing customers and site projects of their account deleted since,
+-- and the messages deleted from their tickets (by hand, or with a deleted ticket), by their
+-- `DELETE` entries. What an earlier erasure or the retention of the log removed cannot be followed.
 
 -- The person's contacts that were deleted.
 create or replace function private.subject_deleted_contacts(p_email text, p_org uuid, p_account uuid)
@@ -29,23 +32,35 @@ as $$
 $$;
 revoke execute on function private.subject_deleted_contacts(text, uuid, uuid) from public;
 
--- The rows of `p_table` whose contact as the log last saw it is one of `p_contacts` and which no
--- longer point at it: unlinked (the last change of `contact_id` went from it to null) or deleted
--- while linked. Whether an unlinked row is still live is for the caller to check.
-create or replace function private.subject_rows_of_contacts(p_table text, p_contacts uuid[], p_org uuid)
-returns text[]
+-- The rows of `p_table` whose contact as the log last saw it was one of `p_contacts` and which no
+-- longer point at it: deleted while linked to one (or after being unlinked from one of
+-- `p_deleted`), or live and unlinked from one of `p_deleted` (the person's deleted contacts).
+-- Whether an unlinked row is still live is for the caller to check. One pass over the table's
+-- entries finds the rows that ever left one of those contacts; each one's last entry naming a
+-- contact is then read through the `(table_name, row_id)` index.
+create or replace function private.subject_rows_of_contacts(
+    p_table text, p_contacts uuid[], p_deleted uuid[], p_org uuid
+) returns text[]
 language sql stable security definer set search_path = ''
 as $$
-    select coalesce(array_agg(l.row_id), '{}')
-      from (select distinct on (a.row_id) a.row_id, a.op, a.changes
+    select coalesce(array_agg(c.row_id), '{}')
+      from (select distinct a.row_id
               from private.audit_log a
              where cardinality(p_contacts) > 0 and a.table_name = p_table and (p_org is null or a.org_id = p_org)
-               and (a.op = 'DELETE' or a.changes -> 'new' ? 'contact_id')
-             order by a.row_id, a.id desc) l
-     where (l.changes -> 'old' ->> 'contact_id') = any (p_contacts::text[])
-       and (l.op = 'DELETE' or l.changes -> 'new' -> 'contact_id' = 'null'::jsonb)
+               and (a.changes -> 'old' ->> 'contact_id') = any (p_contacts::text[])) c
+     cross join lateral (
+            select a.op, a.changes
+              from private.audit_log a
+             where a.table_name = p_table and a.row_id = c.row_id
+               and (a.changes -> 'new' ? 'contact_id'
+                    or (a.op = 'DELETE' and a.changes -> 'old' ->> 'contact_id' is not null))
+             order by a.id desc
+             limit 1) l
+     where (l.op = 'DELETE' and (l.changes -> 'old' ->> 'contact_id') = any (p_contacts::text[]))
+        or (l.changes -> 'new' -> 'contact_id' = 'null'::jsonb
+            and (l.changes -> 'old' ->> 'contact_id') = any (p_deleted::text[]))
 $$;
-revoke execute on function private.subject_rows_of_contacts(text, uuid[], uuid) from public;
+revoke execute on function private.subject_rows_of_contacts(text, uuid[], uuid[], uuid) from public;
 
 -- The rows that refer to the person, by table: as in 20261126000015, and also the live rows
 -- unlinked from the person's contacts; the leads are listed here now, and the deleted contacts.
@@ -58,6 +73,7 @@ as $$
 declare
     v_email text := lower(trim(p_email));
     v_theirs uuid[];
+    v_found text[];
 begin
     account := (select u.id from auth.users u where u.email = v_email);
     contacts := array(select c.id from public.contacts c
@@ -65,73 +81,66 @@ begin
           and ((account is not null and c.user_id = account) or lower(c.email) = v_email));
     deleted_contacts := private.subject_deleted_contacts(p_email, p_org, account);
     v_theirs := contacts || deleted_contacts;
+    v_found := private.subject_rows_of_contacts('tickets', v_theirs, deleted_contacts, p_org);
     tickets := array(select t.id from public.tickets t
         where (p_org is null or t.org_id = p_org)
           and ((account is not null and t.user_id = account) or t.contact_id = any (contacts)
-               or (t.contact_id is null
-                   and t.id::text = any (private.subject_rows_of_contacts('tickets', v_theirs, p_org)))));
+               or (t.contact_id is null and t.id::text = any (v_found))));
+    v_found := private.subject_rows_of_contacts('billing_customers', v_theirs, deleted_contacts, p_org);
     customers := array(select b.id from public.billing_customers b
         where (p_org is null or b.org_id = p_org)
           and ((account is not null and b.user_id = account) or b.contact_id = any (contacts)
-               or lower(b.email) = v_email
-               or (b.contact_id is null
-                   and b.id::text = any (private.subject_rows_of_contacts('billing_customers', v_theirs, p_org)))));
+               or lower(b.email) = v_email or (b.contact_id is null and b.id::text = any (v_found))));
+    v_found := private.subject_rows_of_contacts('site_projects', v_theirs, deleted_contacts, p_org);
     projects := array(select p.id from public.site_projects p
         where (p_org is null or p.org_id = p_org)
           and ((account is not null and p.client_id = account) or p.contact_id = any (contacts)
-               or (p.contact_id is null
-                   and p.id::text = any (private.subject_rows_of_contacts('site_projects', v_theirs, p_org)))));
+               or (p.contact_id is null and p.id::text = any (v_found))));
+    v_found := private.subject_rows_of_contacts('leads', v_theirs, deleted_contacts, p_org);
     leads := array(select l.id from public.leads l
         where (p_org is null or l.org_id = p_org)
-          and (l.contact_id = any (contacts)
-               or (l.contact_id is null
-                   and l.id::text = any (private.subject_rows_of_contacts('leads', v_theirs, p_org)))));
+          and (l.contact_id = any (contacts) or (l.contact_id is null and l.id::text = any (v_found))));
     return next;
 end
 $$;
 revoke execute on function private.subject_scope(text, uuid) from public;
 
--- The rows the audit log ties to the person beyond the live ones: their deleted contacts; the rows
--- whose contact as the log last saw it was one of theirs (deleted while linked, or unlinked: those
--- are in `subject_scope` too); the tickets, billing customers and site projects of their account
--- deleted since; and the messages deleted from their tickets (those the person wrote, or any
--- customer-side message, as erasure anonymizes).
-create or replace function private.subject_logged_rows(p_email text, p_org uuid)
-returns table (table_name text, row_id text)
-language plpgsql stable security definer set search_path = ''
+-- The rows the audit log ties to the person beyond the live ones of `subject_scope` (whose
+-- account, contacts, deleted contacts and tickets are passed in, found before an erasure changes
+-- anything): their deleted contacts; the rows whose contact as the log last saw it was one of
+-- theirs (`subject_rows_of_contacts`; the live ones among them are in the scope too); the tickets,
+-- billing customers and site projects of their account deleted since; and the messages deleted
+-- from their tickets, live or deleted (those the person wrote, or any customer-side message, as
+-- erasure anonymizes).
+create or replace function private.subject_logged_rows(
+    p_org uuid, p_account uuid, p_contacts uuid[], p_deleted uuid[], p_tickets uuid[]
+) returns table (table_name text, row_id text)
+language sql stable security definer set search_path = ''
 as $$
-declare
-    s record;
-    v_theirs uuid[];
-begin
-    select * into s from private.subject_scope(p_email, p_org);
-    v_theirs := s.contacts || s.deleted_contacts;
-    return query
-        with logged (table_name, row_id) as (
-            select 'contacts', unnest(s.deleted_contacts)::text
-            union all
-            select t.name, r
-              from unnest(array['tickets', 'leads', 'marketing_events', 'billing_customers', 'site_projects']) t(name),
-                   unnest(private.subject_rows_of_contacts(t.name, v_theirs, p_org)) r
-            union all
-            select a.table_name, a.row_id
-              from private.audit_log a
-             where s.account is not null and a.op = 'DELETE' and (p_org is null or a.org_id = p_org)
-               and a.table_name in ('tickets', 'billing_customers', 'site_projects')
-               and a.changes -> 'old' ->> (case a.table_name when 'site_projects' then 'client_id' else 'user_id' end)
-                   = s.account::text)
-        select l.table_name, l.row_id from logged l
+    with logged (table_name, row_id) as (
+        select 'contacts', unnest(p_deleted)::text
         union all
-        select 'ticket_messages', a.row_id
+        select t.name, r
+          from unnest(array['tickets', 'leads', 'marketing_events', 'billing_customers', 'site_projects']) t(name),
+               unnest(private.subject_rows_of_contacts(t.name, p_contacts || p_deleted, p_deleted, p_org)) r
+        union all
+        select a.table_name, a.row_id
           from private.audit_log a
-         where a.table_name = 'ticket_messages' and a.op = 'DELETE' and (p_org is null or a.org_id = p_org)
-           and ((a.changes -> 'old' ->> 'ticket_id') = any (s.tickets::text[])
-                or (a.changes -> 'old' ->> 'ticket_id') in (select l.row_id from logged l where l.table_name = 'tickets'))
-           and (a.changes -> 'old' ->> 'author_kind' = 'customer'
-                or (s.account is not null and a.changes -> 'old' ->> 'author_id' = s.account::text));
-end
+         where p_account is not null and a.op = 'DELETE' and (p_org is null or a.org_id = p_org)
+           and a.table_name in ('tickets', 'billing_customers', 'site_projects')
+           and a.changes -> 'old' ->> (case a.table_name when 'site_projects' then 'client_id' else 'user_id' end)
+               = p_account::text)
+    select l.table_name, l.row_id from logged l
+    union all
+    select 'ticket_messages', a.row_id
+      from private.audit_log a
+     where a.table_name = 'ticket_messages' and a.op = 'DELETE' and (p_org is null or a.org_id = p_org)
+       and ((a.changes -> 'old' ->> 'ticket_id') = any (p_tickets::text[])
+            or (a.changes -> 'old' ->> 'ticket_id') in (select l.row_id from logged l where l.table_name = 'tickets'))
+       and (a.changes -> 'old' ->> 'author_kind' = 'customer'
+            or (p_account is not null and a.changes -> 'old' ->> 'author_id' = p_account::text))
 $$;
-revoke execute on function private.subject_logged_rows(text, uuid) from public;
+revoke execute on function private.subject_logged_rows(uuid, uuid, uuid[], uuid[], uuid[]) from public;
 
 -- The export as in 20261126000015, with the leads of `subject_scope` (those unlinked from a deleted
 -- contact of theirs too) and the audit entries of the rows only the log ties to them.
@@ -194,7 +203,8 @@ begin
     v_ids := array(select e ->> 'id' from jsonb_each(v_doc) kv,
                    jsonb_array_elements(case when jsonb_typeof(kv.value) = 'array' then kv.value else '[]' end) e
                    where e ? 'id') || array[s.account::text]
-             || array(select r.row_id from private.subject_logged_rows(p_email, p_org) r);
+             || array(select r.row_id
+                      from private.subject_logged_rows(p_org, s.account, s.contacts, s.deleted_contacts, s.tickets) r);
     return v_doc || jsonb_build_object('audit', (
         select coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'at', a.at, 'org_id', a.org_id,
                    'actor_id', a.actor_id, 'table', a.table_name, 'row_id', a.row_id, 'op', a.op,
@@ -209,7 +219,8 @@ $$;
 
 
 -- Erasure as in 20261127000027, with the leads of `subject_scope`, and the audit entries of the rows
--- only the log ties to the person (`subject_logged_rows`) redacted like those of the live ones.
+-- only the log ties to the person (`subject_logged_rows`, found before anything is anonymized: the
+-- anonymized contacts and account would lead nowhere) redacted like those of the live ones.
 create or replace function private.subject_erase(p_email text, p_org uuid default null) returns jsonb
 language plpgsql security definer set search_path = ''
 as $$
@@ -222,10 +233,16 @@ declare
     v_redacted jsonb;
     v_unredactable bigint;
     v_invitations uuid[] := private.subject_invitations(p_email, p_org);
+    v_logged_tables text[];
+    v_logged_rows text[];
     n_contacts bigint; n_messages bigint; n_tickets bigint; n_leads bigint; n_events bigint; n_customers bigint;
     n_invitations bigint;
 begin
     select * into s from private.subject_scope(p_email, p_org);
+    -- Before anything is anonymized: the live contacts and the account lead to these rows.
+    select coalesce(array_agg(r.table_name), '{}'), coalesce(array_agg(r.row_id), '{}')
+      into v_logged_tables, v_logged_rows
+      from private.subject_logged_rows(p_org, s.account, s.contacts, s.deleted_contacts, s.tickets) r;
     with gone as (
         delete from storage.objects o
         where o.id in (select f.id from private.subject_files(p_email, p_org) f where f.bucket_id <> 'site-assets')
@@ -277,7 +294,7 @@ begin
         union all select 'marketing_events', e.id::text from public.marketing_events e
                   where e.contact_id = any (s.contacts)
         union all select 'profiles', s.account::text where p_org is null and s.account is not null
-        union all select r.table_name, r.row_id from private.subject_logged_rows(p_email, p_org) r),
+        union all select t, r from unnest(v_logged_tables, v_logged_rows) u(t, r)),
     -- The entries about those rows holding a column the erasure anonymizes, and the entries that hold
     -- their address in a row that no longer does (deleted, or given another address: only those
     -- entries, the row's later history is not theirs). Read in full: erasures are rare. (An earlier

@@ -668,7 +668,8 @@ async fn deleted_contact(w: &World) -> Value {
         "with d as (insert into public.contacts (org_id, first_name, email) values ($1, 'Dora', $2) returning id), \
               b as (insert into public.contacts (org_id, first_name, email) values ($1, 'Bea', 'bea@example.test') returning id), \
               l as (insert into public.leads (org_id, contact_id, title) \
-                    select $1, d.id, t from d, unnest(array['Roof repair for Dora', 'Garden plan', 'Old enquiry']) t \
+                    select $1, d.id, t from d, unnest(array['Roof repair for Dora', 'Garden plan', 'Old enquiry', \
+                                                            'Orphaned']) t \
                     returning id, title), \
               t as (insert into public.tickets (org_id, contact_id, subject) select $1, d.id, 'Roof leaking' from d returning id), \
               e as (insert into public.marketing_events (org_id, contact_id, kind, properties) \
@@ -701,6 +702,7 @@ async fn the_rows_of_a_contact_deleted_before_the_request_are_exported_and_erase
         uuid_of(&ids, "Garden plan"),
         uuid_of(&ids, "Old enquiry"),
     );
+    let orphaned = uuid_of(&ids, "Orphaned");
     let message: Uuid = sqlx::query_scalar(
         "with m as (insert into public.ticket_messages (org_id, ticket_id, author_kind, body) \
                     values ($1, $2, 'customer', 'Water everywhere'), ($1, $2, 'customer', 'Sent by mistake') \
@@ -723,6 +725,8 @@ async fn the_rows_of_a_contact_deleted_before_the_request_are_exported_and_erase
             "delete from public.contacts where id = '{}'",
             uuid_of(&ids, "contact")
         ),
+        // Unlinked by the deletion, then tidied away.
+        format!("delete from public.leads where id = '{orphaned}'"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(step))
             .execute(pool)
@@ -733,7 +737,7 @@ async fn the_rows_of_a_contact_deleted_before_the_request_are_exported_and_erase
     let personal = || async {
         sqlx::query_scalar::<_, String>(
             "select table_name || ' ' || op from private.audit_log where org_id = $1 \
-             and (changes::text ~ '(Dora|dora@example|Roof|Water everywhere|Sent by mistake|/roofs/|Old enquiry)') \
+             and (changes::text ~ '(Dora|dora@example|Roof|Water everywhere|Sent by mistake|/roofs/|Old enquiry|Orphaned)') \
              order by id",
         )
         .bind(w.a)
@@ -789,11 +793,13 @@ async fn the_rows_of_a_contact_deleted_before_the_request_are_exported_and_erase
         [format!("{contact} INSERT"), format!("{contact} DELETE")],
         "the deleted contact's entries are theirs"
     );
-    assert!(
-        audited("leads").contains(&format!("{gone} DELETE")),
-        "{}",
-        doc["audit"]
-    );
+    for deleted in [gone, orphaned] {
+        assert!(
+            audited("leads").contains(&format!("{deleted} DELETE")),
+            "{}",
+            doc["audit"]
+        );
+    }
     assert!(
         !audited("leads")
             .iter()
@@ -846,32 +852,57 @@ async fn the_rows_of_a_contact_deleted_before_the_request_are_exported_and_erase
 }
 
 #[sqlx::test]
-async fn a_ticket_of_their_account_deleted_before_the_erasure_leaves_nothing_of_theirs_in_the_log(
+async fn rows_of_their_account_and_contacts_deleted_before_an_erasure_everywhere_leave_nothing_of_theirs(
     pool: sqlx::PgPool,
 ) {
     let w = World::build(pool).await;
     let pool = &w.app.pool;
+    let customer = w.members["customer"].id;
     // Their ticket (opened with their account, filed under someone else's contact) goes, and its
-    // messages with it.
-    sqlx::query(
-        "with c as (insert into public.contacts (org_id, first_name) values ($1, 'Other') returning id), \
-              t as (update public.tickets set contact_id = (select id from c) where id = $2) \
-         select 1",
+    // messages with it; a lead of their live contact is deleted, another unlinked from it by hand
+    // (misfiled: not theirs); a contact carrying only their account goes, unlinking its lead.
+    let ids: Value = sqlx::query_scalar(
+        "with o as (insert into public.contacts (org_id, first_name) values ($1, 'Other') returning id), \
+              t as (update public.tickets set contact_id = (select id from o) where id = $2), \
+              k as (insert into public.contacts (org_id, user_id, first_name) values ($1, $4, 'Carlita') returning id), \
+              l as (insert into public.leads (org_id, contact_id, title) \
+                    values ($1, $3, 'Talked about pricing'), ($1, $3, 'Misfiled'), \
+                           ($1, (select id from k), 'Via account') \
+                    returning id, title) \
+         select jsonb_object_agg(title, id) || jsonb_build_object('Carlita', (select id from k)) from l",
     )
     .bind(w.a)
     .bind(w.id("ticket_own"))
-    .execute(pool)
+    .bind(w.id("contact"))
+    .bind(customer)
+    .fetch_one(pool)
     .await
     .unwrap();
-    sqlx::query("delete from public.tickets where id = $1")
-        .bind(w.id("ticket_own"))
-        .execute(pool)
-        .await
-        .unwrap();
+    let (misfiled, via_account) = (uuid_of(&ids, "Misfiled"), uuid_of(&ids, "Via account"));
+    for step in [
+        format!(
+            "delete from public.tickets where id = '{}'",
+            w.id("ticket_own")
+        ),
+        format!(
+            "delete from public.leads where id = '{}'",
+            uuid_of(&ids, "Talked about pricing")
+        ),
+        format!("update public.leads set contact_id = null where id = '{misfiled}'"),
+        format!(
+            "delete from public.contacts where id = '{}'",
+            uuid_of(&ids, "Carlita")
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(step))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
     let theirs = || async {
         sqlx::query_scalar::<_, String>(
             "select table_name || ' ' || op from private.audit_log where org_id = $1 \
-             and changes::text ~ '(Cannot log in|Help please)' order by id",
+             and changes::text ~ '(Cannot log in|Help please|Talked about pricing|Via account|Carlita)' order by id",
         )
         .bind(w.a)
         .fetch_all(pool)
@@ -879,11 +910,11 @@ async fn a_ticket_of_their_account_deleted_before_the_erasure_leaves_nothing_of_
         .unwrap()
     };
     let before = theirs().await;
-    let doc = subject::export(&w.app.state.config, pool, CUSTOMER, Some(w.a))
+    let doc = subject::export(&w.app.state.config, pool, CUSTOMER, None)
         .await
         .unwrap();
 
-    subject::erase(&w.app.state.config, pool, CUSTOMER, Some(w.a))
+    subject::erase(&w.app.state.config, pool, CUSTOMER, None)
         .await
         .unwrap();
     let exported: Vec<&str> = doc["audit"]
@@ -903,23 +934,49 @@ async fn a_ticket_of_their_account_deleted_before_the_erasure_leaves_nothing_of_
     .fetch_one(pool)
     .await
     .unwrap();
+    let leads: Vec<(Uuid, String)> =
+        sqlx::query_as("select id, title from public.leads where id = any ($1) order by title")
+            .bind([misfiled, via_account])
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let misfiled_kept: (i64, bool) = sqlx::query_as(
+        "select count(*), bool_or(changes::text like '%Misfiled%') from private.audit_log \
+         where row_id = $1 and changes_seed is not null",
+    )
+    .bind(misfiled.to_string())
+    .fetch_one(pool)
+    .await
+    .unwrap();
 
     assert_eq!(
-        before,
-        [
-            "tickets INSERT",
-            "ticket_messages INSERT",
-            "tickets DELETE",
-            "ticket_messages DELETE"
-        ],
-        "the subject is in the ticket's entries, the customer's message in its own"
+        before.len(),
+        9,
+        "ticket insert and delete, message insert and delete, two leads' inserts, the deleted \
+         lead's delete, the contact's insert and delete: {before:?}"
     );
     assert_eq!(
         exported,
         ["INSERT", "INSERT", "UPDATE", "DELETE", "DELETE"],
         "the export holds the deleted ticket's and their message's entries"
     );
+    let mut exported_leads = ids_of(&doc["leads"]);
+    exported_leads.retain(|id| *id != w.id("lead"));
+    assert_eq!(exported_leads, vec![via_account], "{}", doc["leads"]);
     assert_eq!(theirs().await, Vec::<String>::new());
+    assert_eq!(
+        leads,
+        vec![
+            (misfiled, "Misfiled".to_owned()),
+            (via_account, "[erased]".to_owned())
+        ],
+        "a lead unlinked by hand from a live contact is not theirs"
+    );
+    assert_eq!(
+        misfiled_kept,
+        (2, true),
+        "its insert and its unlink stay as they were"
+    );
     assert!(
         internal.contains("Looks like a password issue"),
         "a staff note is not theirs: {internal}"
