@@ -368,6 +368,9 @@ async fn run(client: tokio::runtime::Handle) -> anyhow::Result<()> {
     for key in ["RATE_LIMIT_TOKEN", "RATE_LIMIT_SIGNUP"] {
         src.set(key, "100000000");
     }
+    if let Ok(n) = std::env::var("BENCH_POOL") {
+        src.set("DB_POOL_MAX", &n);
+    }
     let config = Config::from_sources(&src)?;
     // The pool settings `bizbase serve` uses (src/db), so the server here is the one shipped.
     let pool = bizbase::db::pool_options(&config).connect(&url).await?;
