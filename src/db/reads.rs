@@ -44,12 +44,8 @@ use super::identity::{Access, Identity, connection_lost};
 /// the pool.
 pub const IDLE: Duration = Duration::from_millis(100);
 
-/// A connection carried for this long goes back to the pool at the end of its current read, so
-/// the pool's waiters (writes, jobs) get their turn while reads keep every place busy. Each return
-/// makes a later read take another connection, often one long idle and cold: at one second, logins
-/// (two statements each) were about a point further from their argon2id ceiling than at ten
-/// (bench/README, 2026-11-27, sixth session).
-pub const RECYCLE: Duration = Duration::from_secs(10);
+/// A connection carried for this long goes back to the pool at the end of its current read.
+pub const RECYCLE: Duration = Duration::from_secs(1);
 
 /// The carried connections of the read path; cheap to clone.
 #[derive(Debug, Clone)]
@@ -64,8 +60,6 @@ struct Shared {
     /// holding one either takes an idle connection or, if none is left, a free place.
     available: Arc<Semaphore>,
     places: usize,
-    /// [`RECYCLE`], or what [`Reads::with_recycle`] set.
-    recycle: Duration,
     reaper: std::sync::Once,
 }
 
@@ -125,7 +119,7 @@ impl Lease {
                     .conn
                     .as_ref()
                     .is_some_and(|c| sqlx::Connection::is_in_transaction(&**c));
-            if left_open || carried.taken.elapsed() >= self.reads.0.recycle {
+            if left_open || carried.taken.elapsed() >= RECYCLE {
                 self.reads.0.retire(carried, self.read || left_open);
                 return;
             }
@@ -145,12 +139,6 @@ impl Drop for Lease {
 impl Reads {
     /// The read path over `pool`, carrying up to three quarters of its connections.
     pub fn new(pool: PgPool) -> Self {
-        Self::with_recycle(pool, RECYCLE)
-    }
-
-    /// [`Reads::new`] with connections going back to the pool after `recycle` instead of
-    /// [`RECYCLE`].
-    pub fn with_recycle(pool: PgPool, recycle: Duration) -> Self {
         let max = pool.options().get_max_connections() as usize;
         let places = max.saturating_sub((max / 4).max(1)).max(1);
         Self(Arc::new(Shared {
@@ -158,7 +146,6 @@ impl Reads {
             idle: Mutex::default(),
             available: Arc::new(Semaphore::new(places)),
             places,
-            recycle,
             reaper: std::sync::Once::new(),
         }))
     }

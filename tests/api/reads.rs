@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bizbase::db::{
     identity::{self, Access, DbRole, Identity, RequestInfo},
-    reads::{IDLE, Lease, Reads},
+    reads::{IDLE, Lease, RECYCLE, Reads},
 };
 use reqwest::Method;
 use serde_json::json;
@@ -229,19 +229,18 @@ async fn a_carried_connection_that_died_is_replaced(pool: PgPool) {
 #[sqlx::test]
 async fn carried_connections_go_back_to_the_pool(pool: PgPool) {
     let own = own_pool_of(&pool, 2).await;
-    let recycle = Duration::from_secs(1);
-    let reads = Reads::with_recycle(own.clone(), recycle);
+    let reads = Reads::new(own.clone());
 
-    // A connection carried for longer than its recycle time goes back at the end of its read
-    // (before that, a finished read is kept: checked at once, long before the reaper could take it).
+    // A connection carried for longer than RECYCLE goes back at the end of its read (before
+    // that, a finished read is kept: checked at once, long before the reaper could take it).
     let started = Instant::now();
     loop {
         reads.begin(&Identity::service()).await.unwrap().finish();
         if reads.idle() == 0 {
-            assert!(started.elapsed() >= recycle, "returned early");
+            assert!(started.elapsed() >= RECYCLE, "returned early");
             break;
         }
-        assert!(started.elapsed() < recycle * 5, "never recycled");
+        assert!(started.elapsed() < RECYCLE * 5, "never recycled");
         tokio::time::sleep(IDLE / 4).await;
     }
     until("the recycled connection is back in the pool", async || {
