@@ -8,11 +8,14 @@
 --   address or account when it went;
 -- * a row's contact as the log last saw it: the latest entry of the row that names a contact —
 --   its insert or an update setting `contact_id` (to a contact or to null), or its `DELETE` while
---   linked. A live row whose last such entry unlinked it from one of the person's *deleted*
---   contacts (the `set null` of the deletion) is the person's; so is a row deleted while linked to
---   one of their contacts, or deleted after such an unlink — with every entry of it. A row
---   unlinked by hand from a contact that still exists (a misfiled lead put right) is not theirs,
---   nor is a row relinked to someone else's contact.
+--   linked. A live row whose last such entry is the `set null` of the deletion of one of the
+--   person's contacts is the person's; so is a row deleted while linked to one of their contacts,
+--   or deleted after such an unlink — with every entry of it. A row unlinked by hand (a misfiled
+--   lead put right, even if the contact goes later) is not theirs, nor is a row relinked to
+--   someone else's contact. The deletion's `set null` is told from an unlink by hand by where it
+--   stands in the org's chain: the foreign keys' actions fire their rows' triggers after the
+--   contact's own, so the deletion's unlinks follow the contact's `DELETE` entry, while an unlink
+--   by hand precedes it (once the contact is gone, nothing can point at it to be unlinked).
 --
 -- Also followed: the tickets, billing customers and site projects of their account deleted since,
 -- and the messages deleted from their tickets (by hand, or with a deleted ticket), by their
@@ -33,11 +36,13 @@ $$;
 revoke execute on function private.subject_deleted_contacts(text, uuid, uuid) from public;
 
 -- The rows of `p_table` whose contact as the log last saw it was one of `p_contacts` and which no
--- longer point at it: deleted while linked to one (or after being unlinked from one of
--- `p_deleted`), or live and unlinked from one of `p_deleted` (the person's deleted contacts).
--- Whether an unlinked row is still live is for the caller to check. One pass over the table's
--- entries finds the rows that ever left one of those contacts; each one's last entry naming a
--- contact is then read through the `(table_name, row_id)` index.
+-- longer point at it: deleted while linked to one (or after the deletion of one of `p_deleted`
+-- unlinked it), or live and unlinked by the deletion of one of `p_deleted` (the person's deleted
+-- contacts; the top of this file says how that unlink is told from one by hand). An entry
+-- redacted whole in migration 20261127000026's form that held `contact_id` counts as an unknown
+-- contact. Whether an unlinked row is still live is for the caller to check. One pass over the
+-- table's entries finds the rows that ever left one of those contacts; each one's last entry naming
+-- a contact is then read through the `(table_name, row_id)` index.
 create or replace function private.subject_rows_of_contacts(
     p_table text, p_contacts uuid[], p_deleted uuid[], p_org uuid
 ) returns text[]
@@ -49,16 +54,22 @@ as $$
              where cardinality(p_contacts) > 0 and a.table_name = p_table and (p_org is null or a.org_id = p_org)
                and (a.changes -> 'old' ->> 'contact_id') = any (p_contacts::text[])) c
      cross join lateral (
-            select a.op, a.changes
+            select a.op, a.changes, a.chain, a.seq
               from private.audit_log a
              where a.table_name = p_table and a.row_id = c.row_id
                and (a.changes -> 'new' ? 'contact_id'
-                    or (a.op = 'DELETE' and a.changes -> 'old' ->> 'contact_id' is not null))
+                    or (a.op = 'DELETE' and a.changes -> 'old' ->> 'contact_id' is not null)
+                    or coalesce(a.changes -> 'redacted' ? 'contact_id', false))
              order by a.id desc
              limit 1) l
      where (l.op = 'DELETE' and (l.changes -> 'old' ->> 'contact_id') = any (p_contacts::text[]))
         or (l.changes -> 'new' -> 'contact_id' = 'null'::jsonb
-            and (l.changes -> 'old' ->> 'contact_id') = any (p_deleted::text[]))
+            and (l.changes -> 'old' ->> 'contact_id') = any (p_deleted::text[])
+            -- The unlink of the contact's deletion: it follows the contact's `DELETE` entry.
+            and exists (
+                select 1 from private.audit_log e
+                 where e.chain = l.chain and e.seq < l.seq and e.table_name = 'contacts' and e.op = 'DELETE'
+                   and e.row_id = l.changes -> 'old' ->> 'contact_id'))
 $$;
 revoke execute on function private.subject_rows_of_contacts(text, uuid[], uuid[], uuid) from public;
 
