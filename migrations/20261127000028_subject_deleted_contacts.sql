@@ -75,10 +75,12 @@ revoke execute on function private.subject_rows_of_contacts(text, uuid[], uuid[]
 
 -- The rows that refer to the person, by table: as in 20261126000015, and also the live rows
 -- unlinked from the person's contacts; the leads are listed here now, and the deleted contacts.
+-- `via_log` holds what `subject_rows_of_contacts` found per table (live or not), for
+-- `subject_logged_rows`, so the log is read once per table.
 drop function private.subject_scope(text, uuid);
 create function private.subject_scope(p_email text, p_org uuid)
 returns table (account uuid, contacts uuid[], tickets uuid[], customers uuid[], projects uuid[], leads uuid[],
-               deleted_contacts uuid[])
+               deleted_contacts uuid[], via_log jsonb)
 language plpgsql stable security definer set search_path = ''
 as $$
 declare
@@ -92,22 +94,24 @@ begin
           and ((account is not null and c.user_id = account) or lower(c.email) = v_email));
     deleted_contacts := private.subject_deleted_contacts(p_email, p_org, account);
     v_theirs := contacts || deleted_contacts;
-    v_found := private.subject_rows_of_contacts('tickets', v_theirs, deleted_contacts, p_org);
+    via_log := (select jsonb_object_agg(t, private.subject_rows_of_contacts(t, v_theirs, deleted_contacts, p_org))
+                from unnest(array['tickets', 'billing_customers', 'site_projects', 'leads']) t);
+    v_found := array(select jsonb_array_elements_text(via_log -> 'tickets'));
     tickets := array(select t.id from public.tickets t
         where (p_org is null or t.org_id = p_org)
           and ((account is not null and t.user_id = account) or t.contact_id = any (contacts)
                or (t.contact_id is null and t.id::text = any (v_found))));
-    v_found := private.subject_rows_of_contacts('billing_customers', v_theirs, deleted_contacts, p_org);
+    v_found := array(select jsonb_array_elements_text(via_log -> 'billing_customers'));
     customers := array(select b.id from public.billing_customers b
         where (p_org is null or b.org_id = p_org)
           and ((account is not null and b.user_id = account) or b.contact_id = any (contacts)
                or lower(b.email) = v_email or (b.contact_id is null and b.id::text = any (v_found))));
-    v_found := private.subject_rows_of_contacts('site_projects', v_theirs, deleted_contacts, p_org);
+    v_found := array(select jsonb_array_elements_text(via_log -> 'site_projects'));
     projects := array(select p.id from public.site_projects p
         where (p_org is null or p.org_id = p_org)
           and ((account is not null and p.client_id = account) or p.contact_id = any (contacts)
                or (p.contact_id is null and p.id::text = any (v_found))));
-    v_found := private.subject_rows_of_contacts('leads', v_theirs, deleted_contacts, p_org);
+    v_found := array(select jsonb_array_elements_text(via_log -> 'leads'));
     leads := array(select l.id from public.leads l
         where (p_org is null or l.org_id = p_org)
           and (l.contact_id = any (contacts) or (l.contact_id is null and l.id::text = any (v_found))));
@@ -117,23 +121,24 @@ $$;
 revoke execute on function private.subject_scope(text, uuid) from public;
 
 -- The rows the audit log ties to the person beyond the live ones of `subject_scope` (whose
--- account, contacts, deleted contacts and tickets are passed in, found before an erasure changes
--- anything): their deleted contacts; the rows whose contact as the log last saw it was one of
--- theirs (`subject_rows_of_contacts`; the live ones among them are in the scope too); the tickets,
--- billing customers and site projects of their account deleted since; and the messages deleted
--- from their tickets, live or deleted (those the person wrote, or any customer-side message, as
--- erasure anonymizes).
+-- account, contacts, deleted contacts, tickets and `via_log` are passed in, found before an
+-- erasure changes anything): their deleted contacts; the rows whose contact as the log last saw it
+-- was one of theirs (the scope's `via_log`, and the marketing events; the live ones among them are
+-- in the scope too); the tickets, billing customers and site projects of their account deleted
+-- since; and the messages deleted from their tickets, live or deleted (those the person wrote, or
+-- any customer-side message, as erasure anonymizes).
 create or replace function private.subject_logged_rows(
-    p_org uuid, p_account uuid, p_contacts uuid[], p_deleted uuid[], p_tickets uuid[]
+    p_org uuid, p_account uuid, p_contacts uuid[], p_deleted uuid[], p_tickets uuid[], p_via_log jsonb
 ) returns table (table_name text, row_id text)
 language sql stable security definer set search_path = ''
 as $$
     with logged (table_name, row_id) as (
         select 'contacts', unnest(p_deleted)::text
         union all
-        select t.name, r
-          from unnest(array['tickets', 'leads', 'marketing_events', 'billing_customers', 'site_projects']) t(name),
-               unnest(private.subject_rows_of_contacts(t.name, p_contacts || p_deleted, p_deleted, p_org)) r
+        select f.key, r from jsonb_each(p_via_log) f, jsonb_array_elements_text(f.value) r
+        union all
+        select 'marketing_events', r
+          from unnest(private.subject_rows_of_contacts('marketing_events', p_contacts || p_deleted, p_deleted, p_org)) r
         union all
         select a.table_name, a.row_id
           from private.audit_log a
@@ -151,7 +156,7 @@ as $$
        and (a.changes -> 'old' ->> 'author_kind' = 'customer'
             or (p_account is not null and a.changes -> 'old' ->> 'author_id' = p_account::text))
 $$;
-revoke execute on function private.subject_logged_rows(uuid, uuid, uuid[], uuid[], uuid[]) from public;
+revoke execute on function private.subject_logged_rows(uuid, uuid, uuid[], uuid[], uuid[], jsonb) from public;
 
 -- The export as in 20261126000015, with the leads of `subject_scope` (those unlinked from a deleted
 -- contact of theirs too) and the audit entries of the rows only the log ties to them.
@@ -215,7 +220,7 @@ begin
                    jsonb_array_elements(case when jsonb_typeof(kv.value) = 'array' then kv.value else '[]' end) e
                    where e ? 'id') || array[s.account::text]
              || array(select r.row_id
-                      from private.subject_logged_rows(p_org, s.account, s.contacts, s.deleted_contacts, s.tickets) r);
+                      from private.subject_logged_rows(p_org, s.account, s.contacts, s.deleted_contacts, s.tickets, s.via_log) r);
     return v_doc || jsonb_build_object('audit', (
         select coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'at', a.at, 'org_id', a.org_id,
                    'actor_id', a.actor_id, 'table', a.table_name, 'row_id', a.row_id, 'op', a.op,
@@ -253,7 +258,7 @@ begin
     -- Before anything is anonymized: the live contacts and the account lead to these rows.
     select coalesce(array_agg(r.table_name), '{}'), coalesce(array_agg(r.row_id), '{}')
       into v_logged_tables, v_logged_rows
-      from private.subject_logged_rows(p_org, s.account, s.contacts, s.deleted_contacts, s.tickets) r;
+      from private.subject_logged_rows(p_org, s.account, s.contacts, s.deleted_contacts, s.tickets, s.via_log) r;
     with gone as (
         delete from storage.objects o
         where o.id in (select f.id from private.subject_files(p_email, p_org) f where f.bucket_id <> 'site-assets')
