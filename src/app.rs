@@ -86,9 +86,19 @@ impl AppState {
 
 /// The whole HTTP application: every surface behind the shared pipeline.
 pub fn build_app(state: AppState) -> Router {
+    // Uploads stream to the object store under the storage size limit (plus room for multipart
+    // framing), not the API body limit; the upload itself enforces the bucket and global limits.
+    let upload_limit = usize::try_from(state.config.storage.file_size_limit)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20)
+        .max(state.config.max_body_bytes);
     let settings = PipelineSettings {
         cors_origins: state.config.cors_origins.clone(),
         request_timeout: state.config.request_timeout,
+        drain: http::drain::DrainLimits {
+            cap: u64::try_from(upload_limit).unwrap_or(u64::MAX),
+            wait: state.config.request_timeout,
+        },
     };
     // Make sure the recorder exists before the first request is counted.
     let _ = http::metrics::handle();
@@ -98,16 +108,11 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::rest::router(state.clone()))
         .merge(crate::integrations::router(state.clone()))
         .merge(crate::ops::subject::http::router(state.clone()));
-    // Uploads stream to the object store under the storage size limit (plus room for multipart
-    // framing), not the API body limit; the upload itself enforces the bucket and global limits.
-    let upload_limit = usize::try_from(state.config.storage.file_size_limit).unwrap_or(usize::MAX);
     let router = Router::new()
         .merge(layers::limit_body(api, state.config.max_body_bytes))
         .merge(layers::limit_body(
             crate::storage::router(state.clone()),
-            upload_limit
-                .saturating_add(1 << 20)
-                .max(state.config.max_body_bytes),
+            upload_limit,
         ))
         .fallback(unknown_route)
         .with_state(state);

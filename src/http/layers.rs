@@ -18,7 +18,11 @@ use tower_http::{
 };
 use tracing::Level;
 
-use super::{RequestId, errors, metrics, request_id};
+use super::{
+    RequestId,
+    drain::{self, DrainLimits},
+    errors, metrics, request_id,
+};
 use crate::{config::CorsOrigins, error::AppError};
 
 /// Request headers a browser client of Supabase sends (`reference/supabase-api.md` §1.2).
@@ -69,6 +73,8 @@ pub struct PipelineSettings {
     pub cors_origins: CorsOrigins,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// How much of a body a handler left unread is read after it, to keep the connection.
+    pub drain: DrainLimits,
 }
 
 /// Refuses request bodies larger than `max` bytes (413): a declared length at once, a streamed
@@ -81,9 +87,11 @@ pub fn limit_body<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usiz
 
 /// Wraps `router` in the full pipeline.
 pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
-    let timeout = settings.request_timeout;
+    let (timeout, limits) = (settings.request_timeout, settings.drain);
     router
-        .layer(middleware::from_fn(move |req: Request, next: Next| run(timeout, req, next)))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            run(timeout, drain::guard(req, limits), next)
+        }))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -104,7 +112,9 @@ pub fn apply(router: Router, settings: &PipelineSettings) -> Router {
 }
 
 /// Middleware, innermost: runs the handler in its own task, answers 504 `request_timeout` when it
-/// takes longer than `limit`, and records the request in the metrics (timeouts included).
+/// takes longer than `limit`, and records the request in the metrics (timeouts included). The
+/// request's body comes wrapped by [`drain::guard`], so a handler answering before reading it
+/// does not cost the client its connection (nor the answer).
 ///
 /// The task is detached so that a client hanging up (or the timeout) never cancels the handler
 /// half-way. A cancelled future could leave a pooled connection inside a transaction that was begun

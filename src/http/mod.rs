@@ -1,6 +1,7 @@
 //! The request pipeline shared by every surface: request ids, error rendering, metrics,
-//! timeouts, CORS and security headers.
+//! timeouts, CORS, security headers, and the unread rest of refused bodies.
 
+pub mod drain;
 pub mod errors;
 pub mod json;
 pub mod layers;

@@ -9,12 +9,23 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, routing::get};
+use axum::{
+    Router,
+    body::Body,
+    routing::{get, post},
+};
 use bizbase::{
     config::CorsOrigins,
-    http::layers::{self, PipelineSettings},
+    http::{
+        drain::DrainLimits,
+        layers::{self, PipelineSettings},
+    },
 };
 use sqlx::PgPool;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
 use tower::ServiceExt;
 
 use crate::harness::{TestApp, json};
@@ -206,6 +217,10 @@ fn settings(timeout: Duration) -> PipelineSettings {
     PipelineSettings {
         cors_origins: CorsOrigins::Any,
         request_timeout: timeout,
+        drain: DrainLimits {
+            cap: 4 << 20,
+            wait: timeout,
+        },
     }
 }
 
@@ -293,4 +308,126 @@ async fn large_responses_are_compressed_when_the_client_accepts_gzip() {
         .unwrap();
 
     assert_eq!(r.headers()["content-encoding"], "gzip");
+}
+
+/// Serves `router` behind the pipeline on a loopback port, over real HTTP/1.1 connections.
+async fn serve_pipeline(router: Router) -> std::net::SocketAddr {
+    let app = layers::apply(router, &settings(Duration::from_secs(5)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// A route that refuses without reading the body (as an upload to a taken key does), and one
+/// that answers 200.
+fn refusing_router() -> Router {
+    Router::new()
+        .route(
+            "/refuse",
+            post(|| async {
+                Err::<(), _>(bizbase::error::AppError::bad_request(
+                    "key_taken",
+                    "the key is taken",
+                ))
+            }),
+        )
+        .route("/ok", get(|| async { "fine" }))
+}
+
+/// Reads one HTTP/1.1 answer with a `content-length` body: (status line, body). `None` when the
+/// connection ends (or is reset) first.
+async fn read_answer(conn: &mut TcpStream) -> Option<(String, String)> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while seen.len() < end + 4 + length {
+                let n = conn.read(&mut buf).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let body = String::from_utf8_lossy(&seen[end + 4..end + 4 + length]).to_string();
+            return Some((head.lines().next().unwrap_or("").to_owned(), body));
+        }
+        let n = conn.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn a_body_the_handler_left_unread_is_read_after_the_answer_and_the_connection_serves_on() {
+    let addr = serve_pipeline(refusing_router()).await;
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let size = 1 << 20;
+    conn.write_all(
+        format!("POST /refuse HTTP/1.1\r\nhost: test\r\ncontent-length: {size}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    conn.write_all(&vec![b'a'; 64 << 10]).await.unwrap();
+
+    // The refusal comes while most of the body is still to be sent.
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the refusal");
+    assert!(status.contains("400"), "{status} {body}");
+    assert!(body.contains("key_taken"), "{body}");
+
+    // The client finishes sending; the server reads it, and the connection serves the next request.
+    conn.write_all(&vec![b'a'; size - (64 << 10)])
+        .await
+        .unwrap();
+    conn.write_all(b"GET /ok HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the connection was closed after the refusal instead of reading the body's rest");
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(body, "fine");
+}
+
+#[tokio::test]
+async fn a_body_declared_larger_than_any_route_accepts_is_not_read_after_a_refusal() {
+    let addr = serve_pipeline(refusing_router()).await;
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    // Over the cap of the pipeline's settings (4 MiB): answering and closing beats reading it.
+    conn.write_all(
+        format!(
+            "POST /refuse HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\n\r\n",
+            64 << 20
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    conn.write_all(&vec![b'a'; 16 << 10]).await.unwrap();
+
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the refusal");
+    assert!(status.contains("400"), "{status} {body}");
+    let mut rest = [0u8; 1024];
+    let after = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut rest))
+        .await
+        .expect("the server must close the connection, not wait for 64 MiB");
+    assert!(matches!(after, Ok(0) | Err(_)), "{after:?}");
 }

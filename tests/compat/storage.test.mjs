@@ -70,7 +70,7 @@ test('storage: upload a Blob and a Buffer, download them, and refuse a second up
 
   const { error: dup } = await files.upload('docs/blob.txt', blob);
   assert.ok(dup, 'a second upload without upsert must be refused');
-  assert.equal(dup.statusCode, '409');
+  assert.equal(dup.statusCode, '409', `${dup.name}: ${dup.message} ${dup.originalError?.cause ?? dup.originalError ?? ''}`);
   const { error: upsertError } = await files.upload('docs/blob.txt', new Blob(['v2']), { upsert: true });
   assertNoError(upsertError, 'upload with upsert');
   const { data: v2 } = await files.download('docs/blob.txt');
@@ -80,6 +80,24 @@ test('storage: upload a Blob and a Buffer, download them, and refuse a second up
   const { data: info, error: infoError } = await files.info('docs/buffer.bin');
   assertNoError(infoError, 'info');
   assert.equal(info.size, 3);
+});
+
+test('storage: a refused upload answers with its error every time, however much of the body was still on its way', T, async () => {
+  // The refusal (here: the key exists) is decided before the bytes are read. Answering while the
+  // client still sends must not cut the connection: a reset would reach supabase-js as a network
+  // failure (StorageUnknownError) instead of the 409.
+  const files = admin().storage.from(BUCKET);
+  const big = randomBytes(512 * 1024);
+  assertNoError((await files.upload('refused/blob.bin', new Blob([big]))).error, 'upload(Blob)');
+  assertNoError((await files.upload('refused/buffer.bin', big)).error, 'upload(Buffer)');
+  for (let i = 0; i < 20; i++) {
+    for (const [path, body] of [['refused/blob.bin', new Blob([big])], ['refused/buffer.bin', big]]) {
+      const { error } = await files.upload(path, body);
+      assert.ok(error, `attempt ${i}: a second upload of ${path} without upsert must be refused`);
+      const cause = error.originalError?.cause ?? error.originalError;
+      assert.equal(error.statusCode, '409', `attempt ${i} (${path}): ${error.name}: ${error.message} ${cause ?? ''}`);
+    }
+  }
 });
 
 test('storage: list shows folders and files one level below the prefix', T, async () => {
