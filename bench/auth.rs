@@ -5,7 +5,8 @@
 //!     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench auth
 //!
 //! Options (environment): BENCH_SECS (default 4) per phase, BENCH_ROUNDS (default 9) of
-//! ceiling-then-logins, BENCH_CLIENTS (default 2 × cores). Short, many interleaved rounds follow
+//! ceiling-then-logins, BENCH_CLIENTS (default 2 × cores), BENCH_POOL (the server's pool size),
+//! and `BIZBASE_ARGON2_MEMORY_KIB` / `_ITERATIONS` / `_PARALLELISM` as `bizbase serve` reads them. Short, many interleaved rounds follow
 //! the drift of a shared machine's speed more closely than a few long ones.
 
 use std::{
@@ -370,6 +371,16 @@ async fn run(client: tokio::runtime::Handle) -> anyhow::Result<()> {
     }
     if let Ok(n) = std::env::var("BENCH_POOL") {
         src.set("DB_POOL_MAX", &n);
+    }
+    // argon2id's cost as `bizbase serve` reads it (README, Configuration), for comparing settings.
+    for key in [
+        "ARGON2_MEMORY_KIB",
+        "ARGON2_ITERATIONS",
+        "ARGON2_PARALLELISM",
+    ] {
+        if let Ok(v) = std::env::var(format!("BIZBASE_{key}")) {
+            src.set(key, &v);
+        }
     }
     let config = Config::from_sources(&src)?;
     // The pool settings `bizbase serve` uses (src/db), so the server here is the one shipped.
