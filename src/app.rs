@@ -97,7 +97,12 @@ pub fn build_app(state: AppState) -> Router {
         request_timeout: state.config.request_timeout,
         drain: http::drain::DrainLimits {
             cap: u64::try_from(upload_limit).unwrap_or(u64::MAX),
-            wait: state.config.request_timeout,
+            // Bounded apart from the request timeout: a drain holds its connection open, and a
+            // graceful shutdown waits for open connections.
+            wait: state
+                .config
+                .request_timeout
+                .min(std::time::Duration::from_secs(10)),
         },
     };
     // Make sure the recorder exists before the first request is counted.

@@ -1,17 +1,17 @@
 //! The rest of a request body that its handler did not read.
 //!
-//! A handler may answer before reading the body: an upload refused because the key exists, a
-//! caller without access, a body over the limit. Over HTTP/1.1 the connection can then only be
+//! A handler may answer before reading the whole body: an upload refused because the key exists,
+//! a caller without access, a body over the limit. Over HTTP/1.1 the connection can then only be
 //! closed — and closing a socket with unread bytes makes the kernel send a reset, which can
 //! overtake the answer: the client (supabase-js over Node's fetch, say) then sees a network
 //! failure instead of the 409 or 403 it was sent. So the body of every HTTP/1 request is wrapped:
 //! if the handler drops it unfinished, a task reads the rest and throws it away — at most `cap`
-//! bytes, for at most `wait` — which lets the answer arrive whole and keeps the connection for
-//! the next request, as Node's own HTTP server does.
+//! bytes in all, for at most `wait` — which lets the answer arrive whole and keeps the connection
+//! for the next request, as Node's own HTTP server does.
 //!
-//! Not wrapped: requests without a body, a body declared larger than `cap` (closing is the
-//! answer), `Expect: 100-continue` (the client has not sent the body and never will), HTTP/2
-//! (a stream is reset alone, the connection stays).
+//! Not drained: a body declared larger than `cap` (closing is the answer), one sent with
+//! `Expect: 100-continue` that the handler never began to read (the client waits for the server's
+//! go-ahead, which the refusal replaces), and HTTP/2 (a stream is reset alone, the connection stays).
 
 use std::{
     pin::Pin,
@@ -31,24 +31,29 @@ use http_body_util::BodyExt;
 /// How much of an unread body is read to keep the connection, and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct DrainLimits {
-    /// Bytes read at most (the largest body any route accepts).
+    /// Bytes of a body read at most, by the handler and the drain together (the largest body any
+    /// route accepts).
     pub cap: u64,
-    /// Time spent at most.
+    /// Time the drain spends at most, from the moment the handler let go of the body.
     pub wait: Duration,
 }
 
 /// `req` with its body read to the end (within `limits`) if the handler drops it unfinished.
 pub fn guard(req: Request, limits: DrainLimits) -> Request {
-    let headers = req.headers();
-    let declared = headers
+    let declared = req
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let expects_continue = headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    // hyper honours `Expect` on HTTP/1.1 only, and the last such header.
+    let awaits_continue = req.version() == Version::HTTP_11
+        && req
+            .headers()
+            .get_all(header::EXPECT)
+            .iter()
+            .next_back()
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if req.version() > Version::HTTP_11
-        || expects_continue
         || declared.is_some_and(|n| n > limits.cap)
         || http_body::Body::is_end_stream(req.body())
     {
@@ -57,6 +62,8 @@ pub fn guard(req: Request, limits: DrainLimits) -> Request {
     req.map(|body| {
         Body::new(Unread {
             body: Some(body),
+            read: 0,
+            awaits_continue,
             limits,
         })
     })
@@ -64,7 +71,12 @@ pub fn guard(req: Request, limits: DrainLimits) -> Request {
 
 /// A request body that, dropped before its end, is read to the end by a task of its own.
 struct Unread {
+    /// `None` once it ended (or failed): nothing is left to drain.
     body: Option<Body>,
+    /// Bytes the handler read.
+    read: u64,
+    /// Sent with `Expect: 100-continue` and not yet read: the client has sent nothing.
+    awaits_continue: bool,
     limits: DrainLimits,
 }
 
@@ -76,10 +88,21 @@ impl http_body::Body for Unread {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        match self.body.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
+        // Reading it makes hyper send `100 Continue`: from here on the client sends the body.
+        self.awaits_continue = false;
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                self.read = self.read.saturating_add(n);
+            }
+            Poll::Ready(None | Some(Err(_))) => self.body = None,
+            Poll::Pending => {}
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -98,26 +121,29 @@ impl http_body::Body for Unread {
 impl Drop for Unread {
     fn drop(&mut self) {
         let Some(body) = self.body.take() else { return };
-        if http_body::Body::is_end_stream(&body) {
+        if self.awaits_continue || http_body::Body::is_end_stream(&body) {
             return;
         }
+        let Some(left) = self.limits.cap.checked_sub(self.read) else {
+            return;
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let limits = self.limits;
+        let wait = self.limits.wait;
         runtime.spawn(async move {
-            let _ = tokio::time::timeout(limits.wait, discard(body, limits.cap)).await;
+            let _ = tokio::time::timeout(wait, discard(body, left)).await;
         });
     }
 }
 
-/// Reads `body` to its end, or until more than `cap` bytes or an error.
-async fn discard(mut body: Body, cap: u64) {
+/// Reads `body` to its end, or until more than `left` bytes or an error.
+async fn discard(mut body: Body, left: u64) {
     let mut read = 0u64;
     while let Some(Ok(frame)) = body.frame().await {
         if let Some(data) = frame.data_ref() {
             read = read.saturating_add(data.len() as u64);
-            if read > cap {
+            if read > left {
                 return;
             }
         }

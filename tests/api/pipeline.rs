@@ -311,25 +311,30 @@ async fn large_responses_are_compressed_when_the_client_accepts_gzip() {
 }
 
 /// Serves `router` behind the pipeline on a loopback port, over real HTTP/1.1 connections.
-async fn serve_pipeline(router: Router) -> std::net::SocketAddr {
-    let app = layers::apply(router, &settings(Duration::from_secs(5)));
+async fn serve_pipeline(router: Router, settings: &PipelineSettings) -> std::net::SocketAddr {
+    let app = layers::apply(router, settings);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
 }
 
-/// A route that refuses without reading the body (as an upload to a taken key does), and one
-/// that answers 200.
+fn key_taken() -> bizbase::error::AppError {
+    bizbase::error::AppError::bad_request("key_taken", "the key is taken")
+}
+
+/// A route that refuses without reading the body (as an upload to a taken key does), one that
+/// refuses after the body's first chunk (as a multipart upload does after its form fields), and
+/// one that answers 200.
 fn refusing_router() -> Router {
     Router::new()
+        .route("/refuse", post(|| async { Err::<(), _>(key_taken()) }))
         .route(
-            "/refuse",
-            post(|| async {
-                Err::<(), _>(bizbase::error::AppError::bad_request(
-                    "key_taken",
-                    "the key is taken",
-                ))
+            "/refuse-later",
+            post(|body: Body| async move {
+                let mut body = body.into_data_stream();
+                let _first = futures_util::StreamExt::next(&mut body).await;
+                Err::<(), _>(key_taken())
             }),
         )
         .route("/ok", get(|| async { "fine" }))
@@ -371,7 +376,7 @@ async fn read_answer(conn: &mut TcpStream) -> Option<(String, String)> {
 
 #[tokio::test]
 async fn a_body_the_handler_left_unread_is_read_after_the_answer_and_the_connection_serves_on() {
-    let addr = serve_pipeline(refusing_router()).await;
+    let addr = serve_pipeline(refusing_router(), &settings(Duration::from_secs(5))).await;
     let mut conn = TcpStream::connect(addr).await.unwrap();
     let size = 1 << 20;
     conn.write_all(
@@ -406,7 +411,8 @@ async fn a_body_the_handler_left_unread_is_read_after_the_answer_and_the_connect
 
 #[tokio::test]
 async fn a_body_declared_larger_than_any_route_accepts_is_not_read_after_a_refusal() {
-    let addr = serve_pipeline(refusing_router()).await;
+    // A drain would wait a minute for the rest: the connection must close long before.
+    let addr = serve_pipeline(refusing_router(), &settings(Duration::from_secs(60))).await;
     let mut conn = TcpStream::connect(addr).await.unwrap();
     // Over the cap of the pipeline's settings (4 MiB): answering and closing beats reading it.
     conn.write_all(
@@ -425,9 +431,71 @@ async fn a_body_declared_larger_than_any_route_accepts_is_not_read_after_a_refus
         .unwrap()
         .expect("the refusal");
     assert!(status.contains("400"), "{status} {body}");
+    assert_closes(&mut conn).await;
+}
+
+/// Asserts the server closes `conn` within two seconds.
+async fn assert_closes(conn: &mut TcpStream) {
     let mut rest = [0u8; 1024];
-    let after = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut rest))
+    let after = tokio::time::timeout(Duration::from_secs(2), conn.read(&mut rest))
         .await
-        .expect("the server must close the connection, not wait for 64 MiB");
+        .expect("the server must close the connection, not wait for the body");
     assert!(matches!(after, Ok(0) | Err(_)), "{after:?}");
+}
+
+#[tokio::test]
+async fn a_client_awaiting_100_continue_gets_the_refusal_instead_and_is_not_waited_for() {
+    let addr = serve_pipeline(refusing_router(), &settings(Duration::from_secs(60))).await;
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(
+        b"POST /refuse HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\ncontent-length: 1048576\r\n\r\n",
+    )
+    .await
+    .unwrap();
+
+    let (status, _) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the refusal");
+    assert!(status.contains("400"), "{status}");
+    // The client sent no body and will send none: nothing to drain.
+    assert_closes(&mut conn).await;
+}
+
+#[tokio::test]
+async fn a_body_begun_after_100_continue_and_then_refused_is_read_to_its_end() {
+    let addr = serve_pipeline(refusing_router(), &settings(Duration::from_secs(5))).await;
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let size = 1 << 20;
+    conn.write_all(
+        format!(
+            "POST /refuse-later HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\ncontent-length: {size}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (status, _) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the go-ahead");
+    assert!(status.contains("100"), "{status}");
+    conn.write_all(&vec![b'a'; 64 << 10]).await.unwrap();
+
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the refusal");
+    assert!(status.contains("400"), "{status} {body}");
+    conn.write_all(&vec![b'a'; size - (64 << 10)])
+        .await
+        .unwrap();
+    conn.write_all(b"GET /ok HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
+        .await
+        .unwrap()
+        .expect("the connection was closed after the refusal instead of reading the body's rest");
+    assert!(status.contains("200"), "{status}");
 }
