@@ -5,7 +5,7 @@
 //! `{"user_id", "claims", "authentication_method"}`. It answers `{"claims": {...}}` (the claims to
 //! sign, which must keep `aud, exp, iat, sub, email, phone, role, aal, session_id, is_anonymous`)
 //! or `{"error": {"http_code", "message"}}` to refuse the token. It runs in the transaction that
-//! mints the token, as the role bizbase connects with.
+//! mints the token, as `supabase_auth_admin` (as in Supabase): it reads what that role is granted.
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -61,11 +61,10 @@ impl HookFunction {
         })
     }
 
-    fn call_sql(&self) -> String {
-        format!(
-            "select \"{}\".\"{}\"($1::jsonb)",
-            self.schema, self.function
-        )
+    /// The function's signature, `"schema"."function"(jsonb)` (both parts are plain identifiers,
+    /// so quoting them is enough), for `regprocedure`.
+    fn signature(&self) -> String {
+        format!("\"{}\".\"{}\"(jsonb)", self.schema, self.function)
     }
 }
 
@@ -85,10 +84,13 @@ where
         "claims": claims,
         "authentication_method": authentication_method,
     });
-    let output: Option<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(hook.call_sql()))
-        .bind(event)
-        .fetch_one(executor)
-        .await?;
+    // As `supabase_auth_admin`, as in Supabase (migration `auth_hook_role`).
+    let output: Option<Value> =
+        sqlx::query_scalar("select private.call_access_token_hook($1::regprocedure, $2)")
+            .bind(hook.signature())
+            .bind(event)
+            .fetch_one(executor)
+            .await?;
     let output = output.unwrap_or(Value::Null);
     if let Some(error) = output.get("error").filter(|e| !e.is_null()) {
         return Err(refusal(error));

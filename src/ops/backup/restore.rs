@@ -253,7 +253,8 @@ fn versions(unpacked: &Unpacked) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Loads the dump into the empty database of `target` (reached through `pool`), with the
-/// cluster-wide roles the dump's grants name created first and their settings applied after.
+/// cluster-wide roles the dump's grants name (the API roles, the hook's `supabase_auth_admin`)
+/// created first and their settings applied after.
 pub async fn load_database(
     bin: &Path,
     target: &Target,
@@ -261,6 +262,7 @@ pub async fn load_database(
     unpacked: &Unpacked,
 ) -> anyhow::Result<()> {
     dump::rerun_migration(pool, "roles").await?;
+    dump::rerun_migration(pool, "auth hook role").await?;
     dump::restore(bin, target, &unpacked.entry(DUMP_ENTRY)).await?;
     dump::rerun_migration(pool, "role timeouts").await
 }

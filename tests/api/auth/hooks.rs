@@ -113,3 +113,70 @@ async fn a_hook_that_drops_a_required_claim_is_an_internal_fault(pool: PgPool) {
         "no detail leaks: {body}"
     );
 }
+
+/// Supabase's example hook: the user's role from a table of the project, and (for the test) the
+/// role the hook ran as.
+const ADD_USER_ROLE: &str = "begin
+    return jsonb_build_object('claims', (event->'claims') || jsonb_build_object(
+        'user_role', (select role from public.user_roles where user_id = (event->>'user_id')::uuid),
+        'hook_ran_as', current_user));
+end";
+
+#[sqlx::test]
+async fn the_hook_runs_as_supabase_auth_admin_and_reads_what_supabases_grants_allow(pool: PgPool) {
+    create_hook(&pool, ADD_USER_ROLE).await;
+    sqlx::raw_sql(
+        "create table public.user_roles (user_id uuid primary key, role text not null);
+         alter table public.user_roles enable row level security;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
+    let created = app
+        .admin(reqwest::Method::POST, "/admin/users")
+        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    sqlx::query("insert into public.user_roles select id, 'moderator' from auth.users where email = 'ann@example.com'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Not granted the project's table, the hook cannot read it: no token, and no session left.
+    let r = app.password_grant("ann@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 500);
+    let sessions: i64 = sqlx::query_scalar("select count(*) from auth.sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+
+    // The grants and policy of Supabase's documentation for this hook, unchanged.
+    sqlx::raw_sql(
+        "grant usage on schema public to supabase_auth_admin;
+         grant execute on function public.custom_claims to supabase_auth_admin;
+         revoke execute on function public.custom_claims from authenticated, anon, public;
+         grant all on table public.user_roles to supabase_auth_admin;
+         revoke all on table public.user_roles from authenticated, anon, public;
+         create policy \"Allow auth admin to read user roles\" on public.user_roles
+             as permissive for select to supabase_auth_admin using (true);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let session = app.sign_in("ann@example.com", PASSWORD).await;
+
+    let claims = claims_of(str_of(&session, "access_token"));
+    assert_eq!(claims["user_role"], "moderator");
+    assert_eq!(claims["hook_ran_as"], "supabase_auth_admin");
+    assert_eq!(claims["role"], "authenticated");
+    // What follows the hook in its transaction runs as bizbase again: the session was written,
+    // so its refresh token rotates (through the hook once more).
+    let refreshed = app.refresh(str_of(&session, "refresh_token")).await;
+    assert_eq!(refreshed.status(), 200);
+    let again = claims_of(str_of(&json(refreshed).await, "access_token"));
+    assert_eq!(again["user_role"], "moderator");
+}
