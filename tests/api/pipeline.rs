@@ -340,6 +340,26 @@ fn refusing_router() -> Router {
         .route("/ok", get(|| async { "fine" }))
 }
 
+/// The next answer on `conn` (within five seconds), which must come: (status line, body).
+async fn next_answer(conn: &mut TcpStream, what: &str) -> (String, String) {
+    tokio::time::timeout(Duration::from_secs(5), read_answer(conn))
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within 5 s"))
+        .unwrap_or_else(|| panic!("the connection ended before {what}"))
+}
+
+/// Sends the `rest` of a refused body and then a request for `/ok`, which must be answered on the
+/// same connection: the server read the rest instead of closing.
+async fn assert_serves_on_after(conn: &mut TcpStream, rest: usize) {
+    conn.write_all(&vec![b'a'; rest]).await.unwrap();
+    conn.write_all(b"GET /ok HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, body) = next_answer(conn, "the next request's answer (the connection was closed after the refusal instead of reading the body's rest)").await;
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(body, "fine");
+}
+
 /// Reads one HTTP/1.1 answer with a `content-length` body: (status line, body). `None` when the
 /// connection ends (or is reset) first.
 async fn read_answer(conn: &mut TcpStream) -> Option<(String, String)> {
@@ -387,26 +407,12 @@ async fn a_body_the_handler_left_unread_is_read_after_the_answer_and_the_connect
     conn.write_all(&vec![b'a'; 64 << 10]).await.unwrap();
 
     // The refusal comes while most of the body is still to be sent.
-    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the refusal");
+    let (status, body) = next_answer(&mut conn, "the refusal").await;
     assert!(status.contains("400"), "{status} {body}");
     assert!(body.contains("key_taken"), "{body}");
 
     // The client finishes sending; the server reads it, and the connection serves the next request.
-    conn.write_all(&vec![b'a'; size - (64 << 10)])
-        .await
-        .unwrap();
-    conn.write_all(b"GET /ok HTTP/1.1\r\nhost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the connection was closed after the refusal instead of reading the body's rest");
-    assert!(status.contains("200"), "{status}");
-    assert_eq!(body, "fine");
+    assert_serves_on_after(&mut conn, size - (64 << 10)).await;
 }
 
 #[tokio::test]
@@ -426,10 +432,7 @@ async fn a_body_declared_larger_than_any_route_accepts_is_not_read_after_a_refus
     .unwrap();
     conn.write_all(&vec![b'a'; 16 << 10]).await.unwrap();
 
-    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the refusal");
+    let (status, body) = next_answer(&mut conn, "the refusal").await;
     assert!(status.contains("400"), "{status} {body}");
     assert_closes(&mut conn).await;
 }
@@ -453,10 +456,7 @@ async fn a_client_awaiting_100_continue_gets_the_refusal_instead_and_is_not_wait
     .await
     .unwrap();
 
-    let (status, _) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the refusal");
+    let (status, _) = next_answer(&mut conn, "the refusal").await;
     assert!(status.contains("400"), "{status}");
     // The client sent no body and will send none: nothing to drain.
     assert_closes(&mut conn).await;
@@ -475,27 +475,11 @@ async fn a_body_begun_after_100_continue_and_then_refused_is_read_to_its_end() {
     )
     .await
     .unwrap();
-    let (status, _) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the go-ahead");
+    let (status, _) = next_answer(&mut conn, "the go-ahead").await;
     assert!(status.contains("100"), "{status}");
     conn.write_all(&vec![b'a'; 64 << 10]).await.unwrap();
 
-    let (status, body) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the refusal");
+    let (status, body) = next_answer(&mut conn, "the refusal").await;
     assert!(status.contains("400"), "{status} {body}");
-    conn.write_all(&vec![b'a'; size - (64 << 10)])
-        .await
-        .unwrap();
-    conn.write_all(b"GET /ok HTTP/1.1\r\nhost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let (status, _) = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut conn))
-        .await
-        .unwrap()
-        .expect("the connection was closed after the refusal instead of reading the body's rest");
-    assert!(status.contains("200"), "{status}");
+    assert_serves_on_after(&mut conn, size - (64 << 10)).await;
 }

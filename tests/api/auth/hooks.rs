@@ -8,6 +8,17 @@ use crate::harness::{TestApp, assert_error, claims_of, json};
 
 const HOOK: (&str, &str) = ("AUTH_HOOK_CUSTOM_ACCESS_TOKEN", "public.custom_claims");
 
+/// Creates the confirmed user ann@example.com without signing in (which would call the hook).
+async fn create_ann(app: &TestApp) {
+    let created = app
+        .admin(reqwest::Method::POST, "/admin/users")
+        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+}
+
 async fn create_hook(pool: &PgPool, body: &str) {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "create or replace function public.custom_claims(event jsonb) returns jsonb language plpgsql as $$ {body} $$"
@@ -64,13 +75,7 @@ async fn a_hook_error_refuses_the_token_with_its_status_and_message(pool: PgPool
     )
     .await;
     let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
-    let created = app
-        .admin(reqwest::Method::POST, "/admin/users")
-        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 200);
+    create_ann(&app).await;
 
     let r = app.password_grant("ann@example.com", PASSWORD).await;
 
@@ -98,11 +103,7 @@ async fn a_hook_that_drops_a_required_claim_is_an_internal_fault(pool: PgPool) {
     )
     .await;
     let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
-    app.admin(reqwest::Method::POST, "/admin/users")
-        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
-        .send()
-        .await
-        .unwrap();
+    create_ann(&app).await;
 
     let r = app.password_grant("ann@example.com", PASSWORD).await;
 
@@ -133,13 +134,7 @@ async fn the_hook_runs_as_supabase_auth_admin_and_reads_what_supabases_grants_al
     .await
     .unwrap();
     let app = TestApp::spawn_with(pool.clone(), &[HOOK]).await;
-    let created = app
-        .admin(reqwest::Method::POST, "/admin/users")
-        .json(&serde_json::json!({ "email": "ann@example.com", "password": PASSWORD, "email_confirm": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 200);
+    create_ann(&app).await;
     sqlx::query("insert into public.user_roles select id, 'moderator' from auth.users where email = 'ann@example.com'")
         .execute(&pool)
         .await
