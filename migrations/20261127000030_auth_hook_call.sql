@@ -1,22 +1,31 @@
 -- What `supabase_auth_admin` (previous migration) may read, and the call of the hook as that role.
--- Like Supabase's, the role may read `auth.users` (a hook adding claims from the user's metadata
+-- Like Supabase's, the role may read the auth schema (a hook adding claims from the user's metadata
 -- needs nothing more); everything else a hook reads is granted by the project, as in Supabase.
 
 grant usage on schema public, auth to supabase_auth_admin;
-grant select on auth.users to supabase_auth_admin;
+-- Supabase's role owns the auth schema, so hooks there read any of its tables.
+grant select on all tables in schema auth to supabase_auth_admin;
+alter default privileges in schema auth grant select on tables to supabase_auth_admin;
 
 -- Calls the hook `p_hook` (a function `(jsonb) returns jsonb`) with `p_event` as
 -- `supabase_auth_admin`, and switches back to the caller's role for the rest of the transaction.
 -- Not `security definer`: PostgreSQL forbids `set role` there; only bizbase can call it (no API role
 -- may use schema `private`). A hook that fails aborts the transaction, and the role with it.
+--
+-- A hook may itself change the role for the whole session (`set role …`, `reset role`), which would
+-- outlive the transaction on a pooled connection: `reset role` after the call puts the session's
+-- role back to its default (bizbase sets roles only per transaction) before the caller's is set
+-- again for the rest of this one. The switch is a guard against mistakes, not a boundary: a hook
+-- can switch to any role the connection's login may use, as SQL run by bizbase's own role could.
 create or replace function private.call_access_token_hook(p_hook regprocedure, p_event jsonb)
 returns jsonb language plpgsql as $$
 declare
-    v_caller text := current_user;
+    v_caller text := current_setting('role');
     v_out jsonb;
 begin
     set local role supabase_auth_admin;
     execute format('select %s($1)', p_hook::regproc) into v_out using p_event;
+    reset role;
     perform set_config('role', v_caller, true);
     return v_out;
 end

@@ -5,7 +5,8 @@
 //! `{"user_id", "claims", "authentication_method"}`. It answers `{"claims": {...}}` (the claims to
 //! sign, which must keep `aud, exp, iat, sub, email, phone, role, aal, session_id, is_anonymous`)
 //! or `{"error": {"http_code", "message"}}` to refuse the token. It runs in the transaction that
-//! mints the token, as `supabase_auth_admin` (as in Supabase): it reads what that role is granted.
+//! mints the token, as `supabase_auth_admin` (as in Supabase): it reads what that role is granted
+//! (the `auth` schema, and what the project grants it).
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -90,7 +91,8 @@ where
             .bind(hook.signature())
             .bind(event)
             .fetch_one(executor)
-            .await?;
+            .await
+            .map_err(|e| hook_failed(hook, e))?;
     let output = output.unwrap_or(Value::Null);
     if let Some(error) = output.get("error").filter(|e| !e.is_null()) {
         return Err(refusal(error));
@@ -108,6 +110,24 @@ where
         )));
     }
     Ok(claims)
+}
+
+/// A failed call of `hook`; one that lacked a privilege says so, for the operator reading the log.
+fn hook_failed(hook: &HookFunction, e: sqlx::Error) -> AppError {
+    let denied = e
+        .as_database_error()
+        .and_then(sqlx::error::DatabaseError::code)
+        .is_some_and(|code| code == "42501");
+    if denied {
+        AppError::Internal(anyhow::anyhow!(
+            "the custom access-token hook {}.{} runs as supabase_auth_admin, which lacks a privilege \
+             it needs ({e}): grant it what the hook reads, as in Supabase (README, Identity)",
+            hook.schema,
+            hook.function
+        ))
+    } else {
+        e.into()
+    }
 }
 
 /// The error a hook answered with: its 4xx status and message; anything else is an internal fault.

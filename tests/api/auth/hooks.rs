@@ -168,10 +168,54 @@ async fn the_hook_runs_as_supabase_auth_admin_and_reads_what_supabases_grants_al
     assert_eq!(claims["user_role"], "moderator");
     assert_eq!(claims["hook_ran_as"], "supabase_auth_admin");
     assert_eq!(claims["role"], "authenticated");
-    // What follows the hook in its transaction runs as bizbase again: the session was written,
-    // so its refresh token rotates (through the hook once more).
+    // The session the hook's transaction wrote is there: its refresh token rotates (through the
+    // hook once more).
     let refreshed = app.refresh(str_of(&session, "refresh_token")).await;
     assert_eq!(refreshed.status(), 200);
     let again = claims_of(str_of(&json(refreshed).await, "access_token"));
     assert_eq!(again["user_role"], "moderator");
+}
+
+#[sqlx::test]
+async fn after_the_hook_the_transaction_and_the_connection_have_their_own_role_again(pool: PgPool) {
+    // A careless hook that changes the role for the whole session.
+    create_hook(
+        &pool,
+        "begin set role authenticated; return jsonb_build_object('claims', event->'claims'); end",
+    )
+    .await;
+    let mut conn = pool.acquire().await.unwrap();
+    let whoami = "select current_user::text";
+    let before: String = sqlx::query_scalar(whoami)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+
+    sqlx::query("begin").execute(&mut *conn).await.unwrap();
+    let out: serde_json::Value = sqlx::query_scalar(
+        "select private.call_access_token_hook('public.custom_claims(jsonb)'::regprocedure, \
+                jsonb_build_object('claims', jsonb_build_object('r', 1)))",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let in_transaction: String = sqlx::query_scalar(whoami)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("commit").execute(&mut *conn).await.unwrap();
+    let after_commit: String = sqlx::query_scalar(whoami)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+
+    assert_eq!(out["claims"]["r"], 1);
+    assert_eq!(
+        in_transaction, before,
+        "the rest of the transaction runs as the caller"
+    );
+    assert_eq!(
+        after_commit, before,
+        "the hook's session-wide role did not outlive the transaction"
+    );
 }
