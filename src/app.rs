@@ -148,6 +148,12 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
         db::migrate(&database.pool).await?;
     }
     let state = AppState::new(config.clone(), database.pool.clone())?;
+    if let Some(hook) = &config.auth.custom_access_token_hook {
+        // Every token would fail: say so before the first sign-in does.
+        for problem in crate::auth::hooks::uncallable(&database.pool, hook).await? {
+            tracing::warn!("{problem}");
+        }
+    }
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("BIZBASE_ADDR: cannot listen on {}", config.addr))?;

@@ -69,6 +69,51 @@ impl HookFunction {
     }
 }
 
+/// What keeps `supabase_auth_admin` from calling `hook` at all — its schema or function missing, no
+/// `usage` on the schema, no `execute` on the function — each said in a sentence; empty when it
+/// can. `serve` logs these at start-up, since every token would fail otherwise. What the hook reads
+/// cannot be checked without running it.
+pub async fn uncallable(pool: &sqlx::PgPool, hook: &HookFunction) -> sqlx::Result<Vec<String>> {
+    let (schema_found, usage, function_found, execute): (bool, bool, bool, bool) = sqlx::query_as(
+        "select n.oid is not null, \
+                coalesce(has_schema_privilege('supabase_auth_admin', n.oid, 'usage'), false), \
+                f.oid is not null, \
+                coalesce(has_function_privilege('supabase_auth_admin', f.oid, 'execute'), false) \
+         from (select) one \
+         left join pg_namespace n on n.nspname = $1 \
+         left join lateral (select to_regprocedure($2)::oid as oid) f on true",
+    )
+    .bind(&hook.schema)
+    .bind(hook.signature())
+    .fetch_one(pool)
+    .await?;
+    let name = format!("{}.{}", hook.schema, hook.function);
+    let grant = "grant it to supabase_auth_admin, as in Supabase (README, Identity)";
+    Ok(if !schema_found {
+        vec![format!(
+            "the access-token hook's schema {} does not exist",
+            hook.schema
+        )]
+    } else if !function_found {
+        vec![format!(
+            "the access-token hook {name}(jsonb) does not exist"
+        )]
+    } else {
+        [
+            (!usage).then(|| {
+                format!(
+                    "no usage on schema {} for the access-token hook: {grant}",
+                    hook.schema
+                )
+            }),
+            (!execute).then(|| format!("no execute on the access-token hook {name}: {grant}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    })
+}
+
 /// Runs `hook` on `claims` and returns the claims to sign.
 pub async fn custom_claims<'c, E>(
     hook: &HookFunction,

@@ -219,3 +219,51 @@ async fn after_the_hook_the_transaction_and_the_connection_have_their_own_role_a
         "the hook's session-wide role did not outlive the transaction"
     );
 }
+
+#[sqlx::test]
+async fn start_up_names_what_keeps_the_hook_from_being_called(pool: PgPool) {
+    let hook = bizbase::auth::hooks::HookFunction::parse("public.custom_claims").unwrap();
+    let problems = || bizbase::auth::hooks::uncallable(&pool, &hook);
+
+    let missing = problems().await.unwrap();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(missing[0].contains("does not exist"), "{missing:?}");
+
+    create_hook(&pool, "begin return event; end").await;
+    assert_eq!(
+        problems().await.unwrap(),
+        Vec::<String>::new(),
+        "execute is PUBLIC's by default"
+    );
+
+    sqlx::raw_sql("revoke execute on function public.custom_claims from public")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let revoked = problems().await.unwrap();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert!(revoked[0].contains("no execute"), "{revoked:?}");
+
+    sqlx::raw_sql("grant execute on function public.custom_claims to supabase_auth_admin")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(problems().await.unwrap(), Vec::<String>::new());
+
+    let elsewhere = bizbase::auth::hooks::HookFunction::parse("hooks.custom_claims").unwrap();
+    sqlx::raw_sql(
+        "create schema hooks; \
+         create function hooks.custom_claims(event jsonb) returns jsonb language sql as 'select event'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let no_usage = bizbase::auth::hooks::uncallable(&pool, &elsewhere)
+        .await
+        .unwrap();
+    assert_eq!(no_usage.len(), 1, "{no_usage:?}");
+    assert!(
+        no_usage[0].contains("no usage on schema hooks"),
+        "{no_usage:?}"
+    );
+}
