@@ -12,21 +12,25 @@ alter default privileges in schema auth grant select on tables to supabase_auth_
 -- Not `security definer`: PostgreSQL forbids `set role` there; only bizbase can call it (no API role
 -- may use schema `private`). A hook that fails aborts the transaction, and the role with it.
 --
--- A hook may itself change the role for the whole session (`set role …`, `reset role`), which would
--- outlive the transaction on a pooled connection: `reset role` after the call puts the session's
--- role back to its default (bizbase sets roles only per transaction) before the caller's is set
--- again for the rest of this one. The switch is a guard against mistakes, not a boundary: a hook
+-- A hook may itself change the role or the request's claims for the whole session (`set role …`,
+-- `set_config('request.jwt.claims', …, false)`), which would outlive the transaction on a pooled
+-- connection (and make later writes there act as someone else): resetting both after the call puts
+-- the session's values back to their defaults (bizbase sets them only per transaction) before the
+-- caller's are set again for the rest of this one. The switch is a guard against mistakes, not a boundary: a hook
 -- can switch to any role the connection's login may use, as SQL run by bizbase's own role could.
 create or replace function private.call_access_token_hook(p_hook regprocedure, p_event jsonb)
 returns jsonb language plpgsql as $$
 declare
     v_caller text := current_setting('role');
+    v_claims text := current_setting('request.jwt.claims', true);
     v_out jsonb;
 begin
     set local role supabase_auth_admin;
     execute format('select %s($1)', p_hook::regproc) into v_out using p_event;
     reset role;
+    reset "request.jwt.claims";
     perform set_config('role', v_caller, true);
+    perform set_config('request.jwt.claims', coalesce(v_claims, ''), true);
     return v_out;
 end
 $$;

@@ -178,14 +178,18 @@ async fn the_hook_runs_as_supabase_auth_admin_and_reads_what_supabases_grants_al
 
 #[sqlx::test]
 async fn after_the_hook_the_transaction_and_the_connection_have_their_own_role_again(pool: PgPool) {
-    // A careless hook that changes the role for the whole session.
+    // A careless hook that changes the role and the request's claims for the whole session.
     create_hook(
         &pool,
-        "begin set role authenticated; return jsonb_build_object('claims', event->'claims'); end",
+        "begin
+            set role authenticated;
+            perform set_config('request.jwt.claims', '{\"sub\": \"someone-else\"}', false);
+            return jsonb_build_object('claims', event->'claims');
+        end",
     )
     .await;
     let mut conn = pool.acquire().await.unwrap();
-    let whoami = "select current_user::text";
+    let whoami = "select current_user::text || ' ' || coalesce(current_setting('request.jwt.claims', true), '')";
     let before: String = sqlx::query_scalar(whoami)
         .fetch_one(&mut *conn)
         .await
@@ -216,7 +220,7 @@ async fn after_the_hook_the_transaction_and_the_connection_have_their_own_role_a
     );
     assert_eq!(
         after_commit, before,
-        "the hook's session-wide role did not outlive the transaction"
+        "the hook's session-wide role and claims did not outlive the transaction"
     );
 }
 
