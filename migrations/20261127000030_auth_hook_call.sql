@@ -13,24 +13,27 @@ alter default privileges in schema auth grant select on tables to supabase_auth_
 -- may use schema `private`). A hook that fails aborts the transaction, and the role with it.
 --
 -- A hook may itself change the role or the request's claims for the whole session (`set role …`,
--- `set_config('request.jwt.claims', …, false)`), which would outlive the transaction on a pooled
--- connection (and make later writes there act as someone else): resetting both after the call puts
--- the session's values back to their defaults (bizbase sets them only per transaction) before the
--- caller's are set again for the rest of this one. The switch is a guard against mistakes, not a boundary: a hook
--- can switch to any role the connection's login may use, as SQL run by bizbase's own role could.
+-- `set_config('request.jwt.claims', …, false)`, or the older `request.jwt.claim.sub` and its kin,
+-- which `auth.uid()` reads first), which would outlive the transaction on a pooled connection and
+-- make later requests there act as someone else: those settings are reset after the call, which
+-- puts their session values back to the defaults (bizbase sets them only per transaction), and the
+-- caller's are set again for the rest of this one. Other settings a hook changes for the session
+-- stay; the switch is a guard against mistakes, not a boundary: a hook can switch to any role the
+-- connection's login may use, as SQL run by bizbase's own role could.
 create or replace function private.call_access_token_hook(p_hook regprocedure, p_event jsonb)
 returns jsonb language plpgsql as $$
 declare
-    v_caller text := current_setting('role');
-    v_claims text := current_setting('request.jwt.claims', true);
+    v_guarded constant text[] := array['role', 'request.jwt.claims', 'request.jwt.claim',
+        'request.jwt.claim.sub', 'request.jwt.claim.role', 'request.jwt.claim.email'];
+    v_caller text[] := array(select current_setting(g, true) from unnest(v_guarded) g);
     v_out jsonb;
 begin
     set local role supabase_auth_admin;
     execute format('select %s($1)', p_hook::regproc) into v_out using p_event;
-    reset role;
-    reset "request.jwt.claims";
-    perform set_config('role', v_caller, true);
-    perform set_config('request.jwt.claims', coalesce(v_claims, ''), true);
+    for i in 1 .. array_length(v_guarded, 1) loop
+        execute format('reset %I', v_guarded[i]);
+        perform set_config(v_guarded[i], coalesce(v_caller[i], ''), true);
+    end loop;
     return v_out;
 end
 $$;

@@ -149,9 +149,18 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     }
     let state = AppState::new(config.clone(), database.pool.clone())?;
     if let Some(hook) = &config.auth.custom_access_token_hook {
-        // Every token would fail: say so before the first sign-in does.
-        for problem in crate::auth::hooks::uncallable(&database.pool, hook).await? {
-            tracing::warn!("{problem}");
+        // Every token would fail: say so before the first sign-in does. A check that cannot run
+        // (the role missing without migrations, say) only warns too.
+        match crate::auth::hooks::uncallable(&database.pool, hook).await {
+            Ok(problems) => {
+                for problem in problems {
+                    tracing::warn!("{problem}");
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot check whether supabase_auth_admin may call the access-token hook"
+            ),
         }
     }
     let listener = TcpListener::bind(config.addr)

@@ -178,24 +178,33 @@ async fn the_hook_runs_as_supabase_auth_admin_and_reads_what_supabases_grants_al
 
 #[sqlx::test]
 async fn after_the_hook_the_transaction_and_the_connection_have_their_own_role_again(pool: PgPool) {
-    // A careless hook that changes the role and the request's claims for the whole session.
+    // A careless hook that changes the role and the request's claims for the whole session —
+    // also the older `request.jwt.claim.sub`, which `auth.uid()` reads first.
     create_hook(
         &pool,
         "begin
             set role authenticated;
             perform set_config('request.jwt.claims', '{\"sub\": \"someone-else\"}', false);
+            perform set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000e', false);
             return jsonb_build_object('claims', event->'claims');
         end",
     )
     .await;
     let mut conn = pool.acquire().await.unwrap();
-    let whoami = "select current_user::text || ' ' || coalesce(current_setting('request.jwt.claims', true), '')";
+    let whoami = "select current_user::text || ' ' || coalesce(auth.uid()::text, '-')";
     let before: String = sqlx::query_scalar(whoami)
         .fetch_one(&mut *conn)
         .await
         .unwrap();
 
     sqlx::query("begin").execute(&mut *conn).await.unwrap();
+    let caller = "00000000-0000-0000-0000-00000000000c";
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "set local \"request.jwt.claims\" = '{{\"sub\": \"{caller}\"}}'"
+    )))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
     let out: serde_json::Value = sqlx::query_scalar(
         "select private.call_access_token_hook('public.custom_claims(jsonb)'::regprocedure, \
                 jsonb_build_object('claims', jsonb_build_object('r', 1)))",
@@ -214,9 +223,11 @@ async fn after_the_hook_the_transaction_and_the_connection_have_their_own_role_a
         .unwrap();
 
     assert_eq!(out["claims"]["r"], 1);
+    let login = before.split(' ').next().unwrap();
     assert_eq!(
-        in_transaction, before,
-        "the rest of the transaction runs as the caller"
+        in_transaction,
+        format!("{login} {caller}"),
+        "the rest of the transaction runs as the caller, with the caller's claims"
     );
     assert_eq!(
         after_commit, before,
