@@ -6,8 +6,9 @@
 //!
 //! Options (environment): BENCH_SECS (default 4) per phase, BENCH_ROUNDS (default 9) of
 //! ceiling-then-logins, BENCH_CLIENTS (default 2 × cores), BENCH_POOL (the server's pool size),
-//! and `BIZBASE_ARGON2_MEMORY_KIB` / `_ITERATIONS` / `_PARALLELISM` as `bizbase serve` reads them. Short, many interleaved rounds follow
-//! the drift of a shared machine's speed more closely than a few long ones.
+//! and `BIZBASE_ARGON2_MEMORY_KIB` / `_ITERATIONS` / `_PARALLELISM` as `bizbase serve` reads them.
+//! Short, many interleaved rounds follow the drift of a shared machine's speed more closely than a
+//! few long ones.
 
 use std::{
     sync::{

@@ -69,25 +69,26 @@ impl HookFunction {
     }
 }
 
+impl std::fmt::Display for HookFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.function)
+    }
+}
+
 /// What keeps `supabase_auth_admin` from calling `hook` at all — its schema or function missing, no
 /// `usage` on the schema, no `execute` on the function — each said in a sentence; empty when it
 /// can. `serve` logs these at start-up, since every token would fail otherwise. What the hook reads
 /// cannot be checked without running it.
 pub async fn uncallable(pool: &sqlx::PgPool, hook: &HookFunction) -> sqlx::Result<Vec<String>> {
     let (schema_found, usage, function_found, execute): (bool, bool, bool, bool) = sqlx::query_as(
-        "select n.oid is not null, \
-                coalesce(has_schema_privilege('supabase_auth_admin', n.oid, 'usage'), false), \
-                f.oid is not null, \
-                coalesce(has_function_privilege('supabase_auth_admin', f.oid, 'execute'), false) \
-         from (select) one \
-         left join pg_namespace n on n.nspname = $1 \
-         left join lateral (select to_regprocedure($2)::oid as oid) f on true",
+        "select s is not null, coalesce(has_schema_privilege('supabase_auth_admin', s, 'usage'), false), \
+                f is not null, coalesce(has_function_privilege('supabase_auth_admin', f, 'execute'), false) \
+         from to_regnamespace($1) s, to_regprocedure($2) f",
     )
-    .bind(&hook.schema)
+    .bind(format!("\"{}\"", hook.schema))
     .bind(hook.signature())
     .fetch_one(pool)
     .await?;
-    let name = format!("{}.{}", hook.schema, hook.function);
     let grant = "grant it to supabase_auth_admin, as in Supabase (README, Identity)";
     Ok(if !schema_found {
         vec![format!(
@@ -96,7 +97,7 @@ pub async fn uncallable(pool: &sqlx::PgPool, hook: &HookFunction) -> sqlx::Resul
         )]
     } else if !function_found {
         vec![format!(
-            "the access-token hook {name}(jsonb) does not exist"
+            "the access-token hook {hook}(jsonb) does not exist"
         )]
     } else {
         [
@@ -106,7 +107,7 @@ pub async fn uncallable(pool: &sqlx::PgPool, hook: &HookFunction) -> sqlx::Resul
                     hook.schema
                 )
             }),
-            (!execute).then(|| format!("no execute on the access-token hook {name}: {grant}")),
+            (!execute).then(|| format!("no execute on the access-token hook {hook}: {grant}")),
         ]
         .into_iter()
         .flatten()
@@ -149,9 +150,7 @@ where
         .collect();
     if !claims.is_object() || !missing.is_empty() {
         return Err(AppError::Internal(anyhow::anyhow!(
-            "the custom access-token hook {}.{} answered claims without {missing:?}",
-            hook.schema,
-            hook.function
+            "the custom access-token hook {hook} answered claims without {missing:?}"
         )));
     }
     Ok(claims)
@@ -165,10 +164,8 @@ fn hook_failed(hook: &HookFunction, e: sqlx::Error) -> AppError {
         .is_some_and(|code| code == "42501");
     if denied {
         AppError::Internal(anyhow::anyhow!(
-            "the custom access-token hook {}.{} runs as supabase_auth_admin, which lacks a privilege \
-             it needs ({e}): grant it what the hook reads, as in Supabase (README, Identity)",
-            hook.schema,
-            hook.function
+            "the custom access-token hook {hook} runs as supabase_auth_admin, which lacks a privilege \
+             it needs ({e}): grant it what the hook reads, as in Supabase (README, Identity)"
         ))
     } else {
         e.into()

@@ -26,7 +26,7 @@ use axum::{
 };
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 
 /// How much of an unread body is read to keep the connection, and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -138,14 +138,7 @@ impl Drop for Unread {
 }
 
 /// Reads `body` to its end, or until more than `left` bytes or an error.
-async fn discard(mut body: Body, left: u64) {
-    let mut read = 0u64;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Some(data) = frame.data_ref() {
-            read = read.saturating_add(data.len() as u64);
-            if read > left {
-                return;
-            }
-        }
-    }
+async fn discard(body: Body, left: u64) {
+    let mut body = Limited::new(body, usize::try_from(left).unwrap_or(usize::MAX));
+    while let Some(Ok(_)) = body.frame().await {}
 }
