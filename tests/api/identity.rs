@@ -190,3 +190,73 @@ async fn the_roles_exist_with_the_right_attributes(pool: PgPool) {
     .unwrap();
     assert!(can_switch);
 }
+
+#[sqlx::test]
+async fn claims_a_function_left_on_the_connection_do_not_reach_the_next_caller(pool: PgPool) {
+    // One connection, so the second transaction runs where the first left its settings.
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let mallory = "00000000-0000-0000-0000-0000000000aa";
+    let carol = "00000000-0000-0000-0000-0000000000cc";
+    // A project function that sets the older per-claim settings for the whole session, as
+    // PostgREST 8 and earlier did per request (`auth.uid()` and its kin read them first).
+    let mut tx = identity::begin(&one, &user(mallory), Access::ReadWrite)
+        .await
+        .unwrap();
+    sqlx::query(
+        "select set_config('request.jwt.claim.sub', $1, false), \
+                set_config('request.jwt.claim.role', 'service_role', false), \
+                set_config('request.jwt.claim.email', 'mallory@example.com', false), \
+                set_config('request.jwt.claim', $2, false)",
+    )
+    .bind(mallory)
+    .bind(json!({ "sub": mallory, "role": "service_role" }).to_string())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut carols = user(carol);
+    carols.claims["email"] = json!("carol@example.com");
+    let anon = Identity::new(DbRole::Anon, json!({}));
+    let helpers = "select auth.uid()::text, auth.role(), auth.email(), auth.jwt() ->> 'sub'";
+    let mut seen = Vec::new();
+    for who in [&carols, &anon] {
+        let mut tx = identity::begin(&one, who, Access::ReadOnly).await.unwrap();
+        let row: (Option<String>, Option<String>, Option<String>, Option<String>) =
+            sqlx::query_as(helpers).fetch_one(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        seen.push(row);
+    }
+    assert_eq!(
+        seen[0],
+        (
+            Some(carol.to_owned()),
+            Some("authenticated".to_owned()),
+            Some("carol@example.com".to_owned()),
+            Some(carol.to_owned()),
+        ),
+        "the helpers answer with the caller's own claims"
+    );
+    assert_eq!(
+        seen[1],
+        (None, Some("anon".to_owned()), None, None),
+        "a field the caller's claims lack is not taken from the older settings"
+    );
+
+    // Outside a request (psql, a test script) the older settings alone still work.
+    let mut tx = one.begin().await.unwrap();
+    let outside: (Option<String>, Option<String>) = sqlx::query_as(
+        "select auth.uid()::text, auth.role() from (select set_config('request.jwt.claims', '', true)) s",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        outside,
+        (Some(mallory.to_owned()), Some("service_role".to_owned()))
+    );
+}
