@@ -222,12 +222,13 @@ async fn claims_a_function_left_on_the_connection_do_not_reach_the_next_caller(p
     let mut carols = user(carol);
     carols.claims["email"] = json!("carol@example.com");
     let anon = Identity::new(DbRole::Anon, json!({}));
+    type Opt = Option<String>;
+    type Helpers = (Opt, Opt, Opt, Opt);
     let helpers = "select auth.uid()::text, auth.role(), auth.email(), auth.jwt() ->> 'sub'";
     let mut seen = Vec::new();
     for who in [&carols, &anon] {
         let mut tx = identity::begin(&one, who, Access::ReadOnly).await.unwrap();
-        let row: (Option<String>, Option<String>, Option<String>, Option<String>) =
-            sqlx::query_as(helpers).fetch_one(&mut *tx).await.unwrap();
+        let row: Helpers = sqlx::query_as(helpers).fetch_one(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
         seen.push(row);
     }
