@@ -24,7 +24,7 @@ use crate::{
 /// Where a request came from, for sessions, rate limits and the audit log.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
-    /// The client IP: from the configured header when set, else the socket peer.
+    /// The client IP: from the configured header when set and readable, else the socket peer.
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
@@ -32,25 +32,45 @@ pub struct ClientInfo {
     pub request_id: Option<String>,
 }
 
+impl ClientInfo {
+    /// The key of the caller's rate-limit buckets: their IP, or — where none is known (a server
+    /// reached through a Unix socket) — one address all such callers share, so that they are
+    /// limited together rather than not at all.
+    pub fn rate_key(&self) -> IpAddr {
+        self.ip
+            .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+    }
+}
+
+/// The client address the proxy in front wrote into `value` (the configured header): the
+/// right-most entry of an `X-Forwarded-For`-style list. Entries to its left came from the client,
+/// which can write anything there; the proxy appends the address it saw.
+fn forwarded_ip(value: &str) -> Option<IpAddr> {
+    value.rsplit(',').next()?.trim().parse().ok()
+}
+
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
         let from_header = app.config.auth.ip_header.as_deref().and_then(|name| {
-            let value = parts.headers.get(name)?.to_str().ok()?;
-            // X-Forwarded-For style lists: the left-most entry is the original client.
-            value.split(',').next()?.trim().parse::<IpAddr>().ok()
+            let ip = parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(forwarded_ip);
+            if ip.is_none() {
+                // Without it the caller shares the proxy's own address (and its buckets).
+                tracing::debug!(header = name, "no client address in the configured header");
+            }
+            ip
         });
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         Ok(Self {
-            ip: if app.config.auth.ip_header.is_some() {
-                from_header
-            } else {
-                peer
-            },
+            ip: from_header.or(peer),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -192,5 +212,25 @@ impl FromRequestParts<AppState> for AuthUser {
             session,
             claims,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_ip;
+
+    #[test]
+    fn the_proxy_written_right_most_entry_is_the_client() {
+        assert_eq!(
+            forwarded_ip("1.2.3.4, 9.9.9.9").map(|ip| ip.to_string()),
+            Some("9.9.9.9".into())
+        );
+        assert_eq!(
+            forwarded_ip(" 2001:db8::1 ").map(|ip| ip.to_string()),
+            Some("2001:db8::1".into())
+        );
+        for junk in ["", "x", "9.9.9.9, unknown", "9.9.9.9,"] {
+            assert_eq!(forwarded_ip(junk), None, "{junk:?}");
+        }
     }
 }

@@ -142,6 +142,11 @@ impl Passwords {
 
     /// Verifies synchronously (call from a blocking thread).
     pub fn verify_blocking(&self, password: &str, stored: &str) -> anyhow::Result<Verdict> {
+        if let Some(why) = unusable(stored) {
+            // Only SQL written by hand can store such a hash (the API refuses them).
+            tracing::warn!(%why, "a stored password hash is not checked");
+            return Ok(Verdict::Mismatch);
+        }
         if stored.starts_with("$2") {
             return match bcrypt::verify(password, stored) {
                 Ok(true) => Ok(Verdict::MatchRehash(self.hash_blocking(password)?)),
@@ -260,6 +265,59 @@ impl Passwords {
     }
 }
 
+/// The costliest stored hash bizbase will check: an imported hash's cost is paid by every sign-in
+/// attempt on that account (right or wrong password) until its first success re-hashes it, so a
+/// hash made to be expensive (bcrypt cost 31, argon2 with gigabytes) would let anyone who knows the
+/// address tie up the hashers. The limits admit what other systems ship — Supabase's bcrypt cost 10,
+/// Django's argon2 (100 MiB, 2 passes, 8 lanes), argon2-cffi's (64 MiB, 3, 4).
+const MAX_BCRYPT_COST: u32 = 14;
+const MAX_ARGON2_MEMORY_KIB: u32 = 128 * 1024;
+const MAX_ARGON2_ITERATIONS: u32 = 10;
+const MAX_ARGON2_LANES: u32 = 16;
+
+/// Why `stored` cannot serve as a password hash — not bcrypt or argon2 in PHC form, or costlier to
+/// check than the limits above — or `None` when it can.
+pub fn unusable(stored: &str) -> Option<String> {
+    if stored.starts_with("$2") {
+        let parts: bcrypt::HashParts = match stored.parse() {
+            Ok(parts) => parts,
+            Err(e) => return Some(format!("not a bcrypt hash ({e})")),
+        };
+        return (parts.get_cost() > MAX_BCRYPT_COST).then(|| {
+            format!(
+                "bcrypt cost {} is above {MAX_BCRYPT_COST}",
+                parts.get_cost()
+            )
+        });
+    }
+    if !stored.starts_with("$argon2") {
+        return Some("use bcrypt or argon2 (PHC string form)".into());
+    }
+    let parsed = match PasswordHash::new(stored) {
+        Ok(parsed) => parsed,
+        Err(e) => return Some(format!("not an argon2 hash ({e})")),
+    };
+    let params = match Params::try_from(&parsed) {
+        Ok(params) => params,
+        Err(e) => return Some(format!("argon2 parameters: {e}")),
+    };
+    if parsed.hash.is_none() {
+        return Some("argon2 hash without its output".into());
+    }
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB
+        || params.t_cost() > MAX_ARGON2_ITERATIONS
+        || params.p_cost() > MAX_ARGON2_LANES
+    {
+        return Some(format!(
+            "argon2 cost m={},t={},p={} is above m={MAX_ARGON2_MEMORY_KIB},t={MAX_ARGON2_ITERATIONS},p={MAX_ARGON2_LANES}",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
+        ));
+    }
+    None
+}
+
 /// Checks a password against the policy; returns GoTrue's `weak_password` reasons.
 pub fn weakness(password: &str, min_length: usize, required: &[String]) -> Vec<&'static str> {
     let mut reasons = Vec::new();
@@ -291,6 +349,37 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         })
+    }
+
+    #[test]
+    fn hashes_other_systems_ship_are_usable_and_costlier_ones_are_not() {
+        let phc = |m: u32, t: u32, p: u32| {
+            format!(
+                "$argon2id$v=19$m={m},t={t},p={p}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
+            )
+        };
+        assert_eq!(unusable(&phc(102_400, 2, 8)), None, "Django");
+        assert_eq!(unusable(&phc(65_536, 3, 4)), None, "argon2-cffi");
+        assert!(unusable(&phc(131_073, 1, 1)).is_some());
+        assert!(unusable(&phc(19_456, 11, 1)).is_some());
+        assert!(unusable(&phc(19_456, 2, 17)).is_some());
+        assert_eq!(unusable(&bcrypt::hash("x", 10).unwrap_or_default()), None);
+        let costly = bcrypt::hash("x", 4)
+            .unwrap_or_default()
+            .replacen("$04$", "$15$", 1);
+        assert!(
+            unusable(&costly).is_some_and(|why| why.contains("cost 15")),
+            "{costly}"
+        );
+        for junk in [
+            "",
+            "plain",
+            "$2garbage",
+            "$argon2id$v=19$m=1",
+            "$scrypt$ln=16",
+        ] {
+            assert!(unusable(junk).is_some(), "{junk}");
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! Per-client-IP rate limits on the endpoints attackers hammer (GoTrue's limiters, §2.12): a token
-//! bucket per IP that refills `n` requests per five minutes (anonymous sign-ins: per hour), with a
-//! burst of `n`. Over the limit →
-//! 429 `over_request_rate_limit` with `Retry-After`. Callers without a known IP are not limited.
+//! bucket per endpoint and IP that refills `n` requests per five minutes (anonymous sign-ins: per
+//! hour), with a burst of `n`. Endpoints that share a configured count still have a bucket each, as
+//! in GoTrue: saving a profile does not use up password recovery. Over the limit →
+//! 429 `over_request_rate_limit` with `Retry-After`. Every caller has an IP (see `context`).
 
 use std::{net::IpAddr, num::NonZeroU32, time::Duration};
 
@@ -16,37 +17,49 @@ const WINDOW: Duration = Duration::from_secs(300);
 /// The window of anonymous sign-ins and of the instance's e-mail budget.
 const ANONYMOUS_WINDOW: Duration = Duration::from_secs(3600);
 
-/// Which limiter a request counts against.
-#[derive(Debug, Clone, Copy)]
+/// Which bucket a request counts against (each endpoint its own, keyed by client IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
-    /// `/signup`.
+    /// `/signup` (`signup` count).
     Signup,
-    /// `/token`.
+    /// `/token`, every grant (`token` count).
     Token,
-    /// `/verify`.
+    /// `/verify` (`verify` count).
     Verify,
-    /// `/otp`, `/recover`, `/resend`, `/magiclink`, `/reauthenticate`.
+    /// `/otp` and `/magiclink` (`otp` count, as are the next four).
     Otp,
-    /// MFA challenge and verify.
-    Mfa,
-    /// Anonymous sign-ins (on top of [`Group::Signup`]).
+    /// `/recover`.
+    Recover,
+    /// `/resend`.
+    Resend,
+    /// `/reauthenticate`.
+    Reauthenticate,
+    /// `PUT /user` when it changes the e-mail address (it sends mail).
+    UserUpdate,
+    /// `/factors/{id}/challenge` (`mfa` count).
+    MfaChallenge,
+    /// `/factors/{id}/verify` (`mfa` count).
+    MfaVerify,
+    /// Anonymous sign-ins, on top of [`Group::Signup`] (`anonymous` count, per hour).
     Anonymous,
 }
 
-/// The limiters of one process.
+type Limiter = DefaultKeyedRateLimiter<(Group, IpAddr)>;
+
+/// The limiters of one process, one per configured count.
 #[derive(Debug)]
 pub struct Limits {
-    signup: DefaultKeyedRateLimiter<IpAddr>,
-    token: DefaultKeyedRateLimiter<IpAddr>,
-    verify: DefaultKeyedRateLimiter<IpAddr>,
-    otp: DefaultKeyedRateLimiter<IpAddr>,
-    mfa: DefaultKeyedRateLimiter<IpAddr>,
-    anonymous: DefaultKeyedRateLimiter<IpAddr>,
+    signup: Limiter,
+    token: Limiter,
+    verify: Limiter,
+    otp: Limiter,
+    mfa: Limiter,
+    anonymous: Limiter,
     /// Auth e-mails of the whole instance (not per IP), when limited.
     email: Option<DefaultDirectRateLimiter>,
 }
 
-fn limiter(per_window: u32) -> DefaultKeyedRateLimiter<IpAddr> {
+fn limiter(per_window: u32) -> Limiter {
     limiter_over(per_window, WINDOW)
 }
 
@@ -55,7 +68,7 @@ fn quota(per_window: u32, window: Duration) -> Quota {
     Quota::with_period(window / n.get()).map_or_else(|| Quota::per_second(n), |q| q.allow_burst(n))
 }
 
-fn limiter_over(per_window: u32, window: Duration) -> DefaultKeyedRateLimiter<IpAddr> {
+fn limiter_over(per_window: u32, window: Duration) -> Limiter {
     RateLimiter::keyed(quota(per_window, window))
 }
 
@@ -97,17 +110,20 @@ impl Limits {
     }
 
     /// Counts one request of `ip` against `group`.
-    pub fn check(&self, group: Group, ip: Option<IpAddr>) -> Result<(), AppError> {
-        let Some(ip) = ip else { return Ok(()) };
+    pub fn check(&self, group: Group, ip: IpAddr) -> Result<(), AppError> {
         let limiter = match group {
             Group::Signup => &self.signup,
             Group::Token => &self.token,
             Group::Verify => &self.verify,
-            Group::Otp => &self.otp,
-            Group::Mfa => &self.mfa,
+            Group::Otp
+            | Group::Recover
+            | Group::Resend
+            | Group::Reauthenticate
+            | Group::UserUpdate => &self.otp,
+            Group::MfaChallenge | Group::MfaVerify => &self.mfa,
             Group::Anonymous => &self.anonymous,
         };
-        limiter.check_key(&ip).map_err(|not_until| {
+        limiter.check_key(&(group, ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             metrics::counter!("auth_rate_limited_total").increment(1);
             AppError::RateLimited {
@@ -136,14 +152,43 @@ mod tests {
         let b: IpAddr = "10.0.0.2".parse().unwrap();
 
         for _ in 0..3 {
-            limits.check(Group::Token, Some(a)).unwrap();
+            limits.check(Group::Token, a).unwrap();
         }
-        let Err(AppError::RateLimited { retry_after }) = limits.check(Group::Token, Some(a)) else {
+        let Err(AppError::RateLimited { retry_after }) = limits.check(Group::Token, a) else {
             panic!("the fourth request must be limited");
         };
         assert!((1..=100).contains(&retry_after), "{retry_after}");
-        limits.check(Group::Token, Some(b)).unwrap();
-        limits.check(Group::Signup, Some(a)).unwrap();
-        limits.check(Group::Token, None).unwrap();
+        limits.check(Group::Token, b).unwrap();
+        limits.check(Group::Signup, a).unwrap();
+    }
+
+    #[test]
+    fn endpoints_sharing_a_count_have_a_bucket_each() {
+        let limits = Limits::new(&RateLimits {
+            signup: 1,
+            token: 1,
+            verify: 1,
+            otp: 2,
+            mfa: 2,
+            anonymous: 1,
+            email_sent: None,
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        for group in [Group::UserUpdate, Group::MfaChallenge] {
+            limits.check(group, a).unwrap();
+            limits.check(group, a).unwrap();
+            assert!(limits.check(group, a).is_err(), "{group:?}");
+        }
+        for group in [
+            Group::Otp,
+            Group::Recover,
+            Group::Resend,
+            Group::Reauthenticate,
+            Group::MfaVerify,
+        ] {
+            limits.check(group, a).unwrap();
+            limits.check(group, a).unwrap();
+            assert!(limits.check(group, a).is_err(), "{group:?}");
+        }
     }
 }

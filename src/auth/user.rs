@@ -285,6 +285,29 @@ pub async fn insert(
     app_metadata_extra: &Value,
     confirmed: bool,
 ) -> sqlx::Result<Option<UserRow>> {
+    insert_with_id(
+        conn,
+        None,
+        email,
+        password_hash,
+        user_metadata,
+        app_metadata_extra,
+        confirmed,
+    )
+    .await
+}
+
+/// [`insert`] with the user's id given (an import from another system) or, with `None`, drawn.
+/// A taken id fails with a unique violation on `users_pkey`.
+pub async fn insert_with_id(
+    conn: &mut PgConnection,
+    id: Option<Uuid>,
+    email: &str,
+    password_hash: Option<&str>,
+    user_metadata: &Value,
+    app_metadata_extra: &Value,
+    confirmed: bool,
+) -> sqlx::Result<Option<UserRow>> {
     let mut app_metadata = json!({ "provider": "email", "providers": ["email"] });
     if let (Some(base), Some(extra)) =
         (app_metadata.as_object_mut(), app_metadata_extra.as_object())
@@ -294,15 +317,16 @@ pub async fn insert(
         }
     }
     let user: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into auth.users (email, encrypted_password, raw_user_meta_data, raw_app_meta_data, email_confirmed_at) \
-         values ($1, $2, $3, $4, case when $5 then now() end) on conflict (email) where email is not null do nothing \
-         returning {COLUMNS}"
+        "insert into auth.users (id, email, encrypted_password, raw_user_meta_data, raw_app_meta_data, email_confirmed_at) \
+         values (coalesce($6, gen_random_uuid()), $1, $2, $3, $4, case when $5 then now() end) \
+         on conflict (email) where email is not null do nothing returning {COLUMNS}"
     )))
     .bind(email)
     .bind(password_hash)
     .bind(user_metadata)
     .bind(&app_metadata)
     .bind(confirmed)
+    .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(u) = &user {

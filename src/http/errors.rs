@@ -47,11 +47,18 @@ fn needs_rendering(response: &Response) -> bool {
 }
 
 /// Headers set by the handler or inner layers that must survive re-rendering (`Allow`,
-/// `WWW-Authenticate`, CORS).
+/// `WWW-Authenticate`, CORS) — not those describing the body it replaces: a compressed plain-text
+/// rejection's `Content-Encoding: gzip` on the new, uncompressed JSON made clients fail to read it.
 fn keep_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    const OF_THE_BODY: [header::HeaderName; 5] = [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::TRANSFER_ENCODING,
+        header::ETAG,
+    ];
     for (name, value) in from {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !to.contains_key(name)
-        {
+        if !OF_THE_BODY.contains(name) && !to.contains_key(name) {
             to.insert(name.clone(), value.clone());
         }
     }

@@ -18,6 +18,7 @@ use crate::{
         audit,
         context::{ClientInfo, ServiceRole},
         mail::{self, TokenKind},
+        password,
         user::{self, UserRow},
     },
     error::{AppError, AppResult},
@@ -48,6 +49,8 @@ fn email_exists() -> AppError {
 /// `POST|PUT /admin/users` body (`AdminUserAttributes`).
 #[derive(Debug, Default, Deserialize)]
 pub struct AdminUserBody {
+    /// On create: the user's id, for users brought from another system with their rows.
+    id: Option<String>,
     email: Option<String>,
     /// `inviteUserByEmail` sends the metadata as `data`.
     data: Option<Value>,
@@ -75,17 +78,44 @@ fn parse_ban(raw: &str) -> AppResult<Option<chrono::Duration>> {
         }
         let n: i64 = number.parse().map_err(|_| bad())?;
         number.clear();
-        total += n * match c {
+        let unit = match c {
             'h' => 3600,
             'm' => 60,
             's' => 1,
             _ => return Err(bad()),
         };
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(too_long)?;
     }
     if !number.is_empty() || total <= 0 {
         return Err(bad());
     }
-    Ok(Some(chrono::Duration::seconds(total)))
+    chrono::Duration::try_seconds(total)
+        .ok_or_else(too_long)
+        .map(Some)
+}
+
+fn too_long() -> AppError {
+    AppError::validation("ban_duration: too long (use none to lift a ban)")
+}
+
+/// Refuses metadata that is not a JSON object (null means none).
+fn check_metadata(body: &AdminUserBody) -> AppResult<()> {
+    for (name, value) in [
+        ("user_metadata", &body.user_metadata),
+        ("app_metadata", &body.app_metadata),
+        ("data", &body.data),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|v| !v.is_object() && !v.is_null())
+        {
+            return Err(AppError::validation(format!("{name} must be an object")));
+        }
+    }
+    Ok(())
 }
 
 async fn hash_for(app: &AppState, body: &AdminUserBody) -> AppResult<Option<String>> {
@@ -97,10 +127,12 @@ async fn hash_for(app: &AppState, body: &AdminUserBody) -> AppResult<Option<Stri
             check_password(app, p).await?;
             Ok(Some(app.auth.passwords.hash(p.clone()).await?))
         }
-        (None, Some(h)) if h.starts_with("$2") || h.starts_with("$argon2") => Ok(Some(h.clone())),
-        (None, Some(_)) => Err(AppError::validation(
-            "Invalid password hash: use bcrypt or argon2",
-        )),
+        (None, Some(h)) => match password::unusable(h) {
+            None => Ok(Some(h.clone())),
+            Some(why) => Err(AppError::validation(format!(
+                "Invalid password hash: {why}"
+            ))),
+        },
         (None, None) => Ok(None),
     }
 }
@@ -140,7 +172,10 @@ async fn apply(conn: &mut sqlx::PgConnection, id: Uuid, body: &AdminUserBody) ->
         user::mark_identity_verified(conn, id).await?;
     }
     if let Some(ban) = &body.ban_duration {
-        let until = parse_ban(ban)?.map(|d| Utc::now() + d);
+        let until = match parse_ban(ban)? {
+            Some(d) => Some(Utc::now().checked_add_signed(d).ok_or_else(too_long)?),
+            None => None,
+        };
         sqlx::query("update auth.users set banned_until = $2 where id = $1")
             .bind(id)
             .bind(until)
@@ -164,17 +199,33 @@ pub async fn create_user(
     AppJson(body): AppJson<AdminUserBody>,
 ) -> AppResult<Json<Value>> {
     let email = parse_email(body.email.as_deref())?;
+    let id = body
+        .id
+        .as_deref()
+        .map(|raw| Uuid::parse_str(raw).map_err(|_| AppError::validation("id must be an UUID")))
+        .transpose()?;
+    check_metadata(&body)?;
     let hash = hash_for(&app, &body).await?;
     let mut tx = app.pool.begin().await?;
-    let created = user::insert(
+    let created = user::insert_with_id(
         &mut tx,
+        id,
         &email,
         hash.as_deref(),
         &json!({}),
         &json!({}),
         false,
     )
-    .await?
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("users_pkey") => {
+            AppError::Unprocessable {
+                code: "user_already_exists",
+                message: "A user with this id already exists".into(),
+            }
+        }
+        _ => e.into(),
+    })?
     .ok_or_else(email_exists)?;
     apply(&mut tx, created.id, &body).await?;
     audit::record(
@@ -215,7 +266,7 @@ pub async fn list_users(
         user::COLUMNS
     )))
     .bind(per_page)
-    .bind((page - 1) * per_page)
+    .bind((page - 1).saturating_mul(per_page))
     .fetch_all(&mut *conn)
     .await?;
     let mut users = Vec::with_capacity(rows.len());
@@ -268,6 +319,7 @@ pub async fn update_user(
     AppJson(body): AppJson<AdminUserBody>,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
+    check_metadata(&body)?;
     let hash = hash_for(&app, &body).await?;
     let mut tx = app.pool.begin().await?;
     let found = user::find_for_update(&mut tx, id)
@@ -472,7 +524,7 @@ pub async fn update_factor(
 /// `POST /admin/generate_link` body.
 #[derive(Debug, Deserialize)]
 pub struct LinkBody {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     kind: String,
     email: Option<String>,
     password: Option<String>,

@@ -43,7 +43,7 @@ pub async fn post_recover(
     Query(q): Query<RedirectQuery>,
     AppJson(body): AppJson<EmailBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Otp, client.ip)?;
+    app.auth.limits.check(Group::Recover, client.rate_key())?;
     let email = parse_email(body.email.as_deref())?;
     let challenge = body.pkce.parse()?;
     let mut tx = app.pool.begin().await?;
@@ -98,7 +98,7 @@ pub async fn post_otp(
     Query(q): Query<RedirectQuery>,
     AppJson(body): AppJson<EmailBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Otp, client.ip)?;
+    app.auth.limits.check(Group::Otp, client.rate_key())?;
     super::refuse_phone(body.phone.as_deref(), "Unsupported phone provider")?;
     let email = parse_email(body.email.as_deref())?;
     let challenge = body.pkce.parse()?;
@@ -161,7 +161,7 @@ pub async fn post_resend(
     Query(q): Query<RedirectQuery>,
     AppJson(body): AppJson<EmailBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Otp, client.ip)?;
+    app.auth.limits.check(Group::Resend, client.rate_key())?;
     let email = parse_email(body.email.as_deref())?;
     let challenge = body.pkce.parse()?;
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());

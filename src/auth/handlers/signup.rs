@@ -68,7 +68,7 @@ pub async fn post_signup(
     Query(q): Query<RedirectQuery>,
     AppJson(body): AppJson<SignupBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Signup, client.ip)?;
+    app.auth.limits.check(Group::Signup, client.rate_key())?;
     let auth = &app.config.auth;
     if auth.disable_signup {
         return Err(AppError::Unprocessable {
@@ -89,7 +89,7 @@ pub async fn post_signup(
                 message: "Anonymous sign-ins are disabled".into(),
             });
         }
-        app.auth.limits.check(Group::Anonymous, client.ip)?;
+        app.auth.limits.check(Group::Anonymous, client.rate_key())?;
         return Ok(Json(anonymous(&app, &client, body.data).await?));
     }
     let email = parse_email(body.email.as_deref())?;

@@ -52,7 +52,7 @@ pub async fn post_token(
     Query(q): Query<GrantQuery>,
     AppJson(body): AppJson<TokenBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Token, client.ip)?;
+    app.auth.limits.check(Group::Token, client.rate_key())?;
     match q.grant_type.as_deref() {
         Some("password") => {
             super::refuse_phone(body.phone.as_deref(), "Phone logins are disabled")?;

@@ -51,17 +51,31 @@ pub async fn put_user(
     Query(q): Query<RedirectQuery>,
     AppJson(body): AppJson<UpdateUserBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Otp, client.ip)?;
     if body.app_metadata.is_some() {
         return Err(AppError::Forbidden {
             code: "not_admin",
             message: "Updating app_metadata requires admin privileges".into(),
         });
     }
+    if body.email.as_deref().is_some_and(|e| !e.trim().is_empty()) {
+        // As GoTrue: only an update that sends mail counts (a profile save does not).
+        app.auth
+            .limits
+            .check(Group::UserUpdate, client.rate_key())?;
+    }
     let challenge = body.pkce.parse()?;
     let new_password = body.password.filter(|p| !p.is_empty());
     let new_hash = match &new_password {
         Some(p) => {
+            // Before the password is looked at: an aal1 session of a user with MFA must not
+            // learn whether a guess is their current password (`same_password`) or weak.
+            require_aal_for_user(
+                &mut *app.pool.acquire().await?,
+                &me.user,
+                &me.session.aal,
+                StatusCode::UNAUTHORIZED,
+            )
+            .await?;
             // A nonce, when given, is checked (and spent) in the transaction below.
             if app.config.auth.secure_password_change
                 && body.nonce.is_none()
@@ -251,7 +265,9 @@ pub async fn get_reauthenticate(
     me: AuthUser,
     client: ClientInfo,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Otp, client.ip)?;
+    app.auth
+        .limits
+        .check(Group::Reauthenticate, client.rate_key())?;
     let email = me.user.email.clone().ok_or(AppError::validation(
         "Reauthentication requires an email address",
     ))?;

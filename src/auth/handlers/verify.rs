@@ -238,7 +238,7 @@ pub async fn post_verify(
     client: ClientInfo,
     AppJson(body): AppJson<VerifyBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::Verify, client.ip)?;
+    app.auth.limits.check(Group::Verify, client.rate_key())?;
     super::refuse_phone(body.phone.as_deref(), "Unsupported phone provider")?;
     let kind = body.kind.as_deref().unwrap_or_default();
     let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
@@ -286,7 +286,7 @@ pub async fn get_verify(
     let kind = q.kind.clone().unwrap_or_default();
     let token = q.token.as_deref().unwrap_or_default();
     let is_pkce = token.starts_with(pkce::PREFIX);
-    let location = match app.auth.limits.check(Group::Verify, client.ip) {
+    let location = match app.auth.limits.check(Group::Verify, client.rate_key()) {
         Err(e) => error_location(&redirect, &e, is_pkce),
         Ok(()) if is_pkce => match verify_pkce(&app, &client, &kind, token).await {
             Ok(Some(code)) => with_query(&redirect, &[("code", code.as_str())]),

@@ -838,3 +838,166 @@ async fn the_factors_of_an_unknown_user_are_not_found(pool: PgPool) {
 
     assert_error(r, 404, "user_not_found").await;
 }
+
+#[sqlx::test]
+async fn rejected_query_and_path_parameters_are_readable_json_for_gzip_clients(pool: PgPool) {
+    // Browsers and Node send `Accept-Encoding: gzip`; the rejection's plain text was compressed,
+    // then re-rendered as JSON that kept the `Content-Encoding: gzip` of the text it replaced.
+    let app = TestApp::spawn(pool).await;
+    for path in [
+        "/admin/users?page=abc",
+        "/admin/users?per_page=1.5",
+        "/admin/users/%FF%FE",
+    ] {
+        let r = app
+            .admin(Method::GET, path)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!(status == 400 || status == 404, "{path}: {status}");
+        assert!(
+            r.headers().get("content-encoding").is_none(),
+            "{path}: {:?}",
+            r.headers()
+        );
+        let body: Value = serde_json::from_slice(&r.bytes().await.unwrap())
+            .unwrap_or_else(|e| panic!("{path}: the body is not JSON: {e}"));
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[sqlx::test]
+async fn huge_pages_and_ban_durations_are_refused_not_crashed_on(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let id = str_of(
+        &json(create(&app, json!({ "email": "ann@example.com" })).await).await,
+        "id",
+    )
+    .to_owned();
+
+    let r = app
+        .admin(
+            Method::GET,
+            "/admin/users?page=9223372036854775807&per_page=1000",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a page past the end is empty");
+    assert_eq!(json(r).await["users"], json!([]));
+
+    for ban in ["9999999999999999h", "10000000000h", "99999999999999999999s"] {
+        let r = app
+            .admin(Method::PUT, &format!("/admin/users/{id}"))
+            .json(&json!({ "ban_duration": ban }))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 400, "validation_failed").await;
+    }
+    let r = app
+        .admin(Method::GET, &format!("/admin/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json(r).await["banned_until"],
+        Value::Null,
+        "nothing was half-applied"
+    );
+}
+
+#[sqlx::test]
+async fn created_users_may_bring_their_id_from_another_system(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let id = "6b0f2d3e-8a6c-4c1e-9a39-0d7c1f3b2a11";
+
+    let r = create(
+        &app,
+        json!({ "id": id, "email": "ann@example.com", "email_confirm": true }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["id"], id);
+    let r = app
+        .admin(Method::GET, &format!("/admin/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["identities"][0]["user_id"], id);
+
+    let again = create(&app, json!({ "id": id, "email": "bob@example.com" })).await;
+    assert_error(again, 422, "user_already_exists").await;
+    let bad = create(
+        &app,
+        json!({ "id": "not-a-uuid", "email": "cy@example.com" }),
+    )
+    .await;
+    assert_error(bad, 400, "validation_failed").await;
+    let total: i64 = sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(total, 1, "the refused ones left nothing behind");
+}
+
+#[sqlx::test]
+async fn imported_hashes_must_be_well_formed_and_cheap_enough_to_check(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let costly_bcrypt = bcrypt::hash(PASSWORD, 4)
+        .unwrap()
+        .replacen("$04$", "$31$", 1);
+    for (i, hash) in [
+        "$2garbage",
+        costly_bcrypt.as_str(),
+        "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$v=19$m=19456,t=1000,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
+        "$argon2id$nonsense",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = create(
+            &app,
+            json!({ "email": format!("u{i}@example.com"), "password_hash": hash }),
+        )
+        .await;
+        let body = assert_error(r, 400, "validation_failed").await;
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("hash"),
+            "{hash}: {body}"
+        );
+    }
+    // A bcrypt hash of cost 10 (Supabase's) is taken.
+    let hash = bcrypt::hash(PASSWORD, 10).unwrap();
+    let r = create(
+        &app,
+        json!({ "email": "ok@example.com", "password_hash": hash }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[sqlx::test]
+async fn metadata_must_be_objects(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for field in ["user_metadata", "app_metadata"] {
+        let r = create(&app, json!({ "email": "ann@example.com", field: "x" })).await;
+        assert_error(r, 400, "validation_failed").await;
+    }
+    let r = app
+        .admin(Method::POST, "/admin/generate_link")
+        .json(&json!({ "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "validation_failed").await;
+}

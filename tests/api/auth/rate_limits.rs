@@ -156,25 +156,27 @@ async fn recovery_mails_are_limited_per_ip(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn magic_links_share_the_otp_limit_with_recovery(pool: PgPool) {
+async fn mail_endpoints_sharing_the_otp_count_have_a_bucket_each(pool: PgPool) {
+    // As GoTrue: the count is the same, the buckets are not — using up recovery from an address
+    // leaves magic links (and the rest) to it.
     let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_OTP", "1")]).await;
-    post_from(
-        &app,
-        "203.0.113.1",
-        "/recover",
-        &json!({ "email": "nobody@example.com" }),
-    )
-    .await;
+    let nobody = json!({ "email": "nobody@example.com" });
+    assert_ne!(
+        post_from(&app, "203.0.113.1", "/recover", &nobody)
+            .await
+            .status(),
+        429
+    );
+    let again = post_from(&app, "203.0.113.1", "/recover", &nobody).await;
+    assert_error(again, 429, "over_request_rate_limit").await;
 
-    let r = post_from(
-        &app,
-        "203.0.113.1",
-        "/otp",
-        &json!({ "email": "nobody@example.com" }),
-    )
-    .await;
-
-    assert_error(r, 429, "over_request_rate_limit").await;
+    for path in ["/otp", "/resend"] {
+        let body = json!({ "email": "nobody@example.com", "type": "signup" });
+        let r = post_from(&app, "203.0.113.1", path, &body).await;
+        assert_ne!(r.status(), 429, "{path}");
+        let r = post_from(&app, "203.0.113.1", path, &body).await;
+        assert_error(r, 429, "over_request_rate_limit").await;
+    }
 }
 
 #[sqlx::test]
@@ -207,7 +209,8 @@ async fn mfa_verifications_are_limited_per_ip(pool: PgPool) {
         "id",
     )
     .to_owned();
-    for _ in 0..3 {
+    // The challenge has a bucket of its own: all four verifications pass the limiter.
+    for _ in 0..4 {
         let r = verify_from("203.0.113.1", first.clone()).await.unwrap();
         assert_ne!(r.status(), 429);
     }
@@ -236,13 +239,47 @@ async fn without_an_ip_header_the_socket_peer_is_limited(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn with_an_ip_header_a_request_without_it_is_not_limited(pool: PgPool) {
+async fn with_an_ip_header_a_request_without_it_counts_as_the_proxys_own(pool: PgPool) {
+    // A header that is missing or unreadable must not mean "not limited": such requests share
+    // the bucket of the address they came from (the proxy).
     let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_TOKEN", "1")]).await;
     app.password_grant("ann@example.com", PASSWORD).await;
 
     let r = app.password_grant("ann@example.com", PASSWORD).await;
+    assert_error(r, 429, "over_request_rate_limit").await;
+    let garbled = post_from(
+        &app,
+        "unknown",
+        "/token?grant_type=password",
+        &json!({ "email": "ann@example.com", "password": PASSWORD }),
+    )
+    .await;
+    assert_error(garbled, 429, "over_request_rate_limit").await;
+}
 
-    assert_error(r, 400, "invalid_credentials").await;
+#[sqlx::test]
+async fn entries_a_client_puts_before_the_proxys_own_do_not_make_it_someone_else(pool: PgPool) {
+    // A proxy appends the address it saw (`$proxy_add_x_forwarded_for`); whatever the client sent
+    // stays on the left, so only the right-most entry names the client.
+    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_TOKEN", "2")]).await;
+    let body = json!({ "email": "ann@example.com", "password": PASSWORD });
+    for (i, spoofed) in ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+        .into_iter()
+        .enumerate()
+    {
+        let r = post_from(
+            &app,
+            &format!("{spoofed}, 203.0.113.7"),
+            "/token?grant_type=password",
+            &body,
+        )
+        .await;
+        if i < 2 {
+            assert_ne!(r.status(), 429, "request {}", i + 1);
+        } else {
+            assert_error(r, 429, "over_request_rate_limit").await;
+        }
+    }
 }
 
 #[sqlx::test]
@@ -268,20 +305,37 @@ async fn challenges_count_against_the_mfa_limit(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn user_updates_are_limited_per_ip(pool: PgPool) {
-    let app = TestApp::spawn_with(pool, &[IP_HEADER, ("RATE_LIMIT_OTP", "2")]).await;
+async fn user_updates_that_send_mail_are_limited_per_ip_and_profile_saves_are_not(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            IP_HEADER,
+            ("RATE_LIMIT_OTP", "2"),
+            ("AUTH_MAIL_FREQUENCY_SECS", "0"),
+        ],
+    )
+    .await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
-    let update = || {
+    let update = |body: Value| {
         app.as_user(Method::PUT, "/user", str_of(&session, "access_token"))
             .header("x-forwarded-for", "203.0.113.1")
-            .json(&json!({ "data": { "n": 1 } }))
+            .json(&body)
             .send()
     };
-    for _ in 0..2 {
-        assert_eq!(update().await.unwrap().status(), 200);
+    for n in 0..5 {
+        let r = update(json!({ "data": { "n": n } })).await.unwrap();
+        assert_eq!(r.status(), 200, "profile save {n}");
+    }
+    for n in 0..2 {
+        let r = update(json!({ "email": format!("ann{n}@example.com") }))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "address change {n}");
     }
 
-    let r = update().await.unwrap();
+    let r = update(json!({ "email": "ann9@example.com" }))
+        .await
+        .unwrap();
 
     assert_error(r, 429, "over_request_rate_limit").await;
 }

@@ -597,3 +597,22 @@ async fn without_secure_email_change_only_the_new_address_is_asked(pool: PgPool)
     let done = verify_change(&app, "ann@new.example", &to_new).await;
     assert_eq!(json(done).await["user"]["email"], "ann@new.example");
 }
+
+#[sqlx::test]
+async fn an_aal1_session_learns_nothing_about_a_password_it_offers(pool: PgPool) {
+    // Before, the current password got `same_password` (and a weak one `weak_password`) while
+    // others got `insufficient_aal`: an aal1 session could test guesses without the rate limit
+    // of `/token`. Now every password is refused alike before it is looked at.
+    let app = TestApp::spawn(pool).await;
+    let (_aal2, _) = super::user_with_mfa(&app, "ann@example.com").await;
+    let aal1 = app.sign_in("ann@example.com", PASSWORD).await;
+    for guess in [PASSWORD, "x", NEW_PASSWORD] {
+        let r = app
+            .as_user(Method::PUT, "/user", str_of(&aal1, "access_token"))
+            .json(&json!({ "password": guess }))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 401, "insufficient_aal").await;
+    }
+}
