@@ -1,6 +1,11 @@
 //! MFA: `POST /factors` (TOTP enrolment, with recovery codes), `POST /factors/{id}/challenge`,
 //! `POST /factors/{id}/verify` (a TOTP code or a recovery code → an aal2 session),
 //! `DELETE /factors/{id}` (§2.9).
+//!
+//! Recovery codes belong to the user, not to a factor. The ten an enrolment returns are pending on
+//! that factor: they pass nothing, and they replace the user's active codes only when that factor
+//! is first verified. An enrolment that is never verified (unenrolled, discarded, expired) takes
+//! its codes with it and leaves the active ones alone.
 
 use std::net::IpAddr;
 
@@ -62,7 +67,9 @@ pub struct EnrollBody {
     issuer: Option<String>,
 }
 
-/// `POST /factors`: a new unverified TOTP factor and a fresh set of recovery codes.
+/// `POST /factors`: a new unverified TOTP factor and a fresh set of recovery codes, pending until
+/// the factor is verified. `replaces_recovery_codes` says whether the user holds unused codes that
+/// verifying this factor will void.
 pub async fn post_factor(
     State(app): State<AppState>,
     me: AuthUser,
@@ -128,18 +135,7 @@ pub async fn post_factor(
     .fetch_one(&mut *tx)
     .await?;
     let codes = totp::new_recovery_codes();
-    sqlx::query("delete from auth.mfa_recovery_codes where user_id = $1")
-        .bind(me.user.id)
-        .execute(&mut *tx)
-        .await?;
-    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    sqlx::query(
-        "insert into auth.mfa_recovery_codes (user_id, code_hash) select $1, unnest($2::text[])",
-    )
-    .bind(me.user.id)
-    .bind(&hashes)
-    .execute(&mut *tx)
-    .await?;
+    let replaces_codes = store_pending_recovery_codes(&mut tx, me.user.id, id, &codes).await?;
     audit::record(
         &mut tx,
         "factor_enrolled",
@@ -156,7 +152,63 @@ pub async fn post_factor(
         "friendly_name": friendly_name.unwrap_or_default(),
         "totp": { "qr_code": svg, "secret": secret_b32, "uri": uri },
         "recovery_codes": codes,
+        "replaces_recovery_codes": replaces_codes,
     })))
+}
+
+/// Stores the recovery codes of a new enrolment as pending on `factor_id`, and returns whether
+/// the user holds unused active codes that they will replace.
+async fn store_pending_recovery_codes(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    factor_id: Uuid,
+    codes: &[String],
+) -> AppResult<bool> {
+    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
+    sqlx::query(
+        "insert into auth.mfa_recovery_codes (user_id, pending_factor_id, code_hash) \
+         select $1, $2, unnest($3::text[])",
+    )
+    .bind(user_id)
+    .bind(factor_id)
+    .bind(&hashes)
+    .execute(&mut *conn)
+    .await?;
+    let unused: bool = sqlx::query_scalar(
+        "select exists(select 1 from auth.mfa_recovery_codes \
+         where user_id = $1 and pending_factor_id is null and used_at is null)",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(unused)
+}
+
+/// At the first verification of `factor_id`, its pending recovery codes replace the user's active
+/// ones; returns whether it had any. A factor with no pending codes (enrolled before codes were
+/// pending) changes nothing.
+async fn activate_recovery_codes(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    factor_id: Uuid,
+) -> AppResult<bool> {
+    sqlx::query(
+        "delete from auth.mfa_recovery_codes where user_id = $1 and pending_factor_id is null \
+         and exists (select 1 from auth.mfa_recovery_codes where user_id = $1 and pending_factor_id = $2)",
+    )
+    .bind(user_id)
+    .bind(factor_id)
+    .execute(&mut *conn)
+    .await?;
+    let activated = sqlx::query(
+        "update auth.mfa_recovery_codes set pending_factor_id = null \
+         where user_id = $1 and pending_factor_id = $2",
+    )
+    .bind(user_id)
+    .bind(factor_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(activated.rows_affected() > 0)
 }
 
 /// A factor with its sealed secret and the last accepted time step.
@@ -312,6 +364,7 @@ pub async fn post_verify(
     if created + chrono::Duration::seconds(CHALLENGE_EXPIRY_SECS) < Utc::now() {
         return Err(AppError::Unprocessable { code: "mfa_challenge_expired", message: "MFA challenge has expired, verify against another challenge or create a new factor.".into() });
     }
+    let mut codes_activated = false;
     let method = if totp::is_recovery_code(code) {
         if factor.status != "verified" {
             return Err(verification_failed(
@@ -319,7 +372,8 @@ pub async fn post_verify(
             ));
         }
         let used: Option<Uuid> = sqlx::query_scalar(
-            "update auth.mfa_recovery_codes set used_at = now() where user_id = $1 and code_hash = $2 and used_at is null returning id",
+            "update auth.mfa_recovery_codes set used_at = now() \
+             where user_id = $1 and code_hash = $2 and used_at is null and pending_factor_id is null returning id",
         )
         .bind(me.user.id)
         .bind(totp::recovery_code_hash(code))
@@ -346,6 +400,9 @@ pub async fn post_verify(
             .bind(step)
             .execute(&mut *tx)
             .await?;
+        if factor.status != "verified" {
+            codes_activated = activate_recovery_codes(&mut tx, me.user.id, factor_id).await?;
+        }
         "totp"
     };
     sqlx::query("update auth.mfa_challenges set verified_at = now() where id = $1")
@@ -374,7 +431,7 @@ pub async fn post_verify(
         Some(me.user.id),
         Some(me.user.id),
         &client,
-        json!({ "factor_id": factor_id, "method": method }),
+        json!({ "factor_id": factor_id, "method": method, "recovery_codes_activated": codes_activated }),
     )
     .await?;
     let s = session::find(&mut tx, me.session.id)
@@ -408,7 +465,8 @@ async fn record_failure(
     Ok(())
 }
 
-/// Deletes a factor of `user_id`, downgrading sessions it raised, and returns it.
+/// Deletes a factor of `user_id` (with its pending recovery codes), downgrading sessions it raised,
+/// and returns it.
 pub async fn remove_factor(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -427,7 +485,10 @@ pub async fn remove_factor(
         .bind(factor_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("delete from auth.mfa_recovery_codes where user_id = $1 and not exists (select 1 from auth.mfa_factors where user_id = $1 and status = 'verified')")
+    // With the last verified factor the active codes go too; a pending enrolment's stay, to
+    // become active if it is verified.
+    sqlx::query("delete from auth.mfa_recovery_codes where user_id = $1 and pending_factor_id is null \
+                 and not exists (select 1 from auth.mfa_factors where user_id = $1 and status = 'verified')")
         .bind(user_id)
         .execute(&mut *conn)
         .await?;

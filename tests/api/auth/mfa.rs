@@ -6,8 +6,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    NEW_PASSWORD, PASSWORD, challenge, enroll, step_up, step_up_at, str_of, user_with_mfa,
-    verify_factor, wrong_code,
+    Enrolled, NEW_PASSWORD, PASSWORD, challenge, enroll, step_up, step_up_at, str_of,
+    user_with_mfa, verify_factor, wrong_code,
 };
 use crate::harness::{TestApp, assert_error, base32_decode, claims_of, json, now, totp_code};
 
@@ -403,6 +403,223 @@ async fn a_recovery_code_cannot_verify_a_new_factor(pool: PgPool) {
     let r = verify_factor(&app, access(&session), &factor.id, &challenge, &code).await;
 
     assert_error(r, 422, "mfa_verification_failed").await;
+}
+
+fn recovery_code(factor: &Enrolled, index: usize) -> String {
+    factor.body["recovery_codes"][index]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Signs `email` in again (aal1) and answers a new challenge of `factor` with `code`.
+async fn recover_with(app: &TestApp, email: &str, factor: &str, code: &str) -> Response {
+    let session = app.sign_in(email, PASSWORD).await;
+    let challenge = challenge(app, access(&session), factor).await;
+    verify_factor(app, access(&session), factor, &challenge, code).await
+}
+
+#[sqlx::test]
+async fn an_abandoned_second_enrolment_leaves_the_saved_recovery_codes_working(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, first) = user_with_mfa(&app, "ann@example.com").await;
+    let saved = recovery_code(&first, 0);
+
+    enroll(&app, access(&aal2)).await;
+
+    let r = recover_with(&app, "ann@example.com", &first.id, &saved).await;
+    assert_eq!(r.status(), 200);
+    let reused = recover_with(&app, "ann@example.com", &first.id, &saved).await;
+    assert_error(reused, 422, "mfa_verification_failed").await;
+}
+
+#[sqlx::test]
+async fn an_unenrolled_second_enrolment_leaves_the_saved_recovery_codes_working(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, first) = user_with_mfa(&app, "ann@example.com").await;
+    let saved = recovery_code(&first, 0);
+    let second = enroll(&app, access(&aal2)).await;
+
+    let removed = unenroll(&app, access(&aal2), &second.id).await;
+
+    assert_eq!(removed.status(), 200);
+    let r = recover_with(&app, "ann@example.com", &first.id, &saved).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[sqlx::test]
+async fn the_recovery_codes_of_an_unverified_enrolment_are_not_accepted(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, first) = user_with_mfa(&app, "ann@example.com").await;
+    let second = enroll(&app, access(&aal2)).await;
+
+    let r = recover_with(
+        &app,
+        "ann@example.com",
+        &first.id,
+        &recovery_code(&second, 0),
+    )
+    .await;
+
+    assert_error(r, 422, "mfa_verification_failed").await;
+}
+
+#[sqlx::test]
+async fn verifying_another_factor_replaces_the_recovery_codes_with_its_own(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, first) = user_with_mfa(&app, "ann@example.com").await;
+    let second = enroll(&app, access(&aal2)).await;
+
+    step_up(&app, access(&aal2), &second).await;
+
+    let old = recover_with(
+        &app,
+        "ann@example.com",
+        &first.id,
+        &recovery_code(&first, 0),
+    )
+    .await;
+    assert_error(old, 422, "mfa_verification_failed").await;
+    let new = recover_with(
+        &app,
+        "ann@example.com",
+        &first.id,
+        &recovery_code(&second, 0),
+    )
+    .await;
+    assert_eq!(new.status(), 200);
+}
+
+#[sqlx::test]
+async fn an_enrolment_says_whether_its_codes_will_replace_unused_ones(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let first = enroll(&app, access(&session)).await;
+    let aal2 = step_up(&app, access(&session), &first).await;
+    let second = enroll(&app, access(&aal2)).await;
+
+    assert_eq!(first.body["replaces_recovery_codes"], false);
+    assert_eq!(second.body["replaces_recovery_codes"], true);
+}
+
+#[sqlx::test]
+async fn removing_the_only_factor_deletes_its_recovery_codes(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (aal2, factor) = user_with_mfa(&app, "ann@example.com").await;
+
+    let removed = unenroll(&app, access(&aal2), &factor.id).await;
+
+    assert_eq!(removed.status(), 200);
+    let left: i64 = sqlx::query_scalar("select count(*) from auth.mfa_recovery_codes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[sqlx::test]
+async fn removing_the_last_verified_factor_keeps_the_codes_of_a_pending_enrolment(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, first) = user_with_mfa(&app, "ann@example.com").await;
+    let second = enroll(&app, access(&aal2)).await;
+    assert_eq!(unenroll(&app, access(&aal2), &first.id).await.status(), 200);
+
+    step_up(&app, access(&aal2), &second).await;
+
+    let old = recover_with(
+        &app,
+        "ann@example.com",
+        &second.id,
+        &recovery_code(&first, 0),
+    )
+    .await;
+    assert_error(old, 422, "mfa_verification_failed").await;
+    let new = recover_with(
+        &app,
+        "ann@example.com",
+        &second.id,
+        &recovery_code(&second, 0),
+    )
+    .await;
+    assert_eq!(new.status(), 200);
+}
+
+#[sqlx::test]
+async fn the_verification_that_activates_recovery_codes_is_audited(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (_, factor) = user_with_mfa(&app, "ann@example.com").await;
+
+    let r = recover_with(
+        &app,
+        "ann@example.com",
+        &factor.id,
+        &recovery_code(&factor, 0),
+    )
+    .await;
+
+    assert_eq!(r.status(), 200);
+    let activated: Vec<(String, bool)> = sqlx::query_as(
+        "select payload->>'method', (payload->>'recovery_codes_activated')::boolean \
+         from auth.audit_log_entries where action = 'mfa_verified' order by created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        activated,
+        [("totp".to_owned(), true), ("recovery".to_owned(), false)]
+    );
+}
+
+#[sqlx::test]
+async fn erasing_the_person_removes_their_active_and_pending_recovery_codes(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (aal2, _) = user_with_mfa(&app, "ann@example.com").await;
+    enroll(&app, access(&aal2)).await;
+    let codes = "select count(*) from auth.mfa_recovery_codes";
+    let before: i64 = sqlx::query_scalar(codes).fetch_one(&pool).await.unwrap();
+
+    sqlx::query("select private.subject_erase('ann@example.com')")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let after: i64 = sqlx::query_scalar(codes).fetch_one(&pool).await.unwrap();
+    assert_eq!((before, after), (20, 0));
+}
+
+#[sqlx::test]
+async fn a_recovery_code_used_at_once_on_two_factors_passes_only_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (aal2, first) = user_with_mfa(&app, "ann@example.com").await;
+    let second = enroll(&app, access(&aal2)).await;
+    // Two aal2 sessions, so that neither verification ends the other (it ends aal1 sessions).
+    let a = step_up(&app, access(&aal2), &second).await;
+    let b = json(
+        recover_with(
+            &app,
+            "ann@example.com",
+            &first.id,
+            &recovery_code(&second, 1),
+        )
+        .await,
+    )
+    .await;
+    let code = recovery_code(&second, 0);
+    let on_first = challenge(&app, access(&a), &first.id).await;
+    let on_second = challenge(&app, access(&b), &second.id).await;
+
+    let (ra, rb) = tokio::join!(
+        verify_factor(&app, access(&a), &first.id, &on_first, &code),
+        verify_factor(&app, access(&b), &second.id, &on_second, &code),
+    );
+
+    let mut statuses = [ra.status().as_u16(), rb.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422]);
+    let failed = if ra.status() == 422 { ra } else { rb };
+    assert_error(failed, 422, "mfa_verification_failed").await;
 }
 
 #[sqlx::test]
