@@ -57,10 +57,10 @@ pub struct AccessClaims {
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
     /// Expired.
-    #[error("token has expired")]
+    #[error("token has invalid claims: token is expired")]
     Expired,
     /// Malformed, wrong signature or algorithm.
-    #[error("invalid JWT: unable to parse or verify signature")]
+    #[error("signature is invalid")]
     Invalid,
 }
 

@@ -100,7 +100,7 @@ pub enum AppError {
     #[error("request body too large")]
     PayloadTooLarge,
     /// Too many requests from this client (`over_request_rate_limit`, 429).
-    #[error("too many requests")]
+    #[error("Request rate limit reached")]
     RateLimited {
         /// Seconds until a retry may succeed (sent as `Retry-After`).
         retry_after: u64,

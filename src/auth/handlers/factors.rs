@@ -283,7 +283,9 @@ pub async fn post_challenge(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    app.auth.limits.check(Group::MfaVerify, client.rate_key())?;
+    app.auth
+        .limits
+        .check(Group::MfaChallenge, client.rate_key())?;
     let factor_id = parse_factor_id(&id)?;
     let mut tx = app.pool.begin().await?;
     own_factor(&mut tx, me.user.id, factor_id, false).await?;
@@ -319,9 +321,7 @@ pub async fn post_verify(
     Path(id): Path<String>,
     AppJson(body): AppJson<VerifyBody>,
 ) -> AppResult<Json<Value>> {
-    app.auth
-        .limits
-        .check(Group::MfaChallenge, client.rate_key())?;
+    app.auth.limits.check(Group::MfaVerify, client.rate_key())?;
     let factor_id = parse_factor_id(&id)?;
     let code = body
         .code

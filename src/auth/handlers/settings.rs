@@ -44,7 +44,7 @@ pub async fn get_settings(State(app): State<AppState>) -> Json<Value> {
         "phone_autoconfirm": false,
         "sms_provider": "",
         "saml_enabled": false,
-        "anonymous_users": false,
+        "anonymous_users": app.config.auth.anonymous_users,
     }))
 }
 

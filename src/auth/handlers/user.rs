@@ -27,6 +27,16 @@ use crate::{
 
 /// `GET /user`: the signed-in user, with identities and factors.
 pub async fn get_user(State(app): State<AppState>, me: AuthUser) -> AppResult<Json<Value>> {
+    // As GoTrue: the token's audience (a string, or the first of a list) must be the user's.
+    let aud = match &me.claims["aud"] {
+        Value::Array(list) => list.first().and_then(Value::as_str),
+        other => other.as_str(),
+    };
+    if aud != Some(me.user.aud.as_str()) {
+        return Err(AppError::validation(
+            "Token audience doesn't match request audience",
+        ));
+    }
     let mut conn = app.pool.acquire().await?;
     Ok(Json(user::full_json(&mut conn, &me.user).await?))
 }

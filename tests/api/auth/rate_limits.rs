@@ -37,7 +37,8 @@ async fn assert_limited_after(app: &TestApp, limit: usize, path: &str, body: Val
         .parse()
         .unwrap();
     assert!(retry_after >= 1);
-    assert_error(over, 429, "over_request_rate_limit").await;
+    let body = assert_error(over, 429, "over_request_rate_limit").await;
+    assert_eq!(body["message"], "Request rate limit reached");
     assert_ne!(other_ip.status(), 429, "another IP is not limited");
 }
 

@@ -293,6 +293,17 @@ async fn settings_report_the_signup_policy(pool: PgPool) {
     assert_eq!(settings["external"]["phone"], false);
     assert_eq!(settings["disable_signup"], true);
     assert_eq!(settings["mailer_autoconfirm"], true);
+    assert_eq!(settings["anonymous_users"], false);
+}
+
+#[sqlx::test]
+async fn settings_say_whether_anonymous_sign_ins_are_on(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("AUTH_ANONYMOUS_USERS", "true")]).await;
+
+    let settings = json(app.auth(Method::GET, "/settings").send().await.unwrap()).await;
+
+    assert_eq!(settings["anonymous_users"], true);
+    assert_eq!(settings["external"]["anonymous_users"], true);
 }
 
 const ANONYMOUS: &[(&str, &str)] = &[

@@ -90,8 +90,34 @@ async fn a_malformed_or_foreign_jwt_is_a_bad_jwt(pool: PgPool) {
     for token in ["not.a.jwt", foreign.as_str()] {
         let r = get_user(&app, token).await;
 
-        assert_error(r, 403, "bad_jwt").await;
+        let body = assert_error(r, 403, "bad_jwt").await;
+        assert_eq!(
+            body["message"],
+            "invalid JWT: unable to parse or verify signature, signature is invalid"
+        );
     }
+}
+
+#[sqlx::test]
+async fn a_token_for_another_audience_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let mut claims = claims_of(access(&session));
+    for aud in [
+        json!("other"),
+        json!(["other", "authenticated"]),
+        Value::Null,
+    ] {
+        claims["aud"] = aud.clone();
+        let r = get_user(&app, &sign_hs256(&claims)).await;
+        let body = assert_error(r, 400, "validation_failed").await;
+        assert_eq!(
+            body["message"], "Token audience doesn't match request audience",
+            "{aud}"
+        );
+    }
+    claims["aud"] = json!(["authenticated"]);
+    assert_eq!(get_user(&app, &sign_hs256(&claims)).await.status(), 200);
 }
 
 #[sqlx::test]
@@ -104,7 +130,11 @@ async fn an_expired_jwt_is_a_bad_jwt(pool: PgPool) {
 
     let r = get_user(&app, &expired).await;
 
-    assert_error(r, 403, "bad_jwt").await;
+    let body = assert_error(r, 403, "bad_jwt").await;
+    assert_eq!(
+        body["message"],
+        "invalid JWT: unable to parse or verify signature, token has invalid claims: token is expired"
+    );
 }
 
 #[sqlx::test]
