@@ -107,12 +107,7 @@ pub fn parse_email(raw: Option<&str>) -> AppResult<String> {
 
 /// Checks a new password against the configured policy.
 pub async fn check_password(app: &AppState, password: &str) -> AppResult<()> {
-    let policy = &app.config.auth;
-    let reasons = password::weakness(
-        password,
-        policy.password_min_length,
-        &policy.password_required_characters,
-    );
+    let reasons = policy_weakness(app, password);
     if !reasons.is_empty() {
         return Err(AppError::WeakPassword { reasons });
     }
@@ -124,6 +119,16 @@ pub async fn check_password(app: &AppState, password: &str) -> AppResult<()> {
         });
     }
     Ok(())
+}
+
+/// What the configured strength policy finds wrong with `password` (GoTrue's reasons; empty: none).
+pub fn policy_weakness(app: &AppState, password: &str) -> Vec<&'static str> {
+    let policy = &app.config.auth;
+    password::weakness(
+        password,
+        policy.password_min_length,
+        &policy.password_required_characters,
+    )
 }
 
 /// Whether a user has at least one verified MFA factor.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
+use super::policy_weakness;
 use crate::{
     app::AppState,
     auth::{
@@ -94,6 +95,10 @@ async fn password_grant(
     let stored = found
         .as_ref()
         .and_then(|u| u.user.encrypted_password.clone());
+    // A password set before the policy was tightened (or imported) still signs in; the answer says
+    // what the policy finds wrong with it, so the app can ask for a new one (as GoTrue). The breach
+    // check is not repeated here: it costs a request to another service on every sign-in.
+    let weak = policy_weakness(app, &password);
     let verdict = app.auth.passwords.verify(password, stored).await?;
     let (who, rehash) = match (found, verdict) {
         (Some(who), Verdict::Match) => (who, None),
@@ -123,9 +128,15 @@ async fn password_grant(
             "Email not confirmed",
         ));
     }
-    Ok(Json(
-        session::start_with_password(app, &who, rehash, client).await?,
-    ))
+    let mut answer = session::start_with_password(app, &who, rehash, client).await?;
+    if !weak.is_empty() {
+        let message = AppError::WeakPassword {
+            reasons: weak.clone(),
+        }
+        .public_message();
+        answer["weak_password"] = json!({ "reasons": weak, "message": message });
+    }
+    Ok(Json(answer))
 }
 
 fn not_found() -> AppError {

@@ -314,3 +314,47 @@ async fn a_sign_in_stamps_updated_at_and_so_does_any_other_update(pool: PgPool) 
         "an update not naming updated_at still stamps it"
     );
 }
+
+#[sqlx::test]
+async fn a_password_the_policy_finds_weak_signs_in_and_says_so(pool: PgPool) {
+    // PASSWORD passed the policy it was set under; the policy has since grown stricter.
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            ("AUTH_PASSWORD_MIN_LENGTH", "20"),
+            ("AUTH_PASSWORD_REQUIRED_CHARACTERS", "upper"),
+        ],
+    )
+    .await;
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let long = "a-long-and-Upper-case-passphrase";
+    for (email, hash) in [
+        ("ann@example.com", hash),
+        ("bob@example.com", bcrypt::hash(long, 4).unwrap()),
+    ] {
+        let r = app
+            .admin(Method::POST, "/admin/users")
+            .json(&json!({ "email": email, "password_hash": hash, "email_confirm": true }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    let weak = json(app.password_grant("ann@example.com", PASSWORD).await).await;
+    let strong = json(app.password_grant("bob@example.com", long).await).await;
+
+    assert!(weak["access_token"].is_string(), "{weak}");
+    assert_eq!(
+        weak["weak_password"]["reasons"],
+        json!(["length", "characters"])
+    );
+    assert!(
+        weak["weak_password"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too short")),
+        "{weak}"
+    );
+    assert!(strong["access_token"].is_string(), "{strong}");
+    assert!(strong.get("weak_password").is_none(), "{strong}");
+}
