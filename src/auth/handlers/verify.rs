@@ -158,10 +158,32 @@ async fn apply(
             .await?;
         user::set_identity_email(tx, found.id, &address).await?;
     } else {
-        sqlx::query("update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()) where id = $1")
-            .bind(found.id)
-            .execute(&mut *tx)
+        // A password set while the address was unconfirmed was chosen by whoever signed up, who
+        // need not own the address. Its owner now proves ownership with a link the sign-up did not
+        // send (a magic link, a recovery): that password must not let the sign-up's author in
+        // (pre-account takeover), so it goes. The sign-up's own confirmation keeps it.
+        let unproven_password = found.email_confirmed_at.is_none()
+            && found.encrypted_password.is_some()
+            && matches!(used, TokenKind::MagicLink | TokenKind::Recovery);
+        sqlx::query(
+            "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()), \
+             encrypted_password = case when $2 then null else encrypted_password end where id = $1",
+        )
+        .bind(found.id)
+        .bind(unproven_password)
+        .execute(&mut *tx)
+        .await?;
+        if unproven_password {
+            audit::record(
+                tx,
+                "user_unconfirmed_password_removed",
+                Some(found.id),
+                Some(found.id),
+                client,
+                serde_json::json!({ "type": kind }),
+            )
             .await?;
+        }
     }
     user::mark_identity_verified(tx, found.id).await?;
     audit::record(

@@ -670,3 +670,56 @@ async fn without_secure_password_change_an_old_session_needs_no_nonce(pool: PgPo
 
     assert_eq!(r.status(), 200);
 }
+
+#[sqlx::test]
+async fn a_password_set_before_the_address_was_confirmed_does_not_outlive_a_magic_link(
+    pool: PgPool,
+) {
+    // Pre-account takeover: someone signs up with another person's address and a password of
+    // their own, and leaves it unconfirmed. When the owner later signs in by magic link (or
+    // recovers), the address is confirmed — and that password must not let the someone in.
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": NEW_PASSWORD }))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
+    let code = latest_otp(&pool, "ann@example.com", "magiclink").await;
+    let owner = post(
+        &app,
+        "/verify",
+        json!({ "type": "email", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(owner.status(), 200);
+    assert!(json(owner).await["user"]["email_confirmed_at"].is_string());
+
+    let intruder = app.password_grant("ann@example.com", NEW_PASSWORD).await;
+    assert_error(intruder, 400, "invalid_credentials").await;
+    let logged: i64 = sqlx::query_scalar(
+        "select count(*) from auth.audit_log_entries where action = 'user_unconfirmed_password_removed'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logged, 1);
+}
+
+#[sqlx::test]
+async fn the_sign_up_confirmation_keeps_the_password_it_was_sent_for(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    // supabase-js verifies the sign-up code as type "email" too.
+    let code = latest_otp(&pool, "ann@example.com", "confirmation").await;
+    let r = post(
+        &app,
+        "/verify",
+        json!({ "type": "email", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
