@@ -35,7 +35,7 @@ impl Surface {
         };
         if under("/auth/v1") {
             Self::GoTrue {
-                versioned: api_version.is_some_and(|v| v >= "2024-01-01"),
+                versioned: api_version.is_some_and(asks_for_2024_shape),
             }
         } else if under("/rest/v1") {
             Self::PostgRest
@@ -45,6 +45,13 @@ impl Surface {
             Self::Native
         }
     }
+}
+
+/// Whether an `X-Supabase-Api-Version` value is a date (`YYYY-MM-DD`) on or after 2024-01-01, as
+/// GoTrue reads it; anything else gets the older shape.
+fn asks_for_2024_shape(value: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .is_ok_and(|d| d >= chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default())
 }
 
 /// The API version GoTrue echoes when the client asked for the 2024 error shape.
@@ -214,4 +221,19 @@ fn storage_code(code: &str) -> Option<(&'static str, &'static str)> {
         "invalid_signature" => ("InvalidSignature", "InvalidSignature"),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::asks_for_2024_shape;
+
+    #[test]
+    fn only_dates_from_2024_on_ask_for_the_2024_shape() {
+        for yes in ["2024-01-01", "2025-06-30", " 2024-01-01 "] {
+            assert!(asks_for_2024_shape(yes), "{yes}");
+        }
+        for no in ["2023-12-31", "zzzz", "", "2024-13-01", "3"] {
+            assert!(!asks_for_2024_shape(no), "{no}");
+        }
+    }
 }
