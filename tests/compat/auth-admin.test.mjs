@@ -46,6 +46,20 @@ test('admin.createUser makes a confirmed user who can sign in; duplicates are em
   assertAuthError(dup.error, { code: 'email_exists', status: 422 }, 'creating the same address twice');
 });
 
+test('admin.createUser keeps an imported id; a malformed page is a readable validation_failed', T, async () => {
+  const id = crypto.randomUUID();
+  const email = uniqueEmail('admin-id');
+  const { data, error } = await admin().auth.admin.createUser({ id, email, password: strongPassword(), email_confirm: true });
+  assertNoError(error, 'admin.createUser({id})');
+  assert.equal(data.user.id, id);
+  const again = await admin().auth.admin.createUser({ id, email: uniqueEmail('admin-id2'), email_confirm: true });
+  assertAuthError(again.error, { code: 'user_already_exists', status: 422 }, 'a taken id');
+
+  // Node's fetch asks for gzip: the rejection must arrive as JSON it can read, not as a network error.
+  const bad = await admin().auth.admin.listUsers({ page: 'abc' });
+  assertAuthError(bad.error, { code: 'validation_failed', status: 400 }, 'listUsers({page: "abc"})');
+});
+
 test('admin.listUsers paginates: perPage is honoured and total/nextPage come from the headers', T, async () => {
   for (let i = 0; i < 3; i++) await createConfirmedUser({ email: uniqueEmail(`list${i}`) });
 
