@@ -1,5 +1,7 @@
 //! RFC 6238 TOTP (SHA-1, 6 digits, 30 s, ±1 step), enrolment URIs and QR codes, and recovery codes.
 
+use std::fmt::Write as _;
+
 use qrcode::{QrCode, render::svg};
 use totp_rs::{Algorithm, Builder, Totp};
 
@@ -10,16 +12,13 @@ const SECRET_LEN: usize = 20;
 /// How many recovery codes an enrolment hands out.
 pub const RECOVERY_CODES: usize = 10;
 
-fn totp(secret: &[u8], issuer: &str, account: &str) -> anyhow::Result<Totp> {
-    // ':' separates issuer and account in the otpauth label, so it may not appear in either.
+fn totp(secret: &[u8]) -> anyhow::Result<Totp> {
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)
         .with_skew(1)
         .with_step_duration(30)
         .with_secret(secret.to_vec())
-        .with_issuer(Some(issuer.replace(':', " ")))
-        .with_account_name(account.replace(':', " "))
         .build()
         .map_err(|e| anyhow::anyhow!("building TOTP: {e:?}"))
 }
@@ -35,15 +34,52 @@ pub fn enrolment(
     issuer: &str,
     account: &str,
 ) -> anyhow::Result<(String, String, String)> {
-    let t = totp(secret, issuer, account)?;
-    let uri = t
-        .to_url()
-        .map_err(|e| anyhow::anyhow!("otpauth URI: {e:?}"))?;
-    let svg = QrCode::new(uri.as_bytes())?
+    let secret = totp(secret)?.secret().to_base32();
+    let uri = otpauth_uri(&secret, issuer, account);
+    let svg = qr_svg(&uri)?;
+    Ok((secret, uri, svg))
+}
+
+/// The enrolment URI in GoTrue's form, `otpauth://totp/<issuer>:<account>?algorithm=SHA1&digits=6
+/// &issuer=<issuer>&period=30&secret=<secret>`, each part percent-encoded (RFC 3986).
+///
+/// The [Key Uri Format](https://github.com/google/google-authenticator/wiki/Key-Uri-Format)
+/// forbids ':' in the label's issuer and account, and reads a ':' or a `%3A` there as the
+/// separator, so an issuer with a ':' (the default one of a site URL with a port) or an empty
+/// one is left out of the label: the `issuer` parameter names it alone, as the format allows.
+fn otpauth_uri(secret_b32: &str, issuer: &str, account: &str) -> String {
+    let account = percent_encode(account);
+    let issuer = percent_encode(issuer);
+    let label = if issuer.is_empty() || issuer.contains("%3A") {
+        account
+    } else {
+        format!("{issuer}:{account}")
+    };
+    format!(
+        "otpauth://totp/{label}?algorithm=SHA1&digits=6&issuer={issuer}&period=30&secret={secret_b32}"
+    )
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters and '@' (which a path
+/// segment and a query may hold as is; GoTrue and the Key Uri Format's examples leave it so).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The QR code of `uri` as SVG markup (what `POST /factors` answers as `qr_code`).
+pub fn qr_svg(uri: &str) -> anyhow::Result<String> {
+    Ok(QrCode::new(uri.as_bytes())?
         .render::<svg::Color<'_>>()
         .min_dimensions(200, 200)
-        .build();
-    Ok((t.secret().to_base32(), uri, svg))
+        .build())
 }
 
 /// The time step `code` is valid for at unix time `now`, within ±1 step.
@@ -51,12 +87,12 @@ pub fn check(secret: &[u8], code: &str, now: u64) -> Option<u64> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    totp(secret, "bizbase", "user").ok()?.check(code, now)
+    totp(secret).ok()?.check(code, now)
 }
 
 /// The code for unix time `now` (for tests and tools).
 pub fn code_at(secret: &[u8], now: u64) -> anyhow::Result<String> {
-    Ok(totp(secret, "bizbase", "user")?.generate(now).to_string())
+    Ok(totp(secret)?.generate(now).to_string())
 }
 
 /// New recovery codes: `xxxxx-xxxxx` from an unambiguous alphabet (about 50 bits each).
@@ -116,6 +152,73 @@ mod tests {
         assert!(uri.starts_with("otpauth://totp/"), "{uri}");
         assert!(uri.contains(&format!("secret={secret}")));
         assert!(svg.contains("<svg"));
+    }
+
+    /// `"12345678901234567890"` in base32.
+    const RFC_SECRET_B32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+    #[test]
+    fn the_uri_has_gotrues_parameters_in_gotrues_order() {
+        let (secret, uri, svg) =
+            enrolment(b"12345678901234567890", "Acme Co", "ann@example.com").unwrap();
+
+        assert_eq!(secret, RFC_SECRET_B32);
+        assert_eq!(
+            uri,
+            format!(
+                "otpauth://totp/Acme%20Co:ann@example.com?algorithm=SHA1&digits=6&issuer=Acme%20Co&period=30&secret={RFC_SECRET_B32}"
+            )
+        );
+        assert_eq!(svg, qr_svg(&uri).unwrap());
+    }
+
+    #[test]
+    fn an_issuer_with_a_colon_is_named_by_the_parameter_only() {
+        let uri = otpauth_uri(RFC_SECRET_B32, "127.0.0.1:18402", "ann@example.com");
+
+        assert_eq!(
+            uri,
+            format!(
+                "otpauth://totp/ann@example.com?algorithm=SHA1&digits=6&issuer=127.0.0.1%3A18402&period=30&secret={RFC_SECRET_B32}"
+            )
+        );
+        let parsed = url::Url::parse(&uri).unwrap();
+        let issuer = parsed.query_pairs().find(|(k, _)| k == "issuer").unwrap().1;
+        assert_eq!(issuer, "127.0.0.1:18402");
+    }
+
+    #[test]
+    fn the_label_and_the_parameters_are_percent_encoded() {
+        let uri = otpauth_uri(RFC_SECRET_B32, "Café & Co/?#=", "a:b+c@example.com");
+
+        let (label, query) = uri
+            .strip_prefix("otpauth://totp/")
+            .unwrap()
+            .split_once('?')
+            .unwrap();
+        assert_eq!(
+            label,
+            "Caf%C3%A9%20%26%20Co%2F%3F%23%3D:a%3Ab%2Bc@example.com"
+        );
+        let parsed = url::Url::parse(&uri).unwrap();
+        let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["algorithm", "digits", "issuer", "period", "secret"]);
+        assert_eq!(pairs[2].1, "Café & Co/?#=");
+        assert!(
+            query.ends_with(&format!("&secret={RFC_SECRET_B32}")),
+            "{query}"
+        );
+    }
+
+    #[test]
+    fn an_empty_issuer_leaves_the_label_to_the_account() {
+        let uri = otpauth_uri(RFC_SECRET_B32, "", "ann@example.com");
+
+        assert!(
+            uri.starts_with("otpauth://totp/ann@example.com?algorithm=SHA1&digits=6&issuer=&"),
+            "{uri}"
+        );
     }
 
     #[test]
