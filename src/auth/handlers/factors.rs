@@ -490,6 +490,8 @@ pub async fn remove_factor(
     user_id: Uuid,
     factor_id: Uuid,
 ) -> AppResult<FactorRow> {
+    // First, also when an admin removes the factor: in turn with the user's own MFA writes.
+    lock_user(conn, user_id).await?;
     let (factor, _, _) = own_factor(conn, user_id, factor_id, true).await?;
     sqlx::query("update auth.sessions set aal = 'aal1', factor_id = null where factor_id = $1")
         .bind(factor_id)
