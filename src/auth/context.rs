@@ -1,7 +1,7 @@
 //! Who is calling: the client's address and agent, the verified bearer token, and the signed-in
 //! user with their session.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
@@ -33,20 +33,32 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// The key of the caller's rate-limit buckets: their IP, or — where none is known (a server
-    /// reached through a Unix socket) — one address all such callers share, so that they are
-    /// limited together rather than not at all.
+    /// The key of the caller's rate-limit buckets: their IPv4 address, or their IPv6 /64 (one
+    /// subscriber's network: whoever has one has all its 2^64 addresses), or — where none is known
+    /// (a server reached through a Unix socket) — one address all such callers share, so that they
+    /// are limited together rather than not at all.
     pub fn rate_key(&self) -> IpAddr {
-        self.ip
-            .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+        match self.ip {
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+            },
+            Some(v4) => v4,
+            None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        }
     }
 }
 
-/// The client address the proxy in front wrote into `value` (the configured header): the
-/// right-most entry of an `X-Forwarded-For`-style list. Entries to its left came from the client,
-/// which can write anything there; the proxy appends the address it saw.
+/// The client address the proxy in front wrote into `value` (the last line of the configured
+/// header): the right-most entry of an `X-Forwarded-For`-style list. Entries to its left came from
+/// the client, which can write anything there; the proxy appends the address it saw — some with
+/// its port (`1.2.3.4:5678`, `[2001:db8::1]:5678`).
 fn forwarded_ip(value: &str) -> Option<IpAddr> {
-    value.rsplit(',').next()?.trim().parse().ok()
+    let entry = value.rsplit(',').next()?.trim();
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
@@ -54,9 +66,12 @@ impl FromRequestParts<AppState> for ClientInfo {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
         let from_header = app.config.auth.ip_header.as_deref().and_then(|name| {
+            // A proxy may add a header line of its own rather than append to the client's.
             let ip = parts
                 .headers
-                .get(name)
+                .get_all(name)
+                .iter()
+                .next_back()
                 .and_then(|v| v.to_str().ok())
                 .and_then(forwarded_ip);
             if ip.is_none() {
@@ -217,7 +232,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
 #[cfg(test)]
 mod tests {
-    use super::forwarded_ip;
+    use super::{ClientInfo, forwarded_ip};
 
     #[test]
     fn the_proxy_written_right_most_entry_is_the_client() {
@@ -229,8 +244,35 @@ mod tests {
             forwarded_ip(" 2001:db8::1 ").map(|ip| ip.to_string()),
             Some("2001:db8::1".into())
         );
+        for (with_port, ip) in [
+            ("1.2.3.4, 5.6.7.8:5678", "5.6.7.8"),
+            ("[2001:db8::1]:5678", "2001:db8::1"),
+        ] {
+            assert_eq!(
+                forwarded_ip(with_port).map(|a| a.to_string()),
+                Some(ip.into())
+            );
+        }
         for junk in ["", "x", "9.9.9.9, unknown", "9.9.9.9,"] {
             assert_eq!(forwarded_ip(junk), None, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn an_ipv6_network_is_one_key_and_mapped_ipv4_is_ipv4() {
+        let key = |ip: &str| {
+            ClientInfo {
+                ip: ip.parse().ok(),
+                user_agent: None,
+                request_id: None,
+            }
+            .rate_key()
+            .to_string()
+        };
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff::9"), key("2001:db8:1:2::7"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::ffff:9.9.9.9"), "9.9.9.9");
+        assert_eq!(key("9.9.9.9"), "9.9.9.9");
     }
 }

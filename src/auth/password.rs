@@ -131,6 +131,11 @@ impl Passwords {
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
     }
 
+    /// Why `stored` cannot serve as a password hash here (see [`unusable`]), if it cannot.
+    pub fn unusable(&self, stored: &str) -> Option<String> {
+        unusable(stored, &self.params)
+    }
+
     /// Hashes synchronously (call from a blocking thread).
     pub fn hash_blocking(&self, password: &str) -> anyhow::Result<String> {
         let hash = self
@@ -142,7 +147,7 @@ impl Passwords {
 
     /// Verifies synchronously (call from a blocking thread).
     pub fn verify_blocking(&self, password: &str, stored: &str) -> anyhow::Result<Verdict> {
-        if let Some(why) = unusable(stored) {
+        if let Some(why) = self.unusable(stored) {
             // Only SQL written by hand can store such a hash (the API refuses them).
             tracing::warn!(%why, "a stored password hash is not checked");
             return Ok(Verdict::Mismatch);
@@ -276,8 +281,9 @@ const MAX_ARGON2_ITERATIONS: u32 = 10;
 const MAX_ARGON2_LANES: u32 = 16;
 
 /// Why `stored` cannot serve as a password hash — not bcrypt or argon2 in PHC form, or costlier to
-/// check than the limits above — or `None` when it can.
-pub fn unusable(stored: &str) -> Option<String> {
+/// check than the limits above (raised to the configured cost, so bizbase's own hashes always pass)
+/// — or `None` when it can.
+pub fn unusable(stored: &str, configured: &Argon2Params) -> Option<String> {
     if stored.starts_with("$2") {
         let parts: bcrypt::HashParts = match stored.parse() {
             Ok(parts) => parts,
@@ -304,12 +310,14 @@ pub fn unusable(stored: &str) -> Option<String> {
     if parsed.hash.is_none() {
         return Some("argon2 hash without its output".into());
     }
-    if params.m_cost() > MAX_ARGON2_MEMORY_KIB
-        || params.t_cost() > MAX_ARGON2_ITERATIONS
-        || params.p_cost() > MAX_ARGON2_LANES
-    {
+    let (m, t, p) = (
+        MAX_ARGON2_MEMORY_KIB.max(configured.memory_kib),
+        MAX_ARGON2_ITERATIONS.max(configured.iterations),
+        MAX_ARGON2_LANES.max(configured.parallelism),
+    );
+    if params.m_cost() > m || params.t_cost() > t || params.p_cost() > p {
         return Some(format!(
-            "argon2 cost m={},t={},p={} is above m={MAX_ARGON2_MEMORY_KIB},t={MAX_ARGON2_ITERATIONS},p={MAX_ARGON2_LANES}",
+            "argon2 cost m={},t={},p={} is above m={m},t={t},p={p}",
             params.m_cost(),
             params.t_cost(),
             params.p_cost()
@@ -353,22 +361,31 @@ mod tests {
 
     #[test]
     fn hashes_other_systems_ship_are_usable_and_costlier_ones_are_not() {
+        let shipped = Argon2Params {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let unusable_here = |stored: &str| unusable(stored, &shipped);
         let phc = |m: u32, t: u32, p: u32| {
             format!(
                 "$argon2id$v=19$m={m},t={t},p={p}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
             )
         };
-        assert_eq!(unusable(&phc(102_400, 2, 8)), None, "Django");
-        assert_eq!(unusable(&phc(65_536, 3, 4)), None, "argon2-cffi");
-        assert!(unusable(&phc(131_073, 1, 1)).is_some());
-        assert!(unusable(&phc(19_456, 11, 1)).is_some());
-        assert!(unusable(&phc(19_456, 2, 17)).is_some());
-        assert_eq!(unusable(&bcrypt::hash("x", 10).unwrap_or_default()), None);
+        assert_eq!(unusable_here(&phc(102_400, 2, 8)), None, "Django");
+        assert_eq!(unusable_here(&phc(65_536, 3, 4)), None, "argon2-cffi");
+        assert!(unusable_here(&phc(131_073, 1, 1)).is_some());
+        assert!(unusable_here(&phc(19_456, 11, 1)).is_some());
+        assert!(unusable_here(&phc(19_456, 2, 17)).is_some());
+        assert_eq!(
+            unusable_here(&bcrypt::hash("x", 10).unwrap_or_default()),
+            None
+        );
         let costly = bcrypt::hash("x", 4)
             .unwrap_or_default()
             .replacen("$04$", "$15$", 1);
         assert!(
-            unusable(&costly).is_some_and(|why| why.contains("cost 15")),
+            unusable_here(&costly).is_some_and(|why| why.contains("cost 15")),
             "{costly}"
         );
         for junk in [
@@ -378,7 +395,7 @@ mod tests {
             "$argon2id$v=19$m=1",
             "$scrypt$ln=16",
         ] {
-            assert!(unusable(junk).is_some(), "{junk}");
+            assert!(unusable_here(junk).is_some(), "{junk}");
         }
     }
 

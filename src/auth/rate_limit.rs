@@ -34,7 +34,7 @@ pub enum Group {
     Resend,
     /// `/reauthenticate`.
     Reauthenticate,
-    /// `PUT /user` when it changes the e-mail address (it sends mail).
+    /// `PUT /user`.
     UserUpdate,
     /// `/factors/{id}/challenge` (`mfa` count).
     MfaChallenge,

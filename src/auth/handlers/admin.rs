@@ -18,7 +18,6 @@ use crate::{
         audit,
         context::{ClientInfo, ServiceRole},
         mail::{self, TokenKind},
-        password,
         user::{self, UserRow},
     },
     error::{AppError, AppResult},
@@ -127,7 +126,7 @@ async fn hash_for(app: &AppState, body: &AdminUserBody) -> AppResult<Option<Stri
             check_password(app, p).await?;
             Ok(Some(app.auth.passwords.hash(p.clone()).await?))
         }
-        (None, Some(h)) => match password::unusable(h) {
+        (None, Some(h)) => match app.auth.passwords.unusable(h) {
             None => Ok(Some(h.clone())),
             Some(why) => Err(AppError::validation(format!(
                 "Invalid password hash: {why}"

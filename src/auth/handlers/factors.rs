@@ -65,8 +65,9 @@ fn parse_factor_id(raw: &str) -> AppResult<Uuid> {
 /// A verification locks its factor, the user's active recovery codes, its session, then the
 /// user's other aal1 sessions and other unverified factors; two verifications of one user locked
 /// each other's rows in opposite orders and deadlocked (40P01, a 500). `for no key update` does
-/// not block the `for key share` locks of foreign-key checks (a sign-in inserting a session
-/// does not wait here).
+/// not block the `for key share` locks of foreign-key checks (inserting a session or a factor);
+/// a sign-in's update of `last_sign_in_at` does wait for an MFA write of that user in progress
+/// (milliseconds), and such a write for the sign-in's.
 async fn lock_user(conn: &mut PgConnection, user_id: Uuid) -> AppResult<()> {
     sqlx::query("select 1 from auth.users where id = $1 for no key update")
         .bind(user_id)

@@ -67,12 +67,11 @@ pub async fn put_user(
             message: "Updating app_metadata requires admin privileges".into(),
         });
     }
-    if body.email.as_deref().is_some_and(|e| !e.trim().is_empty()) {
-        // As GoTrue: only an update that sends mail counts (a profile save does not).
-        app.auth
-            .limits
-            .check(Group::UserUpdate, client.rate_key())?;
-    }
+    // Every update counts (its own bucket, §2.12): a password change costs two argon2id runs, and
+    // a reauthentication nonce must not be guessable at will.
+    app.auth
+        .limits
+        .check(Group::UserUpdate, client.rate_key())?;
     let challenge = body.pkce.parse()?;
     let new_password = body.password.filter(|p| !p.is_empty());
     let new_hash = match &new_password {

@@ -159,12 +159,16 @@ async fn apply(
         user::set_identity_email(tx, found.id, &address).await?;
     } else {
         // A password set while the address was unconfirmed was chosen by whoever signed up, who
-        // need not own the address. Its owner now proves ownership with a link the sign-up did not
-        // send (a magic link, a recovery): that password must not let the sign-up's author in
-        // (pre-account takeover), so it goes. The sign-up's own confirmation keeps it.
+        // need not own the address. Its owner now proves ownership with a link no sign-up sent (a
+        // magic link, a recovery, an invitation): that password must not let the sign-up's author
+        // in (pre-account takeover), so it goes. A sign-up confirmation — first or re-sent —
+        // keeps it: it confirms the sign-up that chose the password.
         let unproven_password = found.email_confirmed_at.is_none()
             && found.encrypted_password.is_some()
-            && matches!(used, TokenKind::MagicLink | TokenKind::Recovery);
+            && matches!(
+                used,
+                TokenKind::MagicLink | TokenKind::Recovery | TokenKind::Invite
+            );
         sqlx::query(
             "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()), \
              encrypted_password = case when $2 then null else encrypted_password end where id = $1",

@@ -987,7 +987,7 @@ async fn imported_hashes_must_be_well_formed_and_cheap_enough_to_check(pool: PgP
 }
 
 #[sqlx::test]
-async fn metadata_must_be_objects(pool: PgPool) {
+async fn metadata_must_be_objects_and_a_link_needs_its_type(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     for field in ["user_metadata", "app_metadata"] {
         let r = create(&app, json!({ "email": "ann@example.com", field: "x" })).await;
@@ -1000,4 +1000,35 @@ async fn metadata_must_be_objects(pool: PgPool) {
         .await
         .unwrap();
     assert_error(r, 400, "validation_failed").await;
+}
+
+#[sqlx::test]
+async fn an_invitation_to_an_address_someone_signed_up_unconfirmed_drops_their_password(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let r = app
+        .signup(json!({ "email": "new@example.com", "password": "the-intruders-own-1" }))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .admin(Method::POST, "/invite")
+        .json(&json!({ "email": "new@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let code = latest_otp(&pool, "new@example.com", "invite").await;
+
+    let accepted = verify(
+        &app,
+        json!({ "type": "invite", "email": "new@example.com", "token": code }),
+    )
+    .await;
+
+    assert_eq!(accepted.status(), 200);
+    let intruder = app
+        .password_grant("new@example.com", "the-intruders-own-1")
+        .await;
+    assert_error(intruder, 400, "invalid_credentials").await;
 }
