@@ -168,7 +168,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
         .with_context(|| format!("BIZBASE_ADDR: cannot listen on {}", config.addr))?;
     tracing::info!(url = %config.public_url, addr = %config.addr, "bizbase is listening");
     let worker = jobs::outbox::spawn(state.clone());
-    let cleanup = jobs::auth_cleanup::spawn(database.pool.clone(), config.auth.clone());
+    let cleanup = jobs::auth_cleanup::spawn(state.clone());
     let retention =
         crate::ops::audit::retention(database.pool.clone(), config.audit_retention_days);
     let sweeper = match &state.objects {

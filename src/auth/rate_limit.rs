@@ -97,6 +97,22 @@ impl Limits {
         }
     }
 
+    /// Forgets the buckets that are full again (clients not seen for a window): without it every
+    /// address ever seen keeps its keys.
+    pub fn forget_idle(&self) {
+        for limiter in [
+            &self.signup,
+            &self.token,
+            &self.verify,
+            &self.otp,
+            &self.mfa,
+            &self.anonymous,
+        ] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
     /// Counts one auth e-mail against the instance's hourly budget, if there is one.
     pub fn check_email(&self) -> Result<(), AppError> {
         let Some(limiter) = &self.email else {
@@ -160,6 +176,28 @@ mod tests {
         assert!((1..=100).contains(&retry_after), "{retry_after}");
         limits.check(Group::Token, b).unwrap();
         limits.check(Group::Signup, a).unwrap();
+    }
+
+    #[test]
+    fn forgetting_idle_buckets_keeps_the_ones_in_use() {
+        let limits = Limits::new(&RateLimits {
+            signup: 1,
+            token: 1,
+            verify: 1,
+            otp: 1,
+            mfa: 1,
+            anonymous: 1,
+            email_sent: None,
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        limits.check(Group::Token, a).unwrap();
+
+        limits.forget_idle();
+
+        assert!(
+            limits.check(Group::Token, a).is_err(),
+            "a sweep is no way around the limit"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::task::Task;
-use crate::config::auth::AuthConfig;
+use crate::{app::AppState, config::auth::AuthConfig};
 
 /// How many rows one sweep removed, by kind.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +68,13 @@ pub async fn sweep(pool: &PgPool, auth: &AuthConfig) -> sqlx::Result<Swept> {
     })
 }
 
-/// The sweeping task inside `serve`: at start, then once an hour.
-pub fn spawn(pool: PgPool, auth: AuthConfig) -> Task {
+/// The sweeping task inside `serve`: at start, then once an hour. It also lets the rate limiters
+/// forget the buckets that have filled up again (each client's keys would otherwise stay).
+pub fn spawn(state: AppState) -> Task {
     Task::spawn(|mut stopped| async move {
         loop {
-            match sweep(&pool, &auth).await {
+            state.auth.limits.forget_idle();
+            match sweep(&state.pool, &state.config.auth).await {
                 Ok(swept) if swept == Swept::default() => {}
                 Ok(swept) => tracing::info!(?swept, "auth cleanup removed unusable rows"),
                 Err(e) => tracing::warn!(error = %e, "auth cleanup failed; retrying later"),
