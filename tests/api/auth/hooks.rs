@@ -282,3 +282,42 @@ async fn start_up_names_what_keeps_the_hook_from_being_called(pool: PgPool) {
         "{no_usage:?}"
     );
 }
+
+#[sqlx::test]
+async fn the_hook_sees_no_claims_even_where_a_session_left_some(pool: PgPool) {
+    // As in Supabase, where GoTrue calls the hook on a connection of its own: a hook reading
+    // `auth.uid()` instead of `event->>'user_id'` must not get whoever a project function left
+    // on this pooled connection for the whole session.
+    create_hook(
+        &pool,
+        "begin
+            return jsonb_build_object('claims', jsonb_build_object(
+                'seen_uid', coalesce(auth.uid()::text, '-'),
+                'seen_jwt', coalesce(auth.jwt()::text, '-')));
+        end",
+    )
+    .await;
+    let mut conn = pool.acquire().await.unwrap();
+    let mallory = "00000000-0000-0000-0000-0000000000aa";
+    sqlx::query(
+        "select set_config('request.jwt.claims', jsonb_build_object('sub', $1::text)::text, false), \
+                set_config('request.jwt.claim.sub', $1, false)",
+    )
+    .bind(mallory)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+
+    sqlx::query("begin").execute(&mut *conn).await.unwrap();
+    let out: serde_json::Value = sqlx::query_scalar(
+        "select private.call_access_token_hook('public.custom_claims(jsonb)'::regprocedure, \
+                jsonb_build_object('claims', '{}'::jsonb))",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query("commit").execute(&mut *conn).await.unwrap();
+
+    assert_eq!(out["claims"]["seen_uid"], "-", "{out}");
+    assert_eq!(out["claims"]["seen_jwt"], "-", "{out}");
+}
