@@ -16,6 +16,14 @@ async fn create(app: &TestApp, body: Value) -> Response {
         .unwrap()
 }
 
+async fn invite(app: &TestApp, email: &str) -> Response {
+    app.admin(Method::POST, "/invite")
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn generate_link(app: &TestApp, body: Value) -> Value {
     let r = app
         .admin(Method::POST, "/admin/generate_link")
@@ -607,12 +615,7 @@ async fn generate_link_refuses_an_unknown_type(pool: PgPool) {
 async fn an_invitation_mail_confirms_the_invited_user(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
 
-    let r = app
-        .admin(Method::POST, "/invite")
-        .json(&json!({ "email": "new@example.com" }))
-        .send()
-        .await
-        .unwrap();
+    let r = invite(&app, "new@example.com").await;
 
     assert_eq!(r.status(), 200);
     let user = json(r).await;
@@ -656,12 +659,7 @@ async fn inviting_a_confirmed_user_is_refused(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.signup_confirmed("ann@example.com", PASSWORD).await;
 
-    let r = app
-        .admin(Method::POST, "/invite")
-        .json(&json!({ "email": "ann@example.com" }))
-        .send()
-        .await
-        .unwrap();
+    let r = invite(&app, "ann@example.com").await;
 
     assert_error(r, 422, "email_exists").await;
 }
@@ -1011,12 +1009,7 @@ async fn an_invitation_to_an_address_someone_signed_up_unconfirmed_drops_their_p
         .signup(json!({ "email": "new@example.com", "password": "the-intruders-own-1" }))
         .await;
     assert_eq!(r.status(), 200);
-    let r = app
-        .admin(Method::POST, "/invite")
-        .json(&json!({ "email": "new@example.com" }))
-        .send()
-        .await
-        .unwrap();
+    let r = invite(&app, "new@example.com").await;
     assert_eq!(r.status(), 200);
     let code = latest_otp(&pool, "new@example.com", "invite").await;
 

@@ -419,6 +419,14 @@ async fn recover_with(app: &TestApp, email: &str, factor: &str, code: &str) -> R
     verify_factor(app, access(&session), factor, &challenge, code).await
 }
 
+/// Through `via` (a factor id): the codes `old`'s enrolment returned are refused, `new`'s pass.
+async fn assert_codes_replaced(app: &TestApp, via: &str, old: &Enrolled, new: &Enrolled) {
+    let refused = recover_with(app, "ann@example.com", via, &recovery_code(old, 0)).await;
+    assert_error(refused, 422, "mfa_verification_failed").await;
+    let passed = recover_with(app, "ann@example.com", via, &recovery_code(new, 0)).await;
+    assert_eq!(passed.status(), 200);
+}
+
 #[sqlx::test]
 async fn an_abandoned_second_enrolment_leaves_the_saved_recovery_codes_working(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
@@ -472,22 +480,7 @@ async fn verifying_another_factor_replaces_the_recovery_codes_with_its_own(pool:
 
     step_up(&app, access(&aal2), &second).await;
 
-    let old = recover_with(
-        &app,
-        "ann@example.com",
-        &first.id,
-        &recovery_code(&first, 0),
-    )
-    .await;
-    assert_error(old, 422, "mfa_verification_failed").await;
-    let new = recover_with(
-        &app,
-        "ann@example.com",
-        &first.id,
-        &recovery_code(&second, 0),
-    )
-    .await;
-    assert_eq!(new.status(), 200);
+    assert_codes_replaced(&app, &first.id, &first, &second).await;
 }
 
 #[sqlx::test]
@@ -527,22 +520,7 @@ async fn removing_the_last_verified_factor_keeps_the_codes_of_a_pending_enrolmen
 
     step_up(&app, access(&aal2), &second).await;
 
-    let old = recover_with(
-        &app,
-        "ann@example.com",
-        &second.id,
-        &recovery_code(&first, 0),
-    )
-    .await;
-    assert_error(old, 422, "mfa_verification_failed").await;
-    let new = recover_with(
-        &app,
-        "ann@example.com",
-        &second.id,
-        &recovery_code(&second, 0),
-    )
-    .await;
-    assert_eq!(new.status(), 200);
+    assert_codes_replaced(&app, &second.id, &first, &second).await;
 }
 
 #[sqlx::test]
