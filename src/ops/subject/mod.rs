@@ -83,6 +83,15 @@ pub async fn erase(
     org: Option<Uuid>,
 ) -> anyhow::Result<Value> {
     let mut tx = pool.begin().await?;
+    if org.is_none() {
+        // The account goes too: take its row first, as every MFA write does before it touches
+        // factors or sessions. Deleting those first and then waiting for the row could deadlock
+        // with a verification running at that instant.
+        sqlx::query("select from auth.users where email = lower(trim($1)) for no key update")
+            .bind(email)
+            .execute(&mut *tx)
+            .await?;
+    }
     let done: Value = sqlx::query_scalar("select private.subject_erase($1, $2)")
         .bind(email)
         .bind(org)

@@ -987,3 +987,51 @@ async fn rows_of_their_account_and_contacts_deleted_before_an_erasure_everywhere
     );
     assert!(audit::verify(pool).await.unwrap().intact());
 }
+
+#[sqlx::test]
+async fn an_account_erasure_waits_for_an_mfa_write_in_progress_instead_of_deadlocking(
+    pool: sqlx::PgPool,
+) {
+    // An MFA verification locks the user row, then writes the factor. An erasure that deleted the
+    // factors first and then waited for the user row deadlocked with it (one of the two failed).
+    let w = World::build(pool).await;
+    let customer = w.members["customer"].id;
+    sqlx::query("insert into auth.mfa_factors (user_id, factor_type, status, secret) values ($1, 'totp', 'verified', '\\x00')")
+        .bind(customer)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+    let mut verification = w.app.pool.begin().await.unwrap();
+    sqlx::query("select from auth.users where id = $1 for no key update")
+        .bind(customer)
+        .execute(&mut *verification)
+        .await
+        .unwrap();
+
+    let config = w.app.state.config.clone();
+    let erase_pool = w.app.pool.clone();
+    let erasure =
+        tokio::spawn(async move { subject::erase(&config, &erase_pool, CUSTOMER, None).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let factor_write =
+        sqlx::query("update auth.mfa_factors set last_used_step = 1 where user_id = $1")
+            .bind(customer)
+            .execute(&mut *verification)
+            .await;
+    let committed = verification.commit().await;
+    let erased = erasure.await.unwrap();
+
+    assert!(factor_write.is_ok(), "{factor_write:?}");
+    assert!(committed.is_ok(), "{committed:?}");
+    assert!(erased.is_ok(), "{erased:?}");
+    let factors: i64 =
+        sqlx::query_scalar("select count(*) from auth.mfa_factors where user_id = $1")
+            .bind(customer)
+            .fetch_one(&w.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        factors, 0,
+        "the erasure went through once the verification was done"
+    );
+}
