@@ -100,6 +100,16 @@ fn too_long() -> AppError {
     AppError::validation("ban_duration: too long (use none to lift a ban)")
 }
 
+/// `value` as metadata: the object itself, or `{}` when there is none (absent or null); anything
+/// else is refused.
+fn metadata_or_empty(name: &str, value: Option<&Value>) -> AppResult<Value> {
+    match value {
+        None | Some(Value::Null) => Ok(json!({})),
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        Some(_) => Err(AppError::validation(format!("{name} must be an object"))),
+    }
+}
+
 /// Refuses metadata that is not a JSON object (null means none).
 fn check_metadata(body: &AdminUserBody) -> AppResult<()> {
     for (name, value) in [
@@ -107,12 +117,7 @@ fn check_metadata(body: &AdminUserBody) -> AppResult<()> {
         ("app_metadata", &body.app_metadata),
         ("data", &body.data),
     ] {
-        if value
-            .as_ref()
-            .is_some_and(|v| !v.is_object() && !v.is_null())
-        {
-            return Err(AppError::validation(format!("{name} must be an object")));
-        }
+        metadata_or_empty(name, value.as_ref())?;
     }
     Ok(())
 }
@@ -544,11 +549,7 @@ pub async fn generate_link(
     let email = parse_email(body.email.as_deref())?;
     let redirect =
         mail::allowed_redirect(&app, q.redirect_to.as_deref().or(body.redirect.as_deref()));
-    let data = body
-        .data
-        .clone()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
+    let data = metadata_or_empty("data", body.data.as_ref())?;
     let hash = match &body.password {
         Some(p) => {
             check_password(&app, p).await?;
@@ -638,12 +639,9 @@ pub async fn post_invite(
     AppJson(body): AppJson<AdminUserBody>,
 ) -> AppResult<Json<Value>> {
     let email = parse_email(body.email.as_deref())?;
-    let data = body
-        .data
-        .clone()
-        .or_else(|| body.user_metadata.clone())
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
+    check_metadata(&body)?;
+    let given = body.data.as_ref().filter(|v| !v.is_null());
+    let data = metadata_or_empty("data", given.or(body.user_metadata.as_ref()))?;
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
     let mut tx = app.pool.begin().await?;
     let target = match user::find_by_email(&mut tx, &email).await? {

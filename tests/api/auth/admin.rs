@@ -991,6 +991,33 @@ async fn metadata_must_be_objects_and_a_link_needs_its_type(pool: PgPool) {
         let r = create(&app, json!({ "email": "ann@example.com", field: "x" })).await;
         assert_error(r, 400, "validation_failed").await;
     }
+    for (path, body) in [
+        (
+            "/invite",
+            json!({ "email": "ann@example.com", "data": [1] }),
+        ),
+        (
+            "/invite",
+            json!({ "email": "ann@example.com", "user_metadata": "x" }),
+        ),
+        (
+            "/admin/generate_link",
+            json!({ "type": "magiclink", "email": "ann@example.com", "data": "x" }),
+        ),
+    ] {
+        let r = app
+            .admin(Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, 400, "validation_failed").await;
+    }
+    let nobody: i64 = sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(nobody, 0, "a refused invitation or link creates no user");
     let r = app
         .admin(Method::POST, "/admin/generate_link")
         .json(&json!({ "email": "ann@example.com" }))
