@@ -119,7 +119,8 @@ pub async fn post_signup(
         if existing.email_confirmed_at.is_some() {
             return Ok(Json(obfuscated_user(&email, data)));
         }
-        // Unconfirmed: send the confirmation again (the new password and data are not applied).
+        // Unconfirmed: send the confirmation again. Its password becomes the user's only through
+        // this mail (whoever signed up first need not own the address); the data is not applied.
         mail::check_frequency(&app, &existing, TokenKind::Confirmation)?;
         mail::send(
             &app,
@@ -129,6 +130,16 @@ pub async fn post_signup(
             &email,
             &redirect,
             challenge.as_ref(),
+        )
+        .await?;
+        mail::hold_signup_password(&mut tx, existing.id, &hash).await?;
+        audit::record(
+            &mut tx,
+            "user_repeated_signup",
+            Some(existing.id),
+            Some(existing.id),
+            &client,
+            json!({ "provider": "email" }),
         )
         .await?;
         let refreshed = user::find(&mut tx, existing.id).await?.unwrap_or(existing);

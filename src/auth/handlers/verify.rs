@@ -95,6 +95,7 @@ async fn apply(
         user_id,
         address,
         flow,
+        password_hash,
     } = mail::consume(app, tx, kinds, token_hash)
         .await?
         .ok_or_else(expired)?;
@@ -108,6 +109,7 @@ async fn apply(
             message: "User is banned".into(),
         });
     }
+    let was_unconfirmed = found.email_confirmed_at.is_none();
     if matches!(used, TokenKind::EmailChange | TokenKind::EmailChangeCurrent) {
         let Some(new_address) = found.email_change.clone() else {
             return Err(expired());
@@ -161,26 +163,34 @@ async fn apply(
         // A password set while the address was unconfirmed was chosen by whoever signed up, who
         // need not own the address. Its owner now proves ownership with a link no sign-up sent (a
         // magic link, a recovery, an invitation): that password must not let the sign-up's author
-        // in (pre-account takeover), so it goes. A sign-up confirmation — first or re-sent —
-        // keeps it: it confirms the sign-up that chose the password.
-        let unproven_password = found.email_confirmed_at.is_none()
+        // in (pre-account takeover), so it goes. A sign-up confirmation sets the password of the
+        // sign-up that mailed it: a repeated sign-up's (held with its token) or else the first's.
+        let unproven_password = was_unconfirmed
             && found.encrypted_password.is_some()
             && matches!(
                 used,
                 TokenKind::MagicLink | TokenKind::Recovery | TokenKind::Invite
             );
+        let held = password_hash.filter(|_| was_unconfirmed && used == TokenKind::Confirmation);
         sqlx::query(
             "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()), \
-             encrypted_password = case when $2 then null else encrypted_password end where id = $1",
+             encrypted_password = case when $2 then null else coalesce($3, encrypted_password) end \
+             where id = $1",
         )
         .bind(found.id)
         .bind(unproven_password)
+        .bind(&held)
         .execute(&mut *tx)
         .await?;
-        if unproven_password {
+        let changed = match (unproven_password, &held) {
+            (true, _) => Some("user_unconfirmed_password_removed"),
+            (false, Some(_)) => Some("user_signup_password_applied"),
+            (false, None) => None,
+        };
+        if let Some(action) = changed {
             audit::record(
                 tx,
-                "user_unconfirmed_password_removed",
+                action,
                 Some(found.id),
                 Some(found.id),
                 client,
@@ -188,6 +198,15 @@ async fn apply(
             )
             .await?;
         }
+    }
+    if was_unconfirmed {
+        // Confirmed: no earlier sign-up's link may confirm (and set a password) any more.
+        sqlx::query(
+            "delete from auth.one_time_tokens where user_id = $1 and token_type = 'confirmation'",
+        )
+        .bind(found.id)
+        .execute(&mut *tx)
+        .await?;
     }
     user::mark_identity_verified(tx, found.id).await?;
     audit::record(

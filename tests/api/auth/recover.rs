@@ -723,3 +723,31 @@ async fn the_sign_up_confirmation_keeps_the_password_it_was_sent_for(pool: PgPoo
 
     app.sign_in("ann@example.com", PASSWORD).await;
 }
+
+#[sqlx::test]
+async fn once_the_address_is_confirmed_an_earlier_sign_up_link_no_longer_confirms(pool: PgPool) {
+    // Someone signs up with Ann's address; Ann signs in by magic link (her password is removed,
+    // above). The sign-up's own link, still unspent, must not now confirm anything or sign in.
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    let signup_code = latest_otp(&pool, "ann@example.com", "confirmation").await;
+    post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
+    let code = latest_otp(&pool, "ann@example.com", "magiclink").await;
+    let owner = post(
+        &app,
+        "/verify",
+        json!({ "type": "email", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(owner.status(), 200);
+
+    let late = post(
+        &app,
+        "/verify",
+        json!({ "type": "signup", "email": "ann@example.com", "token": signup_code }),
+    )
+    .await;
+
+    assert_error(late, 403, "otp_expired").await;
+}

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{NO_WAITING, PASSWORD, str_of, user_id};
+use super::{NEW_PASSWORD, NO_WAITING, PASSWORD, str_of, user_id};
 use crate::harness::{TestApp, assert_error, claims_of, json, latest_otp, mails_to};
 
 async fn users_with_email(pool: &PgPool, email: &str) -> i64 {
@@ -245,6 +245,24 @@ async fn signing_up_an_unconfirmed_address_again_within_the_mail_frequency_is_ra
     assert_eq!(mails_to(&pool, "ann@example.com").await, 1);
 }
 
+/// `POST /verify` of the latest sign-up confirmation mailed to `email`.
+async fn confirm_latest(app: &TestApp, pool: &PgPool, email: &str) -> reqwest::Response {
+    let code = latest_otp(pool, email, "confirmation").await;
+    app.auth(Method::POST, "/verify")
+        .json(&json!({ "type": "signup", "email": email, "token": code }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn audited(pool: &PgPool, action: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from auth.audit_log_entries where action = $1")
+        .bind(action)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test]
 async fn signing_up_an_unconfirmed_address_again_resends_the_confirmation(pool: PgPool) {
     let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
@@ -261,17 +279,82 @@ async fn signing_up_an_unconfirmed_address_again_resends_the_confirmation(pool: 
     assert_eq!(r.status(), 200);
     let again = json(r).await;
     assert_eq!(user_id(&again), user_id(&first));
+    assert!(again.get("access_token").is_none(), "no session: {again}");
     assert_eq!(mails_to(&pool, "ann@example.com").await, 2);
-    let code = latest_otp(&pool, "ann@example.com", "confirmation").await;
-    let verified = app
-        .auth(Method::POST, "/verify")
-        .json(&json!({ "type": "signup", "email": "ann@example.com", "token": code }))
+    // Until the mail is confirmed, the first sign-up's password is the one that counts.
+    let early = app.password_grant("ann@example.com", PASSWORD).await;
+    assert_error(early, 400, "email_not_confirmed").await;
+}
+
+#[sqlx::test]
+async fn a_repeated_sign_up_sets_its_own_password_through_its_own_confirmation(pool: PgPool) {
+    // Pre-account takeover: someone signs up with Ann's address and a password of their own.
+    // Ann, who knows nothing of it, signs up herself and confirms the mail her sign-up sent: her
+    // password must be the one that works, the other one none.
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": NEW_PASSWORD }))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    assert_eq!(
+        confirm_latest(&app, &pool, "ann@example.com")
+            .await
+            .status(),
+        200
+    );
+
+    app.sign_in("ann@example.com", NEW_PASSWORD).await;
+    let intruder = app.password_grant("ann@example.com", PASSWORD).await;
+    assert_error(intruder, 400, "invalid_credentials").await;
+    assert_eq!(audited(&pool, "user_repeated_signup").await, 1);
+    assert_eq!(audited(&pool, "user_signup_password_applied").await, 1);
+    let held: i64 = sqlx::query_scalar("select count(*) from auth.one_time_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        held, 0,
+        "the confirmation and the password it held are spent"
+    );
+}
+
+#[sqlx::test]
+async fn a_re_sent_confirmation_carries_the_repeated_sign_ups_password(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    app.signup(json!({ "email": "ann@example.com", "password": NEW_PASSWORD }))
+        .await;
+    // Ann's mail went astray; she asks for it again, after the first one expired and the
+    // hourly sweep ran.
+    sqlx::query("update auth.one_time_tokens set created_at = now() - interval '2 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    bizbase::jobs::auth_cleanup::sweep(&pool, &app.state.config.auth)
+        .await
+        .unwrap();
+    let r = app
+        .auth(Method::POST, "/resend")
+        .json(&json!({ "type": "signup", "email": "ann@example.com" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(verified.status(), 200);
-    // The second sign-up's password was not applied.
-    app.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 200);
+
+    assert_eq!(
+        confirm_latest(&app, &pool, "ann@example.com")
+            .await
+            .status(),
+        200
+    );
+
+    app.sign_in("ann@example.com", NEW_PASSWORD).await;
+    let first = app.password_grant("ann@example.com", PASSWORD).await;
+    assert_error(first, 400, "invalid_credentials").await;
 }
 
 #[sqlx::test]
