@@ -7,6 +7,7 @@ use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{header, request::Parts},
 };
+use ipnet::IpNet;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -49,43 +50,73 @@ impl ClientInfo {
     }
 }
 
-/// The client address the proxy in front wrote into `value` (the last line of the configured
-/// header): the right-most entry of an `X-Forwarded-For`-style list. Entries to its left came from
-/// the client, which can write anything there; the proxy appends the address it saw — some with
-/// its port (`1.2.3.4:5678`, `[2001:db8::1]:5678`).
-fn forwarded_ip(value: &str) -> Option<IpAddr> {
-    let entry = value.rsplit(',').next()?.trim();
-    entry
-        .parse()
-        .ok()
-        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+/// The client address the proxies in front wrote into `value` (the last line of the configured
+/// header): an `X-Forwarded-For`-style list, read from the right. Each proxy appends the address it
+/// saw — some with its port (`1.2.3.4:5678`, `[2001:db8::1]:5678`) — and entries further left came
+/// from whoever connected to it, which can write anything there. So the client is the right-most
+/// entry that is not one of the `trusted` proxies (with none configured, the right-most entry); an
+/// unreadable entry ends the walk at the last address read.
+fn forwarded_ip(value: &str, trusted: &[IpNet]) -> Option<IpAddr> {
+    let mut last = None;
+    for entry in value.rsplit(',').map(str::trim) {
+        let Some(ip) = entry
+            .parse()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        else {
+            break;
+        };
+        last = Some(ip);
+        if !is_trusted(trusted, ip) {
+            break;
+        }
+    }
+    last
+}
+
+/// Whether `ip` is one of the `trusted` proxies (an IPv4 address seen as IPv6 counts as IPv4).
+fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    trusted.iter().any(|net| net.contains(&ip))
+}
+
+/// The client's address: the socket peer, or — with an IP header configured, when the peer is a
+/// trusted proxy (any peer, with none listed) — what the proxies wrote into the header's last
+/// line. A proxy may add a header line of its own rather than append to the client's.
+fn client_ip(parts: &Parts, app: &AppState) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let auth = &app.config.auth;
+    let Some(name) = auth.ip_header.as_deref() else {
+        return peer;
+    };
+    if !auth.trusted_proxies.is_empty()
+        && !peer.is_some_and(|p| is_trusted(&auth.trusted_proxies, p))
+    {
+        return peer;
+    }
+    let ip = parts
+        .headers
+        .get_all(name)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| forwarded_ip(v, &auth.trusted_proxies));
+    if ip.is_none() {
+        // Without it the caller shares the proxy's own address (and its buckets).
+        tracing::debug!(header = name, "no client address in the configured header");
+    }
+    ip.or(peer)
 }
 
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
-        let from_header = app.config.auth.ip_header.as_deref().and_then(|name| {
-            // A proxy may add a header line of its own rather than append to the client's.
-            let ip = parts
-                .headers
-                .get_all(name)
-                .iter()
-                .next_back()
-                .and_then(|v| v.to_str().ok())
-                .and_then(forwarded_ip);
-            if ip.is_none() {
-                // Without it the caller shares the proxy's own address (and its buckets).
-                tracing::debug!(header = name, "no client address in the configured header");
-            }
-            ip
-        });
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
         Ok(Self {
-            ip: from_header.or(peer),
+            ip: client_ip(parts, app),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -234,28 +265,44 @@ impl FromRequestParts<AppState> for AuthUser {
 mod tests {
     use super::{ClientInfo, forwarded_ip};
 
+    fn client(header: &str, trusted: &[&str]) -> Option<String> {
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|n| n.parse().unwrap()).collect();
+        forwarded_ip(header, &trusted).map(|ip| ip.to_string())
+    }
+
     #[test]
     fn the_proxy_written_right_most_entry_is_the_client() {
-        assert_eq!(
-            forwarded_ip("1.2.3.4, 9.9.9.9").map(|ip| ip.to_string()),
-            Some("9.9.9.9".into())
-        );
-        assert_eq!(
-            forwarded_ip(" 2001:db8::1 ").map(|ip| ip.to_string()),
-            Some("2001:db8::1".into())
-        );
+        assert_eq!(client("1.2.3.4, 9.9.9.9", &[]), Some("9.9.9.9".into()));
+        assert_eq!(client(" 2001:db8::1 ", &[]), Some("2001:db8::1".into()));
         for (with_port, ip) in [
             ("1.2.3.4, 5.6.7.8:5678", "5.6.7.8"),
             ("[2001:db8::1]:5678", "2001:db8::1"),
         ] {
-            assert_eq!(
-                forwarded_ip(with_port).map(|a| a.to_string()),
-                Some(ip.into())
-            );
+            assert_eq!(client(with_port, &[]), Some(ip.into()));
         }
         for junk in ["", "x", "9.9.9.9, unknown", "9.9.9.9,"] {
-            assert_eq!(forwarded_ip(junk), None, "{junk:?}");
+            assert_eq!(client(junk, &[]), None, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_in_the_chain_are_skipped_from_the_right() {
+        let proxies = ["10.0.0.0/8", "2001:db8:ffff::/48"];
+        // Client, then two of our proxies: the client is the first untrusted entry.
+        assert_eq!(
+            client("6.6.6.6, 1.2.3.4, 10.0.0.2, 10.1.1.1", &proxies),
+            Some("1.2.3.4".into())
+        );
+        assert_eq!(
+            client("1.2.3.4, [2001:db8:ffff::9]:443", &proxies),
+            Some("1.2.3.4".into())
+        );
+        // Only proxies: the left-most of them; garbage left of a proxy: that proxy.
+        assert_eq!(
+            client("10.0.0.3, 10.0.0.2", &proxies),
+            Some("10.0.0.3".into())
+        );
+        assert_eq!(client("junk, 10.0.0.2", &proxies), Some("10.0.0.2".into()));
     }
 
     #[test]

@@ -94,6 +94,9 @@ pub struct AuthConfig {
     pub mail_templates_dir: Option<std::path::PathBuf>,
     /// Header carrying the client IP (`BIZBASE_RATE_LIMIT_IP_HEADER`); unset: the socket peer.
     pub ip_header: Option<String>,
+    /// The proxies whose `ip_header` counts (`BIZBASE_RATE_LIMIT_TRUSTED_PROXIES`, addresses and
+    /// networks separated by commas); empty: whoever connects.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Rate limits (`BIZBASE_RATE_LIMIT_SIGNUP`, `_TOKEN`, `_VERIFY`, `_OTP`, `_MFA`).
     pub rate_limits: RateLimits,
     /// Issuer shown in authenticator apps (`BIZBASE_MFA_ISSUER`); defaults to the site URL's host.
@@ -149,6 +152,7 @@ pub const KEYS: &[&str] = &[
     "SMTP_FROM",
     "MAIL_TEMPLATES_DIR",
     "RATE_LIMIT_IP_HEADER",
+    "RATE_LIMIT_TRUSTED_PROXIES",
     "RATE_LIMIT_SIGNUP",
     "RATE_LIMIT_TOKEN",
     "RATE_LIMIT_VERIFY",
@@ -170,6 +174,21 @@ fn list(src: &Sources, key: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Addresses and networks separated by commas (`10.0.0.0/8, 192.0.2.7, 2001:db8::/32`); an
+/// address alone is a network of one.
+fn parse_networks(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            e.parse::<ipnet::IpNet>()
+                .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| format!("`{e}` is not an IP address or network (e.g. 10.0.0.0/8)"))
+        })
+        .collect()
 }
 
 fn at_least<T: PartialOrd + std::fmt::Display + Copy>(
@@ -319,6 +338,10 @@ impl AuthConfig {
             ip_header: src
                 .get("RATE_LIMIT_IP_HEADER")
                 .map(|v| v.value.trim().to_ascii_lowercase()),
+            trusted_proxies: match src.get("RATE_LIMIT_TRUSTED_PROXIES") {
+                Some(v) => parse_networks(&v.value).map_err(|m| v.error(m))?,
+                None => Vec::new(),
+            },
             rate_limits: RateLimits {
                 signup: limit("RATE_LIMIT_SIGNUP")?,
                 token: at_least(
@@ -359,4 +382,23 @@ impl AuthConfig {
 fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_networks;
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let nets = parse_networks(" 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,, 10.1.2.3/16").unwrap();
+        let shown: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "10.1.0.0/16"]
+        );
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.1-10.0.0.9"] {
+            let message = parse_networks(bad).unwrap_err();
+            assert!(message.contains(bad), "{message}");
+        }
+    }
 }

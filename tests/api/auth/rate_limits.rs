@@ -424,3 +424,46 @@ async fn a_header_line_the_proxy_adds_after_the_clients_own_names_the_client(poo
 
     assert_error(r, 429, "over_request_rate_limit").await;
 }
+
+/// Two password grants claiming different clients in the header, then a third claiming yet
+/// another: whether that third one is limited (`RATE_LIMIT_TOKEN` 2).
+async fn third_claimed_client_limited(app: &TestApp) -> bool {
+    let body = json!({ "email": "ann@example.com", "password": PASSWORD });
+    let mut last = None;
+    for claimed in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        last = Some(post_from(app, claimed, "/token?grant_type=password", &body).await);
+    }
+    last.unwrap().status() == 429
+}
+
+#[sqlx::test]
+async fn with_trusted_proxies_the_header_of_anyone_else_is_ignored(pool: PgPool) {
+    // The tests connect from 127.0.0.1: not one of these proxies, so whatever it writes in the
+    // header, every request is its own address's.
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            IP_HEADER,
+            ("RATE_LIMIT_TOKEN", "2"),
+            ("RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+        ],
+    )
+    .await;
+
+    assert!(third_claimed_client_limited(&app).await);
+}
+
+#[sqlx::test]
+async fn a_trusted_proxys_header_names_the_client(pool: PgPool) {
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            IP_HEADER,
+            ("RATE_LIMIT_TOKEN", "2"),
+            ("RATE_LIMIT_TRUSTED_PROXIES", "127.0.0.0/8, ::1"),
+        ],
+    )
+    .await;
+
+    assert!(!third_claimed_client_limited(&app).await);
+}
