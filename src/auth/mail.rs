@@ -18,7 +18,7 @@ use super::{
     crypto,
     mail_templates::{Rendered, Vars},
     pkce::{self, Challenge},
-    user::UserRow,
+    user::{self, UserRow},
 };
 use crate::{
     app::AppState,
@@ -188,7 +188,7 @@ pub fn check_frequency(app: &AppState, user: &UserRow, kind: TokenKind) -> AppRe
 }
 
 /// Issues a token of `kind` for `user` at address `to` (replacing an earlier one of that kind, and
-/// the PKCE flow that one began; a password the earlier one held stays held). With a `challenge` the token begins a PKCE flow and its link
+/// the PKCE flow that one began). With a `challenge` the token begins a PKCE flow and its link
 /// carries the `pkce_` prefix.
 pub async fn issue(
     app: &AppState,
@@ -201,6 +201,7 @@ pub async fn issue(
 ) -> AppResult<Issued> {
     let otp = crypto::random_otp();
     let token_hash = crypto::otp_token_hash(to, &otp);
+    user::lock(conn, user.id).await?;
     sqlx::query(
         "delete from auth.flow_state where id = \
          (select flow_state_id from auth.one_time_tokens where user_id = $1 and token_type = $2)",
@@ -360,32 +361,10 @@ pub struct Consumed {
     pub address: String,
     /// The PKCE flow it began, if any.
     pub flow: Option<Uuid>,
-    /// For a confirmation mailed by a repeated sign-up: the hash of that sign-up's password.
-    pub password_hash: Option<String>,
-}
-
-/// Holds `password_hash` with `user`'s confirmation token (just issued), to become their password
-/// when that token confirms the address: a repeated sign-up's password applies only through the
-/// mail it sent, never by confirming an earlier sign-up's. A re-sent confirmation keeps it
-/// ([`issue`] leaves it in place).
-pub async fn hold_signup_password(
-    conn: &mut PgConnection,
-    user: Uuid,
-    password_hash: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "update auth.one_time_tokens set password_hash = $2 \
-         where user_id = $1 and token_type = 'confirmation'",
-    )
-    .bind(user)
-    .bind(password_hash)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Finds and deletes a live token of one of `kinds` with this hash (a link's `pkce_` prefix
-/// ignored).
+/// ignored), having locked its user's row.
 pub async fn consume(
     app: &AppState,
     conn: &mut PgConnection,
@@ -394,13 +373,27 @@ pub async fn consume(
 ) -> AppResult<Option<Consumed>> {
     let token_hash = token_hash.strip_prefix(pkce::PREFIX).unwrap_or(token_hash);
     let names: Vec<&str> = kinds.iter().map(|k| k.db_name()).collect();
-    let row: Option<SpentToken> = sqlx::query_as(
-        "delete from auth.one_time_tokens where token_hash = $1 and token_type = any($2) \
-         and created_at > now() - make_interval(secs => $3) \
-         returning token_type, user_id, relates_to, flow_state_id, password_hash",
+    // Whose it is, unlocked; then their row (see `user::lock`), then the token.
+    let owner: Option<Uuid> = sqlx::query_scalar(
+        "select user_id from auth.one_time_tokens where token_hash = $1 and token_type = any($2) \
+         limit 1",
     )
     .bind(token_hash)
     .bind(&names)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
+    user::lock(conn, owner).await?;
+    let row: Option<SpentToken> = sqlx::query_as(
+        "delete from auth.one_time_tokens where token_hash = $1 and token_type = any($2) \
+         and user_id = $3 and created_at > now() - make_interval(secs => $4) \
+         returning token_type, user_id, relates_to, flow_state_id",
+    )
+    .bind(token_hash)
+    .bind(&names)
+    .bind(owner)
     .bind(app.config.auth.otp_exp.as_secs_f64())
     .fetch_optional(conn)
     .await?;
@@ -413,7 +406,6 @@ pub async fn consume(
                 user_id: t.user_id,
                 address: t.relates_to,
                 flow: t.flow_state_id,
-                password_hash: t.password_hash,
             })
     }))
 }
@@ -425,7 +417,6 @@ struct SpentToken {
     user_id: Uuid,
     relates_to: String,
     flow_state_id: Option<Uuid>,
-    password_hash: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Clears, once an hour, what the auth flows leave behind once it can no longer be used: e-mailed
-//! tokens past `BIZBASE_AUTH_OTP_EXP_SECS` (but for a confirmation holding a repeated sign-up's
-//! password, which a `resend` carries over until the address is confirmed), PKCE flows that can no longer complete (their link and
+//! tokens past `BIZBASE_AUTH_OTP_EXP_SECS`, PKCE flows that can no longer complete (their link and
 //! then their code expired), MFA challenges older than a day (they expire after five minutes), and
 //! sessions the configured time-box or inactivity timeout has ended. Nothing here changes what a
 //! request may do — each of these is refused when used anyway — it keeps the tables small and the
@@ -16,7 +15,7 @@ use crate::{app::AppState, config::auth::AuthConfig};
 /// How many rows one sweep removed, by kind.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
-    /// Expired e-mailed tokens (not those holding a password).
+    /// Expired e-mailed tokens.
     pub tokens: u64,
     /// PKCE flows that can no longer complete.
     pub flows: u64,
@@ -33,8 +32,7 @@ fn secs(d: Option<Duration>) -> Option<f64> {
 /// Removes what can no longer be used (see the module).
 pub async fn sweep(pool: &PgPool, auth: &AuthConfig) -> sqlx::Result<Swept> {
     let tokens = sqlx::query(
-        "delete from auth.one_time_tokens where created_at < now() - make_interval(secs => $1) \
-         and password_hash is null",
+        "delete from auth.one_time_tokens where created_at < now() - make_interval(secs => $1)",
     )
     .bind(auth.otp_exp.as_secs_f64())
     .execute(pool)

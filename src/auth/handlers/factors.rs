@@ -59,23 +59,6 @@ fn parse_factor_id(raw: &str) -> AppResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| factor_not_found())
 }
 
-/// Locks the row of `user_id` for the rest of the transaction; the first statement of every
-/// enrolment, verification and unenrolment here, so that those of one user take turns.
-///
-/// A verification locks its factor, the user's active recovery codes, its session, then the
-/// user's other aal1 sessions and other unverified factors; two verifications of one user locked
-/// each other's rows in opposite orders and deadlocked (40P01, a 500). `for no key update` does
-/// not block the `for key share` locks of foreign-key checks (inserting a session or a factor);
-/// a sign-in's update of `last_sign_in_at` does wait for an MFA write of that user in progress
-/// (milliseconds), and such a write for the sign-in's.
-async fn lock_user(conn: &mut PgConnection, user_id: Uuid) -> AppResult<()> {
-    sqlx::query("select 1 from auth.users where id = $1 for no key update")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(())
-}
-
 /// `POST /factors` body.
 #[derive(Debug, Deserialize)]
 pub struct EnrollBody {
@@ -116,7 +99,7 @@ pub async fn post_factor(
         });
     }
     let mut tx = app.pool.begin().await?;
-    lock_user(&mut tx, me.user.id).await?;
+    user::lock(&mut tx, me.user.id).await?;
     sqlx::query("delete from auth.mfa_factors where user_id = $1 and status = 'unverified' and created_at < now() - make_interval(secs => $2)")
         .bind(me.user.id)
         .bind(FACTOR_EXPIRY_SECS)
@@ -356,7 +339,7 @@ pub async fn post_verify(
             message: "MFA challenge not found".into(),
         })?;
     let mut tx = app.pool.begin().await?;
-    lock_user(&mut tx, me.user.id).await?;
+    user::lock(&mut tx, me.user.id).await?;
     let (factor, sealed, last_step) = own_factor(&mut tx, me.user.id, factor_id, true).await?;
     let challenge: Option<Challenge> =
         sqlx::query_as("select ip_address, verified_at, created_at from auth.mfa_challenges where id = $1 and factor_id = $2 for update")
@@ -492,7 +475,7 @@ pub async fn remove_factor(
     factor_id: Uuid,
 ) -> AppResult<FactorRow> {
     // First, also when an admin removes the factor: in turn with the user's own MFA writes.
-    lock_user(conn, user_id).await?;
+    user::lock(conn, user_id).await?;
     let (factor, _, _) = own_factor(conn, user_id, factor_id, true).await?;
     sqlx::query("update auth.sessions set aal = 'aal1', factor_id = null where factor_id = $1")
         .bind(factor_id)
@@ -525,7 +508,7 @@ pub async fn delete_factor(
 ) -> AppResult<Json<Value>> {
     let factor_id = parse_factor_id(&id)?;
     let mut tx = app.pool.begin().await?;
-    lock_user(&mut tx, me.user.id).await?;
+    user::lock(&mut tx, me.user.id).await?;
     let (factor, _, _) = own_factor(&mut tx, me.user.id, factor_id, true).await?;
     if factor.status == "verified" && me.session.aal != "aal2" {
         return Err(AppError::Unprocessable {

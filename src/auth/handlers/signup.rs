@@ -7,6 +7,7 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::PgConnection;
 
 use super::{RedirectQuery, check_password, parse_email};
 use crate::{
@@ -15,9 +16,11 @@ use crate::{
         audit,
         context::ClientInfo,
         mail::{self, TokenKind},
+        password::Verdict,
         pkce::ChallengeFields,
         rate_limit::Group,
-        session, user,
+        session,
+        user::{self, UserRow},
     },
     error::{AppError, AppResult},
     http::json::AppJson,
@@ -104,7 +107,7 @@ pub async fn post_signup(
         _ => json!({}),
     };
     // Hash before looking the address up, so existing and new addresses take equally long.
-    let hash = app.auth.passwords.hash(password).await?;
+    let hash = app.auth.passwords.hash(password.clone()).await?;
     let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
 
     let mut tx = app.pool.begin().await?;
@@ -119,9 +122,9 @@ pub async fn post_signup(
         if existing.email_confirmed_at.is_some() {
             return Ok(Json(obfuscated_user(&email, data)));
         }
-        // Unconfirmed: send the confirmation again. Its password becomes the user's only through
-        // this mail (whoever signed up first need not own the address); the data is not applied.
+        // Unconfirmed: send the confirmation again (the data is not applied).
         mail::check_frequency(&app, &existing, TokenKind::Confirmation)?;
+        let removed = drop_disputed_password(&app, &mut tx, &existing, password).await?;
         mail::send(
             &app,
             &mut tx,
@@ -132,14 +135,13 @@ pub async fn post_signup(
             challenge.as_ref(),
         )
         .await?;
-        mail::hold_signup_password(&mut tx, existing.id, &hash).await?;
         audit::record(
             &mut tx,
             "user_repeated_signup",
             Some(existing.id),
             Some(existing.id),
             &client,
-            json!({ "provider": "email" }),
+            json!({ "provider": "email", "password_removed": removed }),
         )
         .await?;
         let refreshed = user::find(&mut tx, existing.id).await?.unwrap_or(existing);
@@ -187,6 +189,34 @@ pub async fn post_signup(
     };
     tx.commit().await?;
     Ok(Json(answer))
+}
+
+/// A repeated sign-up of an unconfirmed address, with a password other than the account's: two
+/// people may be claiming the address, and nothing yet tells which of them owns it — so neither
+/// password stays. Its confirmation (whichever mail is followed) signs the owner in without one,
+/// and they set their own (`updateUser`, or recovery). Before, the first sign-up's password stayed:
+/// someone who had signed up with another person's address got in as soon as its owner signed up
+/// and confirmed (pre-account takeover). Returns whether a password was removed.
+async fn drop_disputed_password(
+    app: &AppState,
+    tx: &mut PgConnection,
+    existing: &UserRow,
+    password: String,
+) -> AppResult<bool> {
+    let Some(stored) = existing.encrypted_password.clone() else {
+        return Ok(false);
+    };
+    if app.auth.passwords.verify(password, Some(stored)).await? != Verdict::Mismatch {
+        return Ok(false);
+    }
+    let removed = sqlx::query(
+        "update auth.users set encrypted_password = null where id = $1 and email_confirmed_at is null",
+    )
+    .bind(existing.id)
+    .execute(tx)
+    .await?
+    .rows_affected();
+    Ok(removed > 0)
 }
 
 /// What GoTrue answers for an already-registered address while confirmations are on.

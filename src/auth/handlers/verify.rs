@@ -95,7 +95,6 @@ async fn apply(
         user_id,
         address,
         flow,
-        password_hash,
     } = mail::consume(app, tx, kinds, token_hash)
         .await?
         .ok_or_else(expired)?;
@@ -160,37 +159,34 @@ async fn apply(
             .await?;
         user::set_identity_email(tx, found.id, &address).await?;
     } else {
+        // A token mailed to an address the account no longer has (an admin changed it) proves
+        // nothing about the account's address now.
+        if found.email.as_deref() != Some(address.as_str()) {
+            return Err(expired());
+        }
         // A password set while the address was unconfirmed was chosen by whoever signed up, who
         // need not own the address. Its owner now proves ownership with a link no sign-up sent (a
         // magic link, a recovery, an invitation): that password must not let the sign-up's author
-        // in (pre-account takeover), so it goes. A sign-up confirmation sets the password of the
-        // sign-up that mailed it: a repeated sign-up's (held with its token) or else the first's.
+        // in (pre-account takeover), so it goes. A sign-up confirmation keeps it: it confirms the
+        // sign-up that chose it (a second sign-up with another password left none to keep).
         let unproven_password = was_unconfirmed
             && found.encrypted_password.is_some()
             && matches!(
                 used,
                 TokenKind::MagicLink | TokenKind::Recovery | TokenKind::Invite
             );
-        let held = password_hash.filter(|_| was_unconfirmed && used == TokenKind::Confirmation);
         sqlx::query(
             "update auth.users set email_confirmed_at = coalesce(email_confirmed_at, now()), \
-             encrypted_password = case when $2 then null else coalesce($3, encrypted_password) end \
-             where id = $1",
+             encrypted_password = case when $2 then null else encrypted_password end where id = $1",
         )
         .bind(found.id)
         .bind(unproven_password)
-        .bind(&held)
         .execute(&mut *tx)
         .await?;
-        let changed = match (unproven_password, &held) {
-            (true, _) => Some("user_unconfirmed_password_removed"),
-            (false, Some(_)) => Some("user_signup_password_applied"),
-            (false, None) => None,
-        };
-        if let Some(action) = changed {
+        if unproven_password {
             audit::record(
                 tx,
-                action,
+                "user_unconfirmed_password_removed",
                 Some(found.id),
                 Some(found.id),
                 client,
@@ -200,7 +196,8 @@ async fn apply(
         }
     }
     if was_unconfirmed {
-        // Confirmed: no earlier sign-up's link may confirm (and set a password) any more.
+        // Confirmed: a sign-up's link still unspent no longer signs anyone in (GoTrue clears it
+        // likewise).
         sqlx::query(
             "delete from auth.one_time_tokens where user_id = $1 and token_type = 'confirmation'",
         )

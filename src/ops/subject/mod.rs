@@ -84,9 +84,9 @@ pub async fn erase(
 ) -> anyhow::Result<Value> {
     let mut tx = pool.begin().await?;
     if org.is_none() {
-        // The account goes too: take its row first, as every MFA write does before it touches
-        // factors or sessions. Deleting those first and then waiting for the row could deadlock
-        // with a verification running at that instant.
+        // The account goes too: take its row first, as every auth write does before it touches
+        // factors, sessions or e-mailed tokens (`auth::user::lock`). Deleting those first and then
+        // waiting for the row deadlocked with a verification running at that instant.
         sqlx::query("select from auth.users where email = lower(trim($1)) for no key update")
             .bind(email)
             .execute(&mut *tx)

@@ -1052,3 +1052,58 @@ async fn an_invitation_to_an_address_someone_signed_up_unconfirmed_drops_their_p
         .await;
     assert_error(intruder, 400, "invalid_credentials").await;
 }
+
+/// Ann signs up (unconfirmed); then an admin sends `update` to her account. Returns her sign-up
+/// code, mailed before the update.
+async fn sign_up_then_admin_update(app: &TestApp, pool: &PgPool, update: Value) -> String {
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+    assert_eq!(r.status(), 200);
+    let ann = json(r).await;
+    let code = latest_otp(pool, "ann@example.com", "confirmation").await;
+    let r = app
+        .admin(Method::PUT, &format!("/admin/users/{}", user_id(&ann)))
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    code
+}
+
+#[sqlx::test]
+async fn an_admins_confirmation_voids_the_sign_up_link(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let code = sign_up_then_admin_update(&app, &pool, json!({ "email_confirm": true })).await;
+
+    let r = verify(
+        &app,
+        json!({ "type": "signup", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+
+    assert_error(r, 403, "otp_expired").await;
+    app.sign_in("ann@example.com", PASSWORD).await;
+}
+
+#[sqlx::test]
+async fn a_link_mailed_to_an_address_the_admin_changed_confirms_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let code = sign_up_then_admin_update(&app, &pool, json!({ "email": "bob@example.com" })).await;
+
+    let r = verify(
+        &app,
+        json!({ "type": "signup", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+
+    assert_error(r, 403, "otp_expired").await;
+    let confirmed: bool = sqlx::query_scalar(
+        "select email_confirmed_at is not null from auth.users where email = 'bob@example.com'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(!confirmed, "Ann's mailbox does not confirm Bob's address");
+}

@@ -751,3 +751,73 @@ async fn once_the_address_is_confirmed_an_earlier_sign_up_link_no_longer_confirm
 
     assert_error(late, 403, "otp_expired").await;
 }
+
+/// Sends `request` while a transaction holds Ann's user row (as an erasure or a password change
+/// does before it touches her e-mailed tokens), then deletes her tokens in that transaction and
+/// commits. Every auth write takes the user's row before the tokens: one that wrote its token
+/// first and then waited for the row deadlocked with such a transaction. Returns the request's
+/// status, once the transaction committed without a deadlock.
+async fn answer_beside_a_user_write(
+    pool: &PgPool,
+    ann: &Value,
+    request: reqwest::RequestBuilder,
+) -> reqwest::StatusCode {
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::query("select from auth.users where id = $1::uuid for no key update")
+        .bind(str_of(ann, "id"))
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+
+    let in_flight = tokio::spawn(async move { request.send().await.unwrap().status() });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let tokens_gone = sqlx::query("delete from auth.one_time_tokens where user_id = $1::uuid")
+        .bind(str_of(ann, "id"))
+        .execute(&mut *writer)
+        .await;
+    let committed = writer.commit().await;
+    let answered = in_flight.await.unwrap();
+
+    assert!(tokens_gone.is_ok(), "{tokens_gone:?}");
+    assert!(committed.is_ok(), "{committed:?}");
+    answered
+}
+
+#[sqlx::test]
+async fn a_verification_waits_for_a_write_holding_the_user_instead_of_deadlocking(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ann = json(
+        app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+            .await,
+    )
+    .await;
+    let code = latest_otp(&pool, "ann@example.com", "confirmation").await;
+    let request = app
+        .auth(Method::POST, "/verify")
+        .json(&json!({ "type": "signup", "email": "ann@example.com", "token": code }));
+
+    let answered = answer_beside_a_user_write(&pool, &ann, request).await;
+
+    assert_eq!(answered, 403, "the token went with the write before it");
+}
+
+#[sqlx::test]
+async fn a_mailed_token_waits_for_a_write_holding_the_user_instead_of_deadlocking(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    // A recovery token to replace: its row is what a new one is written over.
+    post(&app, "/recover", json!({ "email": "ann@example.com" })).await;
+    let first = latest_otp(&pool, "ann@example.com", "recovery").await;
+    let request = app
+        .auth(Method::POST, "/recover")
+        .json(&json!({ "email": "ann@example.com" }));
+
+    let answered = answer_beside_a_user_write(&pool, &ann["user"], request).await;
+
+    assert_eq!(answered, 200);
+    let second = latest_otp(&pool, "ann@example.com", "recovery").await;
+    assert_ne!(
+        second, first,
+        "the second recovery mail went out after the write"
+    );
+}
