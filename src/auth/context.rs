@@ -81,8 +81,9 @@ fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
 }
 
 /// The client's address: the socket peer, or — with an IP header configured, when the peer is a
-/// trusted proxy (any peer, with none listed) — what the proxies wrote into the header's last
-/// line. A proxy may add a header line of its own rather than append to the client's.
+/// trusted proxy (any peer, with none listed) — what the proxies wrote into the header: its last
+/// line, since a proxy may add a line of its own rather than append to the client's; with trusted
+/// proxies listed, every line (theirs are skipped, the client's own come first).
 fn client_ip(parts: &Parts, app: &AppState) -> Option<IpAddr> {
     let peer = parts
         .extensions
@@ -97,13 +98,19 @@ fn client_ip(parts: &Parts, app: &AppState) -> Option<IpAddr> {
     {
         return peer;
     }
-    let ip = parts
-        .headers
-        .get_all(name)
-        .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| forwarded_ip(v, &auth.trusted_proxies));
+    let lines = parts.headers.get_all(name);
+    let ip = if auth.trusted_proxies.is_empty() {
+        lines
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| forwarded_ip(v, &[]))
+    } else {
+        // Each proxy of a chain may add its own line: read them all, the last one first (an
+        // unreadable line ends the walk like an unreadable entry).
+        let all: Vec<&str> = lines.iter().map(|v| v.to_str().unwrap_or("?")).collect();
+        forwarded_ip(&all.join(","), &auth.trusted_proxies)
+    };
     if ip.is_none() {
         // Without it the caller shares the proxy's own address (and its buckets).
         tracing::debug!(header = name, "no client address in the configured header");

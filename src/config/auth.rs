@@ -339,6 +339,12 @@ impl AuthConfig {
                 .get("RATE_LIMIT_IP_HEADER")
                 .map(|v| v.value.trim().to_ascii_lowercase()),
             trusted_proxies: match src.get("RATE_LIMIT_TRUSTED_PROXIES") {
+                Some(_) if src.get("RATE_LIMIT_IP_HEADER").is_none() => {
+                    return Err(src.error_for(
+                        "RATE_LIMIT_TRUSTED_PROXIES",
+                        "has no effect without BIZBASE_RATE_LIMIT_IP_HEADER (the header they write)",
+                    ));
+                }
                 Some(v) => parse_networks(&v.value).map_err(|m| v.error(m))?,
                 None => Vec::new(),
             },

@@ -160,3 +160,30 @@ fn a_hook_name_that_is_no_plain_schema_function_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn trusted_proxies_need_the_header_they_write_and_must_parse() {
+    let alone = load_err(&[("BIZBASE_RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.0/8")]);
+    assert_eq!(alone.origin, "BIZBASE_RATE_LIMIT_TRUSTED_PROXIES");
+    assert!(
+        alone.message.contains("BIZBASE_RATE_LIMIT_IP_HEADER"),
+        "{}",
+        alone.message
+    );
+
+    let header = ("BIZBASE_RATE_LIMIT_IP_HEADER", "X-Forwarded-For");
+    let bad = load_err(&[
+        header,
+        ("BIZBASE_RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.0/8, lb"),
+    ]);
+    assert_eq!(bad.origin, "BIZBASE_RATE_LIMIT_TRUSTED_PROXIES");
+    assert!(bad.message.contains("`lb`"), "{}", bad.message);
+
+    let c = Config::from_sources(&env(&[
+        header,
+        ("BIZBASE_RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ]))
+    .unwrap();
+    assert_eq!(c.auth.ip_header.as_deref(), Some("x-forwarded-for"));
+    assert_eq!(c.auth.trusted_proxies.len(), 1);
+}

@@ -425,13 +425,15 @@ async fn a_header_line_the_proxy_adds_after_the_clients_own_names_the_client(poo
     assert_error(r, 429, "over_request_rate_limit").await;
 }
 
-/// Two password grants claiming different clients in the header, then a third claiming yet
-/// another: whether that third one is limited (`RATE_LIMIT_TOKEN` 2).
-async fn third_claimed_client_limited(app: &TestApp) -> bool {
+/// Two password grants from different clients, each header passed through a proxy at 10.9.9.9,
+/// then a third from yet another client: whether that third one is limited (`RATE_LIMIT_TOKEN`
+/// 2).
+async fn third_client_through_a_proxy_limited(app: &TestApp) -> bool {
     let body = json!({ "email": "ann@example.com", "password": PASSWORD });
     let mut last = None;
-    for claimed in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
-        last = Some(post_from(app, claimed, "/token?grant_type=password", &body).await);
+    for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let header = format!("{client}, 10.9.9.9");
+        last = Some(post_from(app, &header, "/token?grant_type=password", &body).await);
     }
     last.unwrap().status() == 429
 }
@@ -439,18 +441,18 @@ async fn third_claimed_client_limited(app: &TestApp) -> bool {
 #[sqlx::test]
 async fn with_trusted_proxies_the_header_of_anyone_else_is_ignored(pool: PgPool) {
     // The tests connect from 127.0.0.1: not one of these proxies, so whatever it writes in the
-    // header, every request is its own address's.
+    // header, every request is its own address's (even those naming the one listed proxy).
     let app = TestApp::spawn_with(
         pool,
         &[
             IP_HEADER,
             ("RATE_LIMIT_TOKEN", "2"),
-            ("RATE_LIMIT_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("RATE_LIMIT_TRUSTED_PROXIES", "10.9.9.9"),
         ],
     )
     .await;
 
-    assert!(third_claimed_client_limited(&app).await);
+    assert!(third_client_through_a_proxy_limited(&app).await);
 }
 
 #[sqlx::test]
@@ -460,10 +462,44 @@ async fn a_trusted_proxys_header_names_the_client(pool: PgPool) {
         &[
             IP_HEADER,
             ("RATE_LIMIT_TOKEN", "2"),
-            ("RATE_LIMIT_TRUSTED_PROXIES", "127.0.0.0/8, ::1"),
+            ("RATE_LIMIT_TRUSTED_PROXIES", "127.0.0.0/8, ::1, 10.0.0.0/8"),
         ],
     )
     .await;
 
-    assert!(!third_claimed_client_limited(&app).await);
+    assert!(!third_client_through_a_proxy_limited(&app).await);
+}
+
+#[sqlx::test]
+async fn with_trusted_proxies_each_proxys_own_header_line_is_read(pool: PgPool) {
+    // The client's request reaches bizbase through two proxies, the outer one adding a line of its
+    // own: the client is on the first line, and is told apart from the others.
+    let app = TestApp::spawn_with(
+        pool,
+        &[
+            IP_HEADER,
+            ("RATE_LIMIT_TOKEN", "1"),
+            ("RATE_LIMIT_TRUSTED_PROXIES", "127.0.0.0/8, 10.0.0.0/8"),
+        ],
+    )
+    .await;
+    let body = json!({ "email": "ann@example.com", "password": PASSWORD });
+    let mut statuses = Vec::new();
+    for client in ["198.51.100.1", "198.51.100.2", "198.51.100.1"] {
+        let r = app
+            .auth(Method::POST, "/token?grant_type=password")
+            .header("x-forwarded-for", client)
+            .header("x-forwarded-for", "10.0.0.7")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+
+    assert_ne!(
+        statuses[1], 429,
+        "another client, its own bucket: {statuses:?}"
+    );
+    assert_eq!(statuses[2], 429, "the first client again: {statuses:?}");
 }
