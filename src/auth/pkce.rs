@@ -191,14 +191,23 @@ pub async fn exchange(
             "invalid request: both auth code and code verifier should be non-empty",
         ));
     }
+    let code_hash = crypto::sha256_hex(auth_code);
     let mut tx = app.pool.begin().await?;
+    // Whose flow it is, unlocked; then their row (see `user::lock`), then the flow.
+    let owner: Option<Uuid> =
+        sqlx::query_scalar("select user_id from auth.flow_state where auth_code_hash = $1")
+            .bind(&code_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+    user::lock(&mut tx, owner.ok_or_else(flow_state_not_found)?).await?;
     let flow: Option<(Uuid, Uuid, String, String, String, String, bool)> = sqlx::query_as(
         "select id, user_id, code_challenge, code_challenge_method, authentication_method, provider_type, \
                 auth_code_issued_at < now() - make_interval(secs => $2) \
-         from auth.flow_state where auth_code_hash = $1 for update",
+         from auth.flow_state where auth_code_hash = $1 and user_id = $3 for update",
     )
-    .bind(crypto::sha256_hex(auth_code))
+    .bind(&code_hash)
     .bind(app.config.auth.flow_state_exp.as_secs_f64())
+    .bind(owner)
     .fetch_optional(&mut *tx)
     .await?;
     let (id, user_id, challenge, method, amr, provider, expired) =

@@ -275,3 +275,22 @@ pub fn now() -> u64 {
 pub fn totp_code(secret: &str, unix_time: u64) -> String {
     bizbase::auth::totp::code_at(&base32_decode(secret), unix_time).unwrap()
 }
+
+/// Waits (up to 10 s) until a session of the test's database waits for a lock: a request sent
+/// beside a transaction holding rows has reached them.
+pub async fn until_someone_waits_for_a_lock(pool: &PgPool) {
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity \
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing waited for a lock");
+}

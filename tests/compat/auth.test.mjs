@@ -18,6 +18,7 @@ import {
   latestMail,
   mailsTo,
   signedIn,
+  sql,
   strongPassword,
   uniqueEmail,
 } from './helpers.mjs';
@@ -73,6 +74,33 @@ test('signUp (confirmations on) → confirm with the OTP → password sign-in; r
   assert.ok(again.data.user, 'a (fake) user is returned');
   assert.deepEqual(again.data.user.identities, [], 'identities: [] tells the app the address is taken');
   assert.notEqual(again.data.user.id, data.user.id, 'the real user id is not disclosed');
+});
+
+test('a second signUp of an unconfirmed address with another password keeps neither; the confirmation signs in and a password is set', T, async () => {
+  // Someone may have signed up with another person's address: nothing tells which sign-up is the
+  // owner's, so no password survives (beyond GoTrue, which keeps the first).
+  const email = uniqueEmail('dispute');
+  const [first, second, chosen] = [strongPassword(), strongPassword(), strongPassword()];
+  const a = await client().auth.signUp({ email, password: first });
+  assertNoError(a.error, 'first signUp');
+  // A confirmation is re-sent at most once a minute: let that minute pass.
+  await sql("update auth.users set confirmation_sent_at = now() - interval '2 minutes' where email = $1", [email]);
+
+  const b = await client().auth.signUp({ email, password: second });
+
+  assertNoError(b.error, 'second signUp');
+  assert.equal(b.data.user.id, a.data.user.id);
+  assert.equal((await mailsTo(email, 'confirmation')).length, 2);
+  const mail = await latestMail(email, 'confirmation');
+  const verified = await client().auth.verifyOtp({ email, token: mail.otp, type: 'signup' });
+  assertNoError(verified.error, 'verifyOtp(signup)');
+  assertSession(verified.data.session, { email, userId: a.data.user.id });
+  await signInFails(email, first);
+  await signInFails(email, second);
+  const sb = client();
+  assertNoError((await sb.auth.setSession(verified.data.session)).error, 'setSession');
+  assertNoError((await sb.auth.updateUser({ password: chosen })).error, 'updateUser(password)');
+  await signedIn(email, chosen);
 });
 
 test('signUp with a 3-character password fails with weak_password (reasons include length)', T, async () => {

@@ -7,7 +7,6 @@ use axum::{
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
 
 use super::{RedirectQuery, check_password, parse_email};
 use crate::{
@@ -17,7 +16,7 @@ use crate::{
         context::ClientInfo,
         mail::{self, TokenKind},
         password::Verdict,
-        pkce::ChallengeFields,
+        pkce::{Challenge, ChallengeFields},
         rate_limit::Group,
         session,
         user::{self, UserRow},
@@ -106,61 +105,39 @@ pub async fn post_signup(
         Some(Value::Object(m)) => Value::Object(m),
         _ => json!({}),
     };
-    // Hash before looking the address up, so existing and new addresses take equally long.
+    // Hash before looking the address up, so that a new address takes as long as a confirmed one
+    // (whose answer must not tell the two apart).
     let hash = app.auth.passwords.hash(password.clone()).await?;
-    let redirect = mail::allowed_redirect(&app, q.redirect_to.as_deref());
+    let asked = Asked {
+        redirect: mail::allowed_redirect(&app, q.redirect_to.as_deref()),
+        email,
+        password,
+        data,
+        challenge,
+    };
+    if let Some(existing) =
+        user::find_by_email(&mut *app.pool.acquire().await?, &asked.email).await?
+    {
+        return repeated(&app, &client, existing, asked).await;
+    }
 
     let mut tx = app.pool.begin().await?;
-    let existing = user::find_by_email(&mut tx, &email).await?;
-    if let Some(existing) = existing {
-        if auth.autoconfirm {
-            return Err(AppError::Unprocessable {
-                code: "user_already_exists",
-                message: "User already registered".into(),
-            });
-        }
-        if existing.email_confirmed_at.is_some() {
-            return Ok(Json(obfuscated_user(&email, data)));
-        }
-        // Unconfirmed: send the confirmation again (the data is not applied).
-        mail::check_frequency(&app, &existing, TokenKind::Confirmation)?;
-        let removed = drop_disputed_password(&app, &mut tx, &existing, password).await?;
-        mail::send(
-            &app,
-            &mut tx,
-            &existing,
-            TokenKind::Confirmation,
-            &email,
-            &redirect,
-            challenge.as_ref(),
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            "user_repeated_signup",
-            Some(existing.id),
-            Some(existing.id),
-            &client,
-            json!({ "provider": "email", "password_removed": removed }),
-        )
-        .await?;
-        let refreshed = user::find(&mut tx, existing.id).await?.unwrap_or(existing);
-        let json = user::full_json(&mut tx, &refreshed).await?;
-        tx.commit().await?;
-        return Ok(Json(json));
-    }
     let Some(created) = user::insert(
         &mut tx,
-        &email,
+        &asked.email,
         Some(&hash),
-        &data,
+        &asked.data,
         &json!({}),
         auth.autoconfirm,
     )
     .await?
     else {
-        // Lost a race with a concurrent sign-up of the same address.
-        return Ok(Json(obfuscated_user(&email, data)));
+        // Lost a race with a concurrent sign-up of the same address: this one repeats it.
+        drop(tx);
+        return match user::find_by_email(&mut *app.pool.acquire().await?, &asked.email).await? {
+            Some(existing) => repeated(&app, &client, existing, asked).await,
+            None => Ok(Json(obfuscated_user(&asked.email, asked.data))),
+        };
     };
     audit::record(
         &mut tx,
@@ -179,9 +156,9 @@ pub async fn post_signup(
             &mut tx,
             &created,
             TokenKind::Confirmation,
-            &email,
-            &redirect,
-            challenge.as_ref(),
+            &asked.email,
+            &asked.redirect,
+            asked.challenge.as_ref(),
         )
         .await?;
         let refreshed = user::find(&mut tx, created.id).await?.unwrap_or(created);
@@ -191,32 +168,100 @@ pub async fn post_signup(
     Ok(Json(answer))
 }
 
-/// A repeated sign-up of an unconfirmed address, with a password other than the account's: two
-/// people may be claiming the address, and nothing yet tells which of them owns it — so neither
-/// password stays. Its confirmation (whichever mail is followed) signs the owner in without one,
-/// and they set their own (`updateUser`, or recovery). Before, the first sign-up's password stayed:
-/// someone who had signed up with another person's address got in as soon as its owner signed up
-/// and confirmed (pre-account takeover). Returns whether a password was removed.
-async fn drop_disputed_password(
-    app: &AppState,
-    tx: &mut PgConnection,
-    existing: &UserRow,
+/// What a sign-up asks for, once checked.
+struct Asked {
+    email: String,
     password: String,
-) -> AppResult<bool> {
-    let Some(stored) = existing.encrypted_password.clone() else {
-        return Ok(false);
-    };
-    if app.auth.passwords.verify(password, Some(stored)).await? != Verdict::Mismatch {
-        return Ok(false);
+    data: Value,
+    redirect: String,
+    challenge: Option<Challenge>,
+}
+
+/// A sign-up of an address that is registered already. With auto-confirm it is refused; for a
+/// confirmed address the answer is a fake user (enumeration-safe); for an unconfirmed one the
+/// confirmation is sent again (the data is not applied) — and if this sign-up brings a password
+/// other than the account's, the account keeps neither.
+///
+/// Two people may be claiming the address then, and nothing yet tells which of them owns it. The
+/// confirmation signs the owner in without a password, and they set their own (`updateUser`, or
+/// recovery). Before, the first sign-up's password stayed: someone who had signed up with another
+/// person's address got in as soon as its owner signed up and confirmed (pre-account takeover).
+/// The removal stands even when no mail goes out (the address was mailed within the last minute,
+/// or the instance's mail budget is spent): otherwise whoever signed up first could keep their
+/// password by having the confirmation re-sent every minute, so that the owner's sign-up never
+/// got through.
+async fn repeated(
+    app: &AppState,
+    client: &ClientInfo,
+    existing: UserRow,
+    asked: Asked,
+) -> AppResult<Json<Value>> {
+    if app.config.auth.autoconfirm {
+        return Err(AppError::Unprocessable {
+            code: "user_already_exists",
+            message: "User already registered".into(),
+        });
     }
-    let removed = sqlx::query(
-        "update auth.users set encrypted_password = null where id = $1 and email_confirmed_at is null",
+    if existing.email_confirmed_at.is_some() {
+        return Ok(Json(obfuscated_user(&asked.email, asked.data)));
+    }
+    let disputed = match existing.encrypted_password.clone() {
+        Some(stored) => {
+            let verdict = app
+                .auth
+                .passwords
+                .verify(asked.password, Some(stored))
+                .await?;
+            verdict == Verdict::Mismatch
+        }
+        None => false,
+    };
+    let mut tx = app.pool.begin().await?;
+    let removed = disputed
+        && sqlx::query(
+            "update auth.users set encrypted_password = null \
+             where id = $1 and email_confirmed_at is null and encrypted_password = $2",
+        )
+        .bind(existing.id)
+        .bind(&existing.encrypted_password)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+    audit::record(
+        &mut tx,
+        "user_repeated_signup",
+        Some(existing.id),
+        Some(existing.id),
+        client,
+        json!({ "provider": "email", "password_removed": removed }),
     )
-    .bind(existing.id)
-    .execute(tx)
-    .await?
-    .rows_affected();
-    Ok(removed > 0)
+    .await?;
+    let sent = match mail::check_frequency(app, &existing, TokenKind::Confirmation) {
+        Ok(()) => {
+            mail::send(
+                app,
+                &mut tx,
+                &existing,
+                TokenKind::Confirmation,
+                &asked.email,
+                &asked.redirect,
+                asked.challenge.as_ref(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        if matches!(e, AppError::RateLimitedWith { .. }) {
+            tx.commit().await?;
+        }
+        return Err(e);
+    }
+    let refreshed = user::find(&mut tx, existing.id).await?.unwrap_or(existing);
+    let json = user::full_json(&mut tx, &refreshed).await?;
+    tx.commit().await?;
+    Ok(Json(json))
 }
 
 /// What GoTrue answers for an already-registered address while confirmations are on.

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use super::recover::{SITES, follow_link, fragment, location, param, post, token_hash_in};
+use super::recover::{
+    SITES, answer_beside_a_user_write, follow_link, fragment, location, param, post, token_hash_in,
+};
 use super::{NEW_PASSWORD, PASSWORD, str_of};
 use crate::harness::{TestApp, assert_error, claims_of, json, latest_mail};
 
@@ -475,4 +477,29 @@ async fn implicit_flow_links_are_unchanged(pool: PgPool) {
         count(&pool, "select count(*) from auth.flow_state").await,
         0
     );
+}
+
+#[sqlx::test]
+async fn an_exchange_waits_for_a_write_holding_the_user_instead_of_deadlocking(pool: PgPool) {
+    // A password change holds the user's row, then deletes their PKCE flows; an exchange that
+    // locked its flow first and then waited for the row deadlocked with it.
+    let app = TestApp::spawn_with(pool.clone(), SITES).await;
+    let code = signed_up_code(&app, &pool).await;
+    let id: String = sqlx::query_scalar("select id::text from auth.users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let request = app
+        .auth(Method::POST, "/token?grant_type=pkce")
+        .json(&json!({ "auth_code": code, "code_verifier": VERIFIER }));
+
+    let answered = answer_beside_a_user_write(
+        &pool,
+        &id,
+        "delete from auth.flow_state where user_id = $1::uuid",
+        request,
+    )
+    .await;
+
+    assert_eq!(answered, 404, "the flow went with the write before it");
 }

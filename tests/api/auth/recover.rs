@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{NEW_PASSWORD, NO_WAITING, NO_WAITING_ONE_LEG, PASSWORD, str_of};
-use crate::harness::{TestApp, assert_error, claims_of, json, latest_mail, latest_otp, mails_to};
+use crate::harness::{
+    TestApp, assert_error, claims_of, json, latest_mail, latest_otp, mails_to,
+    until_someone_waits_for_a_lock,
+};
 
 /// Sites the redirect tests use.
 pub(super) const SITES: &[(&str, &str)] = &[
@@ -752,36 +755,38 @@ async fn once_the_address_is_confirmed_an_earlier_sign_up_link_no_longer_confirm
     assert_error(late, 403, "otp_expired").await;
 }
 
-/// Sends `request` while a transaction holds Ann's user row (as an erasure or a password change
-/// does before it touches her e-mailed tokens), then deletes her tokens in that transaction and
-/// commits. Every auth write takes the user's row before the tokens: one that wrote its token
-/// first and then waited for the row deadlocked with such a transaction. Returns the request's
-/// status, once the transaction committed without a deadlock.
-async fn answer_beside_a_user_write(
+/// Sends `request` while a transaction holds the row of user `id` (as an erasure or a password
+/// change does before it touches the user's tokens and flows), waits until the request is held up
+/// by a lock, then runs `write` (with `id` as `$1`) in that transaction and commits. Every auth
+/// write takes the user's row first: one that took its token or flow first and then waited for the
+/// row deadlocked with such a transaction. Returns the request's status, once the transaction
+/// committed without a deadlock.
+pub(super) async fn answer_beside_a_user_write(
     pool: &PgPool,
-    ann: &Value,
+    id: &str,
+    write: &'static str,
     request: reqwest::RequestBuilder,
 ) -> reqwest::StatusCode {
     let mut writer = pool.begin().await.unwrap();
     sqlx::query("select from auth.users where id = $1::uuid for no key update")
-        .bind(str_of(ann, "id"))
+        .bind(id)
         .execute(&mut *writer)
         .await
         .unwrap();
 
     let in_flight = tokio::spawn(async move { request.send().await.unwrap().status() });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let tokens_gone = sqlx::query("delete from auth.one_time_tokens where user_id = $1::uuid")
-        .bind(str_of(ann, "id"))
-        .execute(&mut *writer)
-        .await;
+    until_someone_waits_for_a_lock(pool).await;
+    let written = sqlx::query(write).bind(id).execute(&mut *writer).await;
     let committed = writer.commit().await;
     let answered = in_flight.await.unwrap();
 
-    assert!(tokens_gone.is_ok(), "{tokens_gone:?}");
+    assert!(written.is_ok(), "{written:?}");
     assert!(committed.is_ok(), "{committed:?}");
     answered
 }
+
+/// What an erasure or a password change does to a user's e-mailed tokens.
+const DELETE_TOKENS: &str = "delete from auth.one_time_tokens where user_id = $1::uuid";
 
 #[sqlx::test]
 async fn a_verification_waits_for_a_write_holding_the_user_instead_of_deadlocking(pool: PgPool) {
@@ -796,7 +801,8 @@ async fn a_verification_waits_for_a_write_holding_the_user_instead_of_deadlockin
         .auth(Method::POST, "/verify")
         .json(&json!({ "type": "signup", "email": "ann@example.com", "token": code }));
 
-    let answered = answer_beside_a_user_write(&pool, &ann, request).await;
+    let answered =
+        answer_beside_a_user_write(&pool, str_of(&ann, "id"), DELETE_TOKENS, request).await;
 
     assert_eq!(answered, 403, "the token went with the write before it");
 }
@@ -812,7 +818,8 @@ async fn a_mailed_token_waits_for_a_write_holding_the_user_instead_of_deadlockin
         .auth(Method::POST, "/recover")
         .json(&json!({ "email": "ann@example.com" }));
 
-    let answered = answer_beside_a_user_write(&pool, &ann["user"], request).await;
+    let answered =
+        answer_beside_a_user_write(&pool, str_of(&ann["user"], "id"), DELETE_TOKENS, request).await;
 
     assert_eq!(answered, 200);
     let second = latest_otp(&pool, "ann@example.com", "recovery").await;

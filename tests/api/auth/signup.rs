@@ -329,6 +329,35 @@ async fn a_repeated_sign_up_with_another_password_leaves_the_account_with_neithe
 }
 
 #[sqlx::test]
+async fn a_repeated_sign_up_refused_for_the_mail_frequency_still_leaves_neither_password(
+    pool: PgPool,
+) {
+    // Whoever signed up first cannot keep their password by having the confirmation re-sent every
+    // minute, so that the owner's own sign-up is always refused as too soon.
+    let app = TestApp::spawn(pool.clone()).await;
+    app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
+        .await;
+
+    let r = app
+        .signup(json!({ "email": "ann@example.com", "password": NEW_PASSWORD }))
+        .await;
+
+    assert_error(r, 429, "over_email_send_rate_limit").await;
+    assert_eq!(mails_to(&pool, "ann@example.com").await, 1);
+    assert_eq!(
+        confirm_latest(&app, &pool, "ann@example.com")
+            .await
+            .status(),
+        200
+    );
+    for password in [PASSWORD, NEW_PASSWORD] {
+        let r = app.password_grant("ann@example.com", password).await;
+        assert_error(r, 400, "invalid_credentials").await;
+    }
+    assert_eq!(repeated_signups(&pool).await, [true]);
+}
+
+#[sqlx::test]
 async fn settings_report_the_signup_policy(pool: PgPool) {
     let app = TestApp::spawn_with(
         pool,

@@ -1012,7 +1012,7 @@ async fn an_account_erasure_waits_for_an_mfa_write_in_progress_instead_of_deadlo
     let erase_pool = w.app.pool.clone();
     let erasure =
         tokio::spawn(async move { subject::erase(&config, &erase_pool, CUSTOMER, None).await });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    crate::harness::until_someone_waits_for_a_lock(&w.app.pool).await;
     let factor_write =
         sqlx::query("update auth.mfa_factors set last_used_step = 1 where user_id = $1")
             .bind(customer)
