@@ -674,6 +674,20 @@ async fn without_secure_password_change_an_old_session_needs_no_nonce(pool: PgPo
     assert_eq!(r.status(), 200);
 }
 
+/// Ann asks for a sign-in code (`/otp`) and enters it (`verify` type `email`): the session answer.
+async fn sign_in_by_email_code(app: &TestApp, pool: &PgPool) -> Value {
+    post(app, "/otp", json!({ "email": "ann@example.com" })).await;
+    let code = latest_otp(pool, "ann@example.com", "magiclink").await;
+    let r = post(
+        app,
+        "/verify",
+        json!({ "type": "email", "email": "ann@example.com", "token": code }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    json(r).await
+}
+
 #[sqlx::test]
 async fn a_password_set_before_the_address_was_confirmed_does_not_outlive_a_magic_link(
     pool: PgPool,
@@ -687,16 +701,8 @@ async fn a_password_set_before_the_address_was_confirmed_does_not_outlive_a_magi
         .await;
     assert_eq!(r.status(), 200);
 
-    post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
-    let code = latest_otp(&pool, "ann@example.com", "magiclink").await;
-    let owner = post(
-        &app,
-        "/verify",
-        json!({ "type": "email", "email": "ann@example.com", "token": code }),
-    )
-    .await;
-    assert_eq!(owner.status(), 200);
-    assert!(json(owner).await["user"]["email_confirmed_at"].is_string());
+    let owner = sign_in_by_email_code(&app, &pool).await;
+    assert!(owner["user"]["email_confirmed_at"].is_string());
 
     let intruder = app.password_grant("ann@example.com", NEW_PASSWORD).await;
     assert_error(intruder, 400, "invalid_credentials").await;
@@ -735,15 +741,7 @@ async fn once_the_address_is_confirmed_an_earlier_sign_up_link_no_longer_confirm
     app.signup(json!({ "email": "ann@example.com", "password": PASSWORD }))
         .await;
     let signup_code = latest_otp(&pool, "ann@example.com", "confirmation").await;
-    post(&app, "/otp", json!({ "email": "ann@example.com" })).await;
-    let code = latest_otp(&pool, "ann@example.com", "magiclink").await;
-    let owner = post(
-        &app,
-        "/verify",
-        json!({ "type": "email", "email": "ann@example.com", "token": code }),
-    )
-    .await;
-    assert_eq!(owner.status(), 200);
+    sign_in_by_email_code(&app, &pool).await;
 
     let late = post(
         &app,
