@@ -195,8 +195,9 @@ pub async fn find_for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<
 
 /// Locks the row of user `id` for the rest of the transaction. Every auth write that touches more
 /// than the user's row takes it first — MFA enrolment, verification and unenrolment, issuing and
-/// spending an e-mailed token, an account's erasure — so that two of them for one user take turns
-/// instead of locking each other's rows in opposite orders (a deadlock: 40P01, a 500).
+/// spending an e-mailed token, exchanging a PKCE code, a password change, an account's erasure —
+/// so that two of them for one user take turns instead of locking each other's rows in opposite
+/// orders (a deadlock: 40P01, a 500).
 ///
 /// Two verifications of one user's factors used to deadlock that way, and so did an erasure with a
 /// verification. `for no key update` does not block the `for key share` locks of foreign-key checks
