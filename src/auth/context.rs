@@ -52,11 +52,11 @@ impl ClientInfo {
 
 /// The client address the proxies in front wrote into `value` (the configured header: its last
 /// line, or all its lines joined — see [`client_ip`]): an `X-Forwarded-For`-style list, read from
-/// the right. Each proxy appends the address it
-/// saw — some with its port (`1.2.3.4:5678`, `[2001:db8::1]:5678`) — and entries further left came
-/// from whoever connected to it, which can write anything there. So the client is the right-most
-/// entry that is not one of the `trusted` proxies (with none configured, the right-most entry); an
-/// unreadable entry ends the walk at the last address read.
+/// the right. Each proxy appends the address it saw — some with its port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:5678`) — and entries further left came from whoever connected to it, which can
+/// write anything there. So the client is the right-most entry that is not one of the `trusted`
+/// proxies (with none configured, the right-most entry); an unreadable entry ends the walk at the
+/// last address read.
 fn forwarded_ip(value: &str, trusted: &[IpNet]) -> Option<IpAddr> {
     let mut last = None;
     for entry in value.rsplit(',').map(str::trim) {

@@ -363,6 +363,18 @@ pub struct Consumed {
     pub flow: Option<Uuid>,
 }
 
+/// Deletes `user`'s sign-up confirmation token, once the address is confirmed (by the user or an
+/// admin): a sign-up's link still unspent no longer signs anyone in, as GoTrue clears it likewise.
+pub async fn void_confirmation(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "delete from auth.one_time_tokens where user_id = $1 and token_type = 'confirmation'",
+    )
+    .bind(user)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Finds and deletes a live token of one of `kinds` with this hash (a link's `pkce_` prefix
 /// ignored), having locked its user's row.
 pub async fn consume(

@@ -173,13 +173,7 @@ async fn apply(conn: &mut sqlx::PgConnection, id: Uuid, body: &AdminUserBody) ->
             .bind(id)
             .execute(&mut *conn)
             .await?;
-        // As when the user confirms: a sign-up's link still unspent no longer signs anyone in.
-        sqlx::query(
-            "delete from auth.one_time_tokens where user_id = $1 and token_type = 'confirmation'",
-        )
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+        mail::void_confirmation(conn, id).await?;
         user::mark_identity_verified(conn, id).await?;
     }
     if let Some(ban) = &body.ban_duration {

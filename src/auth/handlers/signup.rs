@@ -237,21 +237,20 @@ async fn repeated(
         json!({ "provider": "email", "password_removed": removed }),
     )
     .await?;
-    let sent = match mail::check_frequency(app, &existing, TokenKind::Confirmation) {
-        Ok(()) => {
-            mail::send(
-                app,
-                &mut tx,
-                &existing,
-                TokenKind::Confirmation,
-                &asked.email,
-                &asked.redirect,
-                asked.challenge.as_ref(),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let sent = async {
+        mail::check_frequency(app, &existing, TokenKind::Confirmation)?;
+        mail::send(
+            app,
+            &mut tx,
+            &existing,
+            TokenKind::Confirmation,
+            &asked.email,
+            &asked.redirect,
+            asked.challenge.as_ref(),
+        )
+        .await
+    }
+    .await;
     if let Err(e) = sent {
         if matches!(e, AppError::RateLimitedWith { .. }) {
             tx.commit().await?;

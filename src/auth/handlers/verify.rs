@@ -196,14 +196,7 @@ async fn apply(
         }
     }
     if was_unconfirmed {
-        // Confirmed: a sign-up's link still unspent no longer signs anyone in (GoTrue clears it
-        // likewise).
-        sqlx::query(
-            "delete from auth.one_time_tokens where user_id = $1 and token_type = 'confirmation'",
-        )
-        .bind(found.id)
-        .execute(&mut *tx)
-        .await?;
+        mail::void_confirmation(tx, found.id).await?;
     }
     user::mark_identity_verified(tx, found.id).await?;
     audit::record(
