@@ -230,19 +230,29 @@ impl FromRequestParts<AppState> for AuthUser {
             code: "user_not_found",
             message: "User from sub claim in JWT does not exist".into(),
         };
-        let user_id = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(not_found)?;
-        let session_id = claims
-            .get("session_id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or(AppError::Forbidden {
-                code: "session_not_found",
-                message: "Session from session_id claim in JWT does not exist".into(),
-            })?;
+        // GoTrue's answers, which apps match on: a key (anon, service role) has no `sub`.
+        let user_id = match claims.get("sub").and_then(Value::as_str) {
+            None | Some("") => {
+                return Err(AppError::Forbidden {
+                    code: "bad_jwt",
+                    message: "invalid claim: missing sub claim".into(),
+                });
+            }
+            Some(sub) => Uuid::parse_str(sub).map_err(|_| {
+                AppError::bad_request("bad_jwt", "invalid claim: sub claim must be a UUID")
+            })?,
+        };
+        let session_id = match claims.get("session_id").and_then(Value::as_str) {
+            None | Some("") => None,
+            Some(id) => Some(Uuid::parse_str(id).map_err(|_| AppError::Forbidden {
+                code: "bad_jwt",
+                message: "invalid claim: session_id claim must be a UUID".into(),
+            })?),
+        }
+        .ok_or(AppError::Forbidden {
+            code: "session_not_found",
+            message: "Session from session_id claim in JWT does not exist".into(),
+        })?;
         let mut conn = app.pool.acquire().await?;
         let user = user::find(&mut conn, user_id)
             .await?

@@ -71,14 +71,15 @@ impl TokenKind {
         }
     }
 
-    /// The `*_sent_at` column recording when it was last sent.
-    fn sent_at_column(self) -> &'static str {
+    /// What records on the user that it was sent: the `*_sent_at` column set to `now()` (an
+    /// invitation, as in GoTrue, is also the confirmation mail).
+    fn sent_at_set(self) -> &'static str {
         match self {
-            Self::Confirmation => "confirmation_sent_at",
-            Self::Recovery | Self::MagicLink => "recovery_sent_at",
-            Self::EmailChange | Self::EmailChangeCurrent => "email_change_sent_at",
-            Self::Invite => "invited_at",
-            Self::Reauthentication => "reauthentication_sent_at",
+            Self::Confirmation => "confirmation_sent_at = now()",
+            Self::Recovery | Self::MagicLink => "recovery_sent_at = now()",
+            Self::EmailChange | Self::EmailChangeCurrent => "email_change_sent_at = now()",
+            Self::Invite => "invited_at = now(), confirmation_sent_at = now()",
+            Self::Reauthentication => "reauthentication_sent_at = now()",
         }
     }
 
@@ -228,8 +229,8 @@ pub async fn issue(
     .execute(&mut *conn)
     .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "update auth.users set {} = now() where id = $1",
-        kind.sent_at_column()
+        "update auth.users set {} where id = $1",
+        kind.sent_at_set()
     )))
     .bind(user.id)
     .execute(&mut *conn)

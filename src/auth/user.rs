@@ -87,15 +87,19 @@ fn put_time(map: &mut Map<String, Value>, key: &str, t: Option<&DateTime<Utc>>) 
 impl FactorRow {
     /// GoTrue's Factor JSON.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut factor = json!({
             "id": self.id,
-            "friendly_name": self.friendly_name.clone().unwrap_or_default(),
             "factor_type": self.factor_type,
             "status": self.status,
             "created_at": rfc3339(&self.created_at),
             "updated_at": rfc3339(&self.updated_at),
             "last_challenged_at": self.last_challenged_at.as_ref().map(rfc3339),
-        })
+        });
+        // GoTrue leaves an unnamed factor's `friendly_name` out.
+        if let Some(name) = self.friendly_name.as_deref().filter(|n| !n.is_empty()) {
+            factor["friendly_name"] = json!(name);
+        }
+        factor
     }
 }
 
@@ -374,19 +378,21 @@ pub async fn insert_anonymous(
     .await
 }
 
-/// Records the new, confirmed address on the user's e-mail identity — creating it for a user who
-/// had none (an anonymous user becoming permanent, who is then no longer anonymous).
+/// Records the user's new address on their e-mail identity (`verified`: whether the address is
+/// confirmed) — creating the identity for a user who had none (an anonymous user becoming
+/// permanent, who is then no longer anonymous).
 pub async fn set_identity_email(
     conn: &mut PgConnection,
     user_id: Uuid,
     email: &str,
+    verified: bool,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "with updated as (update auth.identities set identity_data = identity_data || \
-                  jsonb_build_object('email', $2::text, 'email_verified', true), updated_at = now() \
+                  jsonb_build_object('email', $2::text, 'email_verified', $3), updated_at = now() \
               where user_id = $1 and provider = 'email' returning id), \
          created as (insert into auth.identities (provider_id, user_id, identity_data, provider) \
-              select $1::text, $1, jsonb_build_object('sub', $1, 'email', $2::text, 'email_verified', true, \
+              select $1::text, $1, jsonb_build_object('sub', $1, 'email', $2::text, 'email_verified', $3, \
                      'phone_verified', false), 'email' \
               where not exists (select from updated) returning id) \
          update auth.users set is_anonymous = false, \
@@ -395,6 +401,39 @@ pub async fn set_identity_email(
     )
     .bind(user_id)
     .bind(email)
+    .bind(verified)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A user's two metadata objects.
+#[derive(Debug, Clone, Copy)]
+pub enum Metadata {
+    /// `user_metadata` (`raw_user_meta_data`): the user's own.
+    User,
+    /// `app_metadata` (`raw_app_meta_data`): set by admins and the server.
+    App,
+}
+
+/// Merges `patch` into the user's metadata as GoTrue does: its keys replace the stored ones, and
+/// keys set to `null` are removed.
+pub async fn merge_metadata(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    which: Metadata,
+    patch: &Map<String, Value>,
+) -> sqlx::Result<()> {
+    let column = match which {
+        Metadata::User => "raw_user_meta_data",
+        Metadata::App => "raw_app_meta_data",
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update auth.users set {column} = (select coalesce(jsonb_object_agg(key, value), '{{}}'::jsonb) \
+         from jsonb_each({column} || $2) where value <> 'null'::jsonb) where id = $1"
+    )))
+    .bind(user_id)
+    .bind(Value::Object(patch.clone()))
     .execute(conn)
     .await?;
     Ok(())

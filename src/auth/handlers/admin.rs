@@ -144,22 +144,10 @@ async fn hash_for(app: &AppState, body: &AdminUserBody) -> AppResult<Option<Stri
 /// Applies the attributes shared by create and update.
 async fn apply(conn: &mut sqlx::PgConnection, id: Uuid, body: &AdminUserBody) -> AppResult<()> {
     if let Some(Value::Object(m)) = &body.user_metadata {
-        sqlx::query(
-            "update auth.users set raw_user_meta_data = raw_user_meta_data || $2 where id = $1",
-        )
-        .bind(id)
-        .bind(Value::Object(m.clone()))
-        .execute(&mut *conn)
-        .await?;
+        user::merge_metadata(conn, id, user::Metadata::User, m).await?;
     }
     if let Some(Value::Object(m)) = &body.app_metadata {
-        sqlx::query(
-            "update auth.users set raw_app_meta_data = raw_app_meta_data || $2 where id = $1",
-        )
-        .bind(id)
-        .bind(Value::Object(m.clone()))
-        .execute(&mut *conn)
-        .await?;
+        user::merge_metadata(conn, id, user::Metadata::App, m).await?;
     }
     if let Some(role) = &body.role {
         sqlx::query("update auth.users set role = $2 where id = $1")
@@ -186,12 +174,6 @@ async fn apply(conn: &mut sqlx::PgConnection, id: Uuid, body: &AdminUserBody) ->
             .bind(until)
             .execute(&mut *conn)
             .await?;
-        if until.is_some() {
-            sqlx::query("delete from auth.sessions where user_id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-        }
     }
     Ok(())
 }
@@ -341,6 +323,9 @@ pub async fn update_user(
                 .bind(&email)
                 .execute(&mut *tx)
                 .await?;
+            // The e-mail identity follows (GoTrue's too), verified as the user's address was.
+            let verified = found.email_confirmed_at.is_some();
+            user::set_identity_email(&mut tx, id, &email, verified).await?;
         }
     }
     if let Some(hash) = hash {
@@ -625,7 +610,12 @@ pub async fn generate_link(
         m.insert("action_link".into(), json!(issued.action_link));
         m.insert("email_otp".into(), json!(issued.otp));
         m.insert("hashed_token".into(), json!(issued.token_hash));
-        m.insert("verification_type".into(), json!(kind.verify_type()));
+        // GoTrue names the leg asked for; the link itself verifies as `email_change`.
+        let verification_type = match body.kind.as_str() {
+            leg @ ("email_change_current" | "email_change_new") => leg,
+            _ => kind.verify_type(),
+        };
+        m.insert("verification_type".into(), json!(verification_type));
         m.insert("redirect_to".into(), json!(issued.redirect_to));
     }
     Ok(Json(answer))

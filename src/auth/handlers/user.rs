@@ -74,6 +74,7 @@ pub async fn put_user(
         .check(Group::UserUpdate, client.rate_key())?;
     let challenge = body.pkce.parse()?;
     let new_password = body.password.filter(|p| !p.is_empty());
+    let mut same_password = false;
     let new_hash = match &new_password {
         Some(p) => {
             // Before the password is looked at: an aal1 session of a user with MFA must not
@@ -96,20 +97,17 @@ pub async fn put_user(
                 ));
             }
             check_password(&app, p).await?;
-            if let Some(old) = &me.user.encrypted_password
-                && app
-                    .auth
-                    .passwords
-                    .verify(p.clone(), Some(old.clone()))
-                    .await?
-                    != Verdict::Mismatch
-            {
-                return Err(AppError::Unprocessable {
-                    code: "same_password",
-                    message: "New password should be different from the old password.".into(),
-                });
+            same_password = match &me.user.encrypted_password {
+                Some(old) => {
+                    let verdict = app.auth.passwords.verify(p.clone(), Some(old.clone()));
+                    verdict.await? != Verdict::Mismatch
+                }
+                None => false,
+            };
+            match same_password {
+                true => None,
+                false => Some(app.auth.passwords.hash(p.clone()).await?),
             }
-            Some(app.auth.passwords.hash(p.clone()).await?)
         }
         None => None,
     };
@@ -136,14 +134,7 @@ pub async fn put_user(
         let Value::Object(patch) = data else {
             return Err(AppError::validation("data must be an object"));
         };
-        sqlx::query(
-            "update auth.users set raw_user_meta_data = (select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) \
-             from jsonb_each(raw_user_meta_data || $2) where value <> 'null'::jsonb) where id = $1",
-        )
-        .bind(current.id)
-        .bind(Value::Object(patch.clone()))
-        .execute(&mut *tx)
-        .await?;
+        user::merge_metadata(&mut tx, current.id, user::Metadata::User, patch).await?;
     }
     if let Some(hash) = new_hash {
         require_aal_for_user(&mut tx, &current, &me.session.aal, StatusCode::UNAUTHORIZED).await?;
@@ -209,6 +200,15 @@ pub async fn put_user(
             )
             .await?;
         }
+    }
+    if same_password {
+        // Said only once every other part of the request has passed (and is then rolled back
+        // with it): were it said sooner, a request bound to fail later (a wrong nonce, bad data, a
+        // taken address) would let whoever holds a session test guesses of the password for free.
+        return Err(AppError::Unprocessable {
+            code: "same_password",
+            message: "New password should be different from the old password.".into(),
+        });
     }
     let updated = user::find(&mut tx, current.id).await?.unwrap_or(current);
     let json = user::full_json(&mut tx, &updated).await?;

@@ -57,9 +57,8 @@ const FIRST_LEG: &str =
 
 /// What a consumed token achieved.
 enum Applied {
-    /// Its proof is complete: the user as they are now, the authentication method a session
-    /// would carry, and the PKCE flow the token began, if any.
-    Done(Box<UserRow>, &'static str, Option<Uuid>),
+    /// Its proof is complete: the user as they are now, and the PKCE flow the token began, if any.
+    Done(Box<UserRow>, Option<Uuid>),
     /// One leg of a secure e-mail change; the other address has yet to confirm.
     FirstLeg,
 }
@@ -157,7 +156,7 @@ async fn apply(
             .bind(found.id)
             .execute(&mut *tx)
             .await?;
-        user::set_identity_email(tx, found.id, &address).await?;
+        user::set_identity_email(tx, found.id, &address, true).await?;
     } else {
         // A token mailed to an address the account no longer has (an admin changed it) proves
         // nothing about the account's address now.
@@ -209,14 +208,7 @@ async fn apply(
     )
     .await?;
     let fresh = user::find(tx, found.id).await?.unwrap_or(found);
-    let method = match used {
-        TokenKind::Recovery => "recovery",
-        TokenKind::MagicLink => "magiclink",
-        TokenKind::Invite => "invite",
-        TokenKind::EmailChange | TokenKind::EmailChangeCurrent => "email_change",
-        _ => "otp",
-    };
-    Ok(Applied::Done(Box::new(fresh), method, flow))
+    Ok(Applied::Done(Box::new(fresh), flow))
 }
 
 /// Consumes the token, applies what it proves and starts a session. A PKCE flow the token began
@@ -228,8 +220,7 @@ async fn verify(
     token_hash: &str,
 ) -> AppResult<Verified> {
     let mut tx = app.pool.begin().await?;
-    let Applied::Done(user, method, flow) = apply(app, &mut tx, client, kind, token_hash).await?
-    else {
+    let Applied::Done(user, flow) = apply(app, &mut tx, client, kind, token_hash).await? else {
         tx.commit().await?;
         return Ok(Verified::FirstLeg);
     };
@@ -239,7 +230,9 @@ async fn verify(
             .execute(&mut *tx)
             .await?;
     }
-    let answer = session::start(app, &mut tx, &user, method, client).await?;
+    // As GoTrue: a session from a verified code or link records `otp`, whatever the mail was (a
+    // PKCE flow's exchange records the mail's own method instead).
+    let answer = session::start(app, &mut tx, &user, "otp", client).await?;
     tx.commit().await?;
     Ok(Verified::Session(answer))
 }
@@ -256,7 +249,7 @@ async fn verify_pkce(
     let no_flow =
         || AppError::bad_request("flow_state_not_found", "No associated flow state found");
     let mut tx = app.pool.begin().await?;
-    let Applied::Done(_, _, flow) = apply(app, &mut tx, client, kind, token_hash).await? else {
+    let Applied::Done(_, flow) = apply(app, &mut tx, client, kind, token_hash).await? else {
         tx.commit().await?;
         return Ok(None);
     };

@@ -102,9 +102,10 @@ async fn the_recovery_code_signs_in_and_allows_a_new_password(pool: PgPool) {
     .await;
     assert_eq!(verified.status(), 200);
     let session = json(verified).await;
+    // GoTrue records every e-mailed code or link verified here as `otp`.
     assert_eq!(
         claims_of(str_of(&session, "access_token"))["amr"][0]["method"],
-        "recovery"
+        "otp"
     );
     let changed = app
         .as_user(Method::PUT, "/user", str_of(&session, "access_token"))
@@ -367,9 +368,10 @@ async fn otp_mails_an_existing_user_a_magic_link_code(pool: PgPool) {
     .await;
     assert_eq!(verified.status(), 200);
     let session = json(verified).await;
+    // GoTrue records every e-mailed code or link verified here as `otp`.
     assert_eq!(
         claims_of(str_of(&session, "access_token"))["amr"][0]["method"],
-        "magiclink"
+        "otp"
     );
 }
 

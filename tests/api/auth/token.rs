@@ -123,25 +123,31 @@ async fn a_banned_user_cannot_sign_in_until_unbanned(pool: PgPool) {
     assert_eq!(allowed.status(), 200);
 }
 
+/// As GoTrue: a ban refuses the user's sessions with `user_banned` (so an app can say why), and
+/// lifting it lets them go on.
 #[sqlx::test]
-async fn banning_ends_the_users_sessions(pool: PgPool) {
+async fn a_ban_refuses_the_users_sessions_until_lifted(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let ban = |duration: &str| {
+        app.admin(Method::PUT, &format!("/admin/users/{}", user_id(&session)))
+            .json(&json!({ "ban_duration": duration }))
+            .send()
+    };
+    let me = || {
+        app.as_user(Method::GET, "/user", str_of(&session, "access_token"))
+            .send()
+    };
 
-    app.admin(Method::PUT, &format!("/admin/users/{}", user_id(&session)))
-        .json(&json!({ "ban_duration": "1h30m" }))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(ban("1h30m").await.unwrap().status(), 200);
+    assert_error(me().await.unwrap(), 403, "user_banned").await;
+    let refused = app.refresh(str_of(&session, "refresh_token")).await;
+    assert_error(refused, 400, "user_banned").await;
 
-    let me = app
-        .as_user(Method::GET, "/user", str_of(&session, "access_token"))
-        .send()
-        .await
-        .unwrap();
-    assert_error(me, 403, "session_not_found").await;
+    assert_eq!(ban("none").await.unwrap().status(), 200);
+    assert_eq!(me().await.unwrap().status(), 200);
     let refreshed = app.refresh(str_of(&session, "refresh_token")).await;
-    assert_eq!(refreshed.status(), 400);
+    assert_eq!(refreshed.status(), 200);
 }
 
 #[sqlx::test]

@@ -3,6 +3,7 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::{NEW_PASSWORD, NO_WAITING_ONE_LEG, PASSWORD, str_of, user_id};
 use crate::harness::{TestApp, assert_error, claims_of, json, latest_otp, sign_hs256};
@@ -67,13 +68,39 @@ async fn an_authorization_that_is_not_a_bearer_token_is_unauthorized(pool: PgPoo
     assert_error(r, 401, "no_authorization").await;
 }
 
+/// GoTrue's words, which apps match on (`getUser()` with a key in an edge function).
 #[sqlx::test]
 async fn the_anon_key_alone_is_not_a_user(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
 
     let r = app.auth(Method::GET, "/user").send().await.unwrap();
 
-    assert_error(r, 403, "user_not_found").await;
+    let body = assert_error(r, 403, "bad_jwt").await;
+    assert_eq!(body["message"], "invalid claim: missing sub claim");
+}
+
+#[sqlx::test]
+async fn a_token_whose_sub_or_session_is_not_a_uuid_is_a_bad_jwt(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let with = |name: &str, value: &str| {
+        let mut claims = claims_of(access(&session));
+        claims[name] = json!(value);
+        sign_hs256(&claims)
+    };
+
+    let sub = get_user(&app, &with("sub", "ann")).await;
+    let session_id = get_user(&app, &with("session_id", "one")).await;
+    let missing_user = get_user(&app, &with("sub", &Uuid::new_v4().to_string())).await;
+
+    let body = assert_error(sub, 400, "bad_jwt").await;
+    assert_eq!(body["message"], "invalid claim: sub claim must be a UUID");
+    let body = assert_error(session_id, 403, "bad_jwt").await;
+    assert_eq!(
+        body["message"],
+        "invalid claim: session_id claim must be a UUID"
+    );
+    assert_error(missing_user, 403, "user_not_found").await;
 }
 
 #[sqlx::test]
@@ -208,6 +235,35 @@ async fn the_same_password_is_refused(pool: PgPool) {
     let r = put_user(&app, access(&session), json!({ "password": PASSWORD })).await;
 
     assert_error(r, 422, "same_password").await;
+}
+
+/// `same_password` tells whether a guess is the current password, so it is said only of a request
+/// that would otherwise have gone through: one bound to fail anyway answers its own error, the
+/// same for a right and a wrong guess, and changes nothing.
+#[sqlx::test]
+async fn a_request_bound_to_fail_does_not_say_whether_a_guess_is_the_password(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let failing = [
+        (
+            json!({ "nonce": "000000" }),
+            400,
+            "reauthentication_not_valid",
+        ),
+        (json!({ "data": [] }), 400, "validation_failed"),
+        (json!({ "email": "bob@example.com" }), 422, "email_exists"),
+    ];
+
+    for (rest, status, code) in failing {
+        for guess in [PASSWORD, NEW_PASSWORD] {
+            let mut body = rest.clone();
+            body["password"] = json!(guess);
+            let r = put_user(&app, access(&session), body).await;
+            assert_error(r, status, code).await;
+        }
+    }
+    app.sign_in("ann@example.com", PASSWORD).await;
 }
 
 #[sqlx::test]
