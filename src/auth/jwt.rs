@@ -77,11 +77,26 @@ pub struct Signer {
     hs_decoding: DecodingKey,
     es256: Option<Es256>,
     /// Tokens whose signature was verified, with their claims and expiry (see [`Self::verify`]).
-    verified: std::sync::Mutex<std::collections::HashMap<String, (Value, i64)>>,
+    verified: std::sync::Mutex<Verified>,
+}
+
+/// Verified tokens remembered, and the length of their text in all.
+#[derive(Default)]
+struct Verified {
+    tokens: std::collections::HashMap<String, (Value, i64)>,
+    text: usize,
 }
 
 /// Verified tokens remembered at most (the cache is emptied when it is full).
 const VERIFIED_CACHE: usize = 4096;
+
+/// Text of remembered tokens at most, in bytes: metadata makes tokens as large as a user likes, so
+/// the count alone does not bound the memory (the cache is emptied when this is reached too).
+const VERIFIED_TEXT: usize = 8 << 20;
+
+/// A longer token is verified every time rather than remembered: tokens are about 1 KiB, and one
+/// carrying hundreds of kilobytes of metadata would fill the cache with a few requests.
+const REMEMBERED_TOKEN_MAX: usize = 16 << 10;
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,7 +166,7 @@ impl Signer {
         let now = chrono::Utc::now().timestamp();
         let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
         if let Ok(cache) = self.verified.lock()
-            && let Some((claims, exp)) = cache.get(token)
+            && let Some((claims, exp)) = cache.tokens.get(token)
         {
             return if now <= exp.saturating_add(leeway) {
                 Ok(claims.clone())
@@ -161,12 +176,14 @@ impl Signer {
         }
         let claims = self.verify_uncached(token)?;
         if let Some(exp) = claims.get("exp").and_then(Value::as_i64)
+            && token.len() <= REMEMBERED_TOKEN_MAX
             && let Ok(mut cache) = self.verified.lock()
         {
-            if cache.len() >= VERIFIED_CACHE {
-                cache.clear();
+            if cache.tokens.len() >= VERIFIED_CACHE || cache.text + token.len() > VERIFIED_TEXT {
+                *cache = Verified::default();
             }
-            cache.insert(token.to_owned(), (claims.clone(), exp));
+            cache.text += token.len();
+            cache.tokens.insert(token.to_owned(), (claims.clone(), exp));
         }
         Ok(claims)
     }
@@ -249,15 +266,56 @@ mod tests {
     fn a_remembered_token_still_expires_and_only_the_same_string_hits() {
         let (signer, token) = signed();
         assert_eq!(signer.verify(&token).unwrap()["sub"], "u");
-        assert_eq!(signer.verified.lock().unwrap().len(), 1, "remembered");
+        assert_eq!(
+            signer.verified.lock().unwrap().tokens.len(),
+            1,
+            "remembered"
+        );
         assert_eq!(signer.verify(&token).unwrap()["sub"], "u", "from the cache");
         let mut forged = token.clone();
         forged.insert(token.len() - 2, 'A');
         assert!(matches!(signer.verify(&forged), Err(JwtError::Invalid)));
 
         // Time passes beyond its expiry and the leeway while it is remembered.
-        signer.verified.lock().unwrap().get_mut(&token).unwrap().1 -= 120;
+        signer
+            .verified
+            .lock()
+            .unwrap()
+            .tokens
+            .get_mut(&token)
+            .unwrap()
+            .1 -= 120;
         assert!(matches!(signer.verify(&token), Err(JwtError::Expired)));
+    }
+
+    #[test]
+    fn large_tokens_are_not_remembered_and_the_text_remembered_is_bounded() {
+        let signer = Signer::new(&secret(), None).unwrap();
+        let exp = chrono::Utc::now().timestamp() + 3600;
+        let token_of = |size: usize, n: usize| {
+            let filler = "a".repeat(size);
+            signer
+                .sign(&serde_json::json!({ "sub": n.to_string(), "exp": exp, "x": filler }))
+                .unwrap()
+        };
+
+        let large = token_of(REMEMBERED_TOKEN_MAX, 0);
+        assert_eq!(signer.verify(&large).unwrap()["sub"], "0");
+        assert!(
+            signer.verified.lock().unwrap().tokens.is_empty(),
+            "not kept"
+        );
+
+        for n in 0..VERIFIED_TEXT / (REMEMBERED_TOKEN_MAX / 2) + 8 {
+            let token = token_of(REMEMBERED_TOKEN_MAX / 2, n);
+            assert_eq!(signer.verify(&token).unwrap()["sub"], n.to_string());
+            let cache = signer.verified.lock().unwrap();
+            assert!(cache.text <= VERIFIED_TEXT, "{} bytes kept", cache.text);
+            assert_eq!(
+                cache.text,
+                cache.tokens.keys().map(String::len).sum::<usize>()
+            );
+        }
     }
 
     #[test]
