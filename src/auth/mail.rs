@@ -134,9 +134,12 @@ pub fn allowed_redirect(app: &AppState, requested: Option<&str>) -> String {
     let Some(target) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
         return auth.site_url.clone();
     };
-    let allowed = std::iter::once(&auth.site_url)
-        .chain(&auth.redirect_allow_list)
-        .any(|a| is_under(target, a));
+    // The URL parser drops tabs and line breaks that the raw text keeps, and that text becomes a
+    // `Location` header: with control characters in it, no redirect is allowed.
+    let allowed = !target.chars().any(char::is_control)
+        && std::iter::once(&auth.site_url)
+            .chain(&auth.redirect_allow_list)
+            .any(|a| is_under(target, a));
     if allowed {
         target.to_owned()
     } else {

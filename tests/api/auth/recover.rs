@@ -332,6 +332,28 @@ async fn a_redirect_off_the_allow_list_falls_back_to_the_site_url(pool: PgPool) 
     );
 }
 
+/// A line break or NUL in an allowed URL would be carried into the `Location` header (a 500, after
+/// the link was spent): such a redirect is not allowed.
+#[sqlx::test]
+async fn a_redirect_with_control_characters_falls_back_to_the_site_url(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, SITES).await;
+
+    for target in [
+        "https://app.example.com/a\nb",
+        "https://app.example.com/a\r\nSet-Cookie: x=1",
+        "https://app.example.com/a\0b",
+    ] {
+        let r = follow_link(&app, "unknown", "signup", target).await;
+
+        assert_eq!(r.status(), 303, "{target:?}");
+        assert!(
+            location(&r).starts_with("https://app.example.com#"),
+            "{}",
+            location(&r)
+        );
+    }
+}
+
 #[sqlx::test]
 async fn a_lookalike_of_the_site_url_is_not_on_the_allow_list(pool: PgPool) {
     let app = TestApp::spawn_with(pool, SITES).await;
