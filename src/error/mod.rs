@@ -135,7 +135,7 @@ pub enum AppError {
     Pgrst(Box<crate::rest::errors::PgrstError>),
     /// A database failure that is not the client's fault (`internal`, 500).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// Any other internal fault (`internal`, 500).
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -281,6 +281,25 @@ impl AppError {
                 Self::Validation(s.canonical_reason().unwrap_or("bad request").into())
             }
             s => Self::Internal(anyhow::anyhow!("a layer answered {s}")),
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    /// A database error, except text the client sent that PostgreSQL cannot store: a NUL
+    /// character (`\u0000` in JSON) in a text value (SQLSTATE 22021) or in `jsonb` (22P05) is the
+    /// request's fault, a `validation_failed`, not a 500.
+    fn from(e: sqlx::Error) -> Self {
+        let unstorable = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| {
+                let c: &str = &c;
+                c == "22021" || c == "22P05"
+            });
+        match unstorable {
+            true => Self::Validation("Text may not contain the NUL character (\\u0000)".into()),
+            false => Self::Database(e),
         }
     }
 }

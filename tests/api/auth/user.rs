@@ -237,6 +237,38 @@ async fn the_same_password_is_refused(pool: PgPool) {
     assert_error(r, 422, "same_password").await;
 }
 
+/// PostgreSQL stores no NUL character in text or `jsonb`: a request carrying one is refused as
+/// invalid (it was a 500), wherever the value goes.
+#[sqlx::test]
+async fn a_nul_character_in_sent_text_is_a_validation_error(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
+
+    let data = put_user(
+        &app,
+        access(&session),
+        json!({ "data": { "x": "a\u{0}b" } }),
+    )
+    .await;
+    let key = put_user(&app, access(&session), json!({ "data": { "a\u{0}": 1 } })).await;
+    let signup = app
+        .signup(
+            json!({ "email": "bob@example.com", "password": PASSWORD, "data": { "x": "\u{0}" } }),
+        )
+        .await;
+    let factor = app
+        .as_user(Method::POST, "/factors", access(&session))
+        .json(&json!({ "factor_type": "totp", "friendly_name": "phone\u{0}" }))
+        .send()
+        .await
+        .unwrap();
+
+    for r in [data, key, signup, factor] {
+        let body = assert_error(r, 400, "validation_failed").await;
+        assert!(body["message"].as_str().unwrap().contains("NUL"), "{body}");
+    }
+}
+
 /// `same_password` tells whether a guess is the current password, so it is said only of a request
 /// that would otherwise have gone through: one bound to fail anyway answers its own error, the
 /// same for a right and a wrong guess, and changes nothing.
