@@ -155,7 +155,10 @@ async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<std::net::S
     let state = AppState::new(config, pool)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, build_app(state)).await });
+    let app = build_app(state);
+    let head_timeout = bizbase::http::server::HEAD_TIMEOUT;
+    let serving = bizbase::http::server::serve(listener, app, head_timeout, std::future::pending());
+    tokio::spawn(serving);
     Ok(addr)
 }
 

@@ -1,6 +1,6 @@
 //! Application state, router assembly and the server with graceful shutdown.
 
-use std::{net::SocketAddr, ops::Deref, sync::Arc};
+use std::{ops::Deref, sync::Arc};
 
 use anyhow::Context;
 use axum::{Router, extract::Request};
@@ -17,6 +17,7 @@ use crate::{
     http::{
         self,
         layers::{self, PipelineSettings},
+        server,
     },
     jobs, ops,
 };
@@ -182,13 +183,8 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
         ),
         None => crate::jobs::task::Task::idle(),
     };
-    axum::serve(
-        listener,
-        build_app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving HTTP")?;
+    let app = build_app(state);
+    server::serve(listener, app, server::HEAD_TIMEOUT, shutdown_signal()).await;
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
     cleanup.stop().await;

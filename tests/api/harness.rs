@@ -67,8 +67,11 @@ impl TestApp {
         let state = AppState::new(config, pool.clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = build_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let app = build_app(state.clone());
+        let head_timeout = bizbase::http::server::HEAD_TIMEOUT;
+        let serving =
+            bizbase::http::server::serve(listener, app, head_timeout, std::future::pending());
+        tokio::spawn(serving);
         let worker = worker.then(|| bizbase::jobs::outbox::spawn(state.clone()));
         let secret = SecretString::from(JWT_SECRET.to_owned());
         Self {

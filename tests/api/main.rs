@@ -18,4 +18,5 @@ mod pool;
 mod reads;
 mod rest;
 mod seed;
+mod server;
 mod storage;
