@@ -126,7 +126,7 @@ pub async fn put_user(
         {
             return Err(AppError::bad_request(
                 "reauthentication_not_valid",
-                "Verification code not found or expired",
+                "Nonce has expired or is invalid",
             ));
         }
     }
