@@ -428,15 +428,41 @@ async fn a_user_sees_their_own_profile_and_those_of_fellow_members_only(pool: Pg
     let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
     add_member(&pool, org, &user_id(&bob), "sales_rep").await;
     app.signup_confirmed("carol@example.com", PASSWORD).await;
+    let dave = app.signup_confirmed("dave@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&dave), "customer").await;
+    let erin = app.signup_confirmed("erin@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&erin), "customer").await;
+    let seen_by = |session: Value| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = as_claims(&pool, &session).await;
+            let mut profiles: Vec<String> = sqlx::query_scalar("select email from public.profiles")
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            profiles.sort();
+            let members: i64 = sqlx::query_scalar("select count(*) from public.org_members")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            (profiles, members)
+        }
+    };
 
-    let mut tx = as_claims(&pool, &claims(&ann)).await;
-    let mut visible: Vec<String> = sqlx::query_scalar("select email from public.profiles")
-        .fetch_all(&mut *tx)
-        .await
-        .unwrap();
-    visible.sort();
+    let staff = seen_by(at(&claims(&ann), "aal2")).await;
+    let rep = seen_by(claims(&refreshed(&app, &bob).await)).await;
+    let customer = seen_by(claims(&refreshed(&app, &dave).await)).await;
 
-    assert_eq!(visible, ["ann@example.com", "bob@example.com"]);
+    let everyone = [
+        "ann@example.com",
+        "bob@example.com",
+        "dave@example.com",
+        "erin@example.com",
+    ];
+    assert_eq!(staff, (everyone.map(String::from).to_vec(), 4));
+    assert_eq!(rep, (everyone.map(String::from).to_vec(), 4));
+    // A customer (no `members.read`) sees their own profile and membership, not the other customers'.
+    assert_eq!(customer, (vec!["dave@example.com".to_owned()], 1));
 }
 
 #[sqlx::test]
@@ -470,4 +496,123 @@ async fn a_member_cannot_promote_themselves(pool: PgPool) {
             .as_deref(),
         Some("42501")
     );
+}
+
+/// Permissions follow the live membership, not the token alone: a removed admin's token (still
+/// naming them admin until it expires) cannot put them back, and a demoted one's cannot act as
+/// admin. Before, the removed admin re-inserted their membership and demoted whoever removed them.
+#[sqlx::test]
+async fn a_removed_or_demoted_members_token_keeps_no_permission(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    let eve = app.signup_confirmed("eve@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&eve), "admin").await;
+    let eve_admin = at(&claims(&refreshed(&app, &eve).await), "aal2");
+    let eve_id = Uuid::parse_str(&user_id(&eve)).unwrap();
+    assert!(can(&pool, &eve_admin, org, "members.manage").await);
+
+    sqlx::query(
+        "update public.org_members set role = 'sales_rep' where org_id = $1 and user_id = $2",
+    )
+    .bind(org)
+    .bind(eve_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !can(&pool, &eve_admin, org, "members.manage").await,
+        "demoted"
+    );
+
+    sqlx::query("delete from public.org_members where org_id = $1 and user_id = $2")
+        .bind(org)
+        .bind(eve_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut tx = as_claims(&pool, &eve_admin).await;
+    let back = sqlx::query(
+        "insert into public.org_members (org_id, user_id, role) values ($1, $2, 'admin')",
+    )
+    .bind(org)
+    .bind(eve_id)
+    .execute(&mut *tx)
+    .await;
+    drop(tx);
+    let mut tx = as_claims(&pool, &eve_admin).await;
+    let demoted = sqlx::query("update public.org_members set role = 'customer' where org_id = $1")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    drop(tx);
+
+    assert_eq!(
+        back.unwrap_err()
+            .as_database_error()
+            .unwrap()
+            .code()
+            .as_deref(),
+        Some("42501"),
+        "row-level security refuses the insert"
+    );
+    assert_eq!(demoted.rows_affected(), 0);
+    assert!(can(&pool, &at(&claims(&ann), "aal2"), org, "members.manage").await);
+}
+
+/// Joining takes the member's consent (an accepted invitation): an admin can change roles and
+/// remove members, but not add a user, nor hand an existing membership to another user.
+#[sqlx::test]
+async fn an_admin_cannot_add_a_user_without_an_invitation(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    let admin = at(&claims(&ann), "aal2");
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let carl = app.signup_confirmed("carl@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&bob), "sales_rep").await;
+    let code = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| {
+        r.unwrap_err()
+            .as_database_error()
+            .unwrap()
+            .code()
+            .map(|c| c.into_owned())
+    };
+
+    let mut tx = as_claims(&pool, &admin).await;
+    let added = sqlx::query(
+        "insert into public.org_members (org_id, user_id, role) values ($1, $2, 'customer')",
+    )
+    .bind(org)
+    .bind(Uuid::parse_str(&user_id(&carl)).unwrap())
+    .execute(&mut *tx)
+    .await;
+    drop(tx);
+    let mut tx = as_claims(&pool, &admin).await;
+    let handed = sqlx::query(
+        "update public.org_members set user_id = $2 where org_id = $1 and role = 'sales_rep'",
+    )
+    .bind(org)
+    .bind(Uuid::parse_str(&user_id(&carl)).unwrap())
+    .execute(&mut *tx)
+    .await;
+    drop(tx);
+    let mut tx = as_claims(&pool, &admin).await;
+    let promoted = sqlx::query("update public.org_members set role = 'marketing_manager' where org_id = $1 and role = 'sales_rep'")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let removed = sqlx::query(
+        "delete from public.org_members where org_id = $1 and role = 'marketing_manager'",
+    )
+    .bind(org)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(code(added).as_deref(), Some("42501"));
+    assert_eq!(code(handed).as_deref(), Some("42501"));
+    assert_eq!(promoted.rows_affected(), 1);
+    assert_eq!(removed.rows_affected(), 1);
 }

@@ -107,6 +107,32 @@ async fn an_export_holds_every_row_that_refers_to_the_person(pool: sqlx::PgPool)
     );
     assert_eq!(count(&org_b, "memberships"), 0);
     assert_eq!(denied, 403, "exports need data.export");
+    // Their account is org A's business (they are a member) and not org B's: an admin of any org
+    // could otherwise read any user's account, or learn that an address has one.
+    assert_eq!(org_a["account"]["email"], CUSTOMER);
+    assert_eq!(
+        org_a["subject"]["user_id"],
+        w.members["customer"].id.to_string()
+    );
+    for key in ["account", "identities", "profile"] {
+        assert!(org_b.get(key).is_none(), "{key} in org B's export: {org_b}");
+    }
+    assert_eq!(org_b["subject"]["user_id"], Value::Null);
+}
+
+#[sqlx::test]
+async fn an_erasure_in_an_org_the_person_is_not_in_does_not_name_their_account(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+
+    let (status, done) = call(
+        w.rest(Method::POST, "/rpc/subject_erase", &w.admin_b.token)
+            .json(&json!({"org": w.b, "email": CUSTOMER})),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["user_id"], Value::Null);
+    assert_eq!(done["erased"]["account"], false);
 }
 
 #[sqlx::test]
