@@ -1,0 +1,83 @@
+//! What a customer writes: their own ticket without the staff's fields, and their own site
+//! project's name and settings only.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{World, assert_refused, call};
+
+#[sqlx::test]
+async fn a_customers_ticket_carries_none_of_the_staffs_fields(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let customer = w.token("customer");
+    let ticket = |extra: serde_json::Value| {
+        let mut row = json!({"org_id": w.a, "subject": "Printer on fire"});
+        row.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        w.rest(Method::POST, "/tickets", customer)
+            .header("Prefer", "return=representation")
+            .json(&row)
+    };
+
+    let plain = call(ticket(json!({}))).await;
+    for extra in [
+        json!({"contact_id": w.id("contact")}),
+        json!({"first_responded_at": "2020-01-01T00:00:00Z"}),
+        json!({"sentiment": "positive"}),
+        json!({"created_at": "2020-01-01T00:00:00Z"}),
+    ] {
+        let (status, body) = call(ticket(extra.clone())).await;
+        assert_refused(status, &body, 403, "42501");
+    }
+    let staff = call(
+        w.rest(Method::POST, "/tickets", w.token("customer_service"))
+            .header("Prefer", "return=representation")
+            .json(&json!({"org_id": w.a, "subject": "Called in", "contact_id": w.id("contact")})),
+    )
+    .await;
+
+    assert_eq!(plain.0, 201, "{}", plain.1);
+    assert_eq!(
+        staff.0, 201,
+        "staff file tickets for a contact: {}",
+        staff.1
+    );
+}
+
+#[sqlx::test]
+async fn a_customer_customizes_only_the_name_and_settings_of_their_site_project(
+    pool: sqlx::PgPool,
+) {
+    let w = World::build(pool).await;
+    let path = format!("/site_projects?id=eq.{}", w.id("project_own"));
+    let patch = |token: &str, body: serde_json::Value| {
+        w.rest(Method::PATCH, &path, token)
+            .header("Prefer", "return=representation")
+            .json(&body)
+    };
+
+    let customized = call(patch(
+        w.token("customer"),
+        json!({"name": "My shop", "settings": {"colour": "teal"}}),
+    ))
+    .await;
+    let mut refused = Vec::new();
+    for body in [
+        json!({"status": "live"}),
+        json!({"domain": "evil.example"}),
+        json!({"template_id": null}),
+        json!({"contact_id": w.id("contact")}),
+    ] {
+        refused.push(call(patch(w.token("customer"), body)).await);
+    }
+    let by_staff = call(patch(w.token("admin"), json!({"status": "live"}))).await;
+
+    assert_eq!(customized.0, 200, "{}", customized.1);
+    assert_eq!(customized.1[0]["name"], "My shop");
+    for (status, body) in refused {
+        assert_refused(status, &body, 403, "42501");
+    }
+    assert_eq!(by_staff.0, 200, "{}", by_staff.1);
+    assert_eq!(by_staff.1[0]["status"], "live");
+}
