@@ -498,6 +498,22 @@ async fn a_member_cannot_promote_themselves(pool: PgPool) {
     );
 }
 
+/// Runs one statement as the holder of `claims`, in a transaction of its own that is committed
+/// when it succeeds: the rows it touched, or the SQLSTATE that refused it.
+async fn run_as(pool: &PgPool, claims: &Value, sql: &str, ids: &[Uuid]) -> Result<u64, String> {
+    let mut tx = as_claims(pool, claims).await;
+    let query = ids
+        .iter()
+        .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, id| q.bind(*id));
+    match query.execute(&mut *tx).await {
+        Ok(done) => {
+            tx.commit().await.unwrap();
+            Ok(done.rows_affected())
+        }
+        Err(e) => Err(e.as_database_error().unwrap().code().unwrap().into_owned()),
+    }
+}
+
 /// Permissions follow the live membership, not the token alone: a removed admin's token (still
 /// naming them admin until it expires) cannot put them back, and a demoted one's cannot act as
 /// admin. Before, the removed admin re-inserted their membership and demoted whoever removed them.
@@ -509,54 +525,38 @@ async fn a_removed_or_demoted_members_token_keeps_no_permission(pool: PgPool) {
     add_member(&pool, org, &user_id(&eve), "admin").await;
     let eve_admin = at(&claims(&refreshed(&app, &eve).await), "aal2");
     let eve_id = Uuid::parse_str(&user_id(&eve)).unwrap();
+    let by_owner = |sql: &'static str| sqlx::query(sql).bind(org).bind(eve_id).execute(&pool);
     assert!(can(&pool, &eve_admin, org, "members.manage").await);
 
-    sqlx::query(
-        "update public.org_members set role = 'sales_rep' where org_id = $1 and user_id = $2",
-    )
-    .bind(org)
-    .bind(eve_id)
-    .execute(&pool)
-    .await
-    .unwrap();
-    assert!(
-        !can(&pool, &eve_admin, org, "members.manage").await,
-        "demoted"
-    );
-
-    sqlx::query("delete from public.org_members where org_id = $1 and user_id = $2")
-        .bind(org)
-        .bind(eve_id)
-        .execute(&pool)
+    by_owner("update public.org_members set role = 'sales_rep' where org_id = $1 and user_id = $2")
         .await
         .unwrap();
-    let mut tx = as_claims(&pool, &eve_admin).await;
-    let back = sqlx::query(
+    let demoted_can = can(&pool, &eve_admin, org, "members.manage").await;
+    by_owner("delete from public.org_members where org_id = $1 and user_id = $2")
+        .await
+        .unwrap();
+    let back = run_as(
+        &pool,
+        &eve_admin,
         "insert into public.org_members (org_id, user_id, role) values ($1, $2, 'admin')",
+        &[org, eve_id],
     )
-    .bind(org)
-    .bind(eve_id)
-    .execute(&mut *tx)
     .await;
-    drop(tx);
-    let mut tx = as_claims(&pool, &eve_admin).await;
-    let demoted = sqlx::query("update public.org_members set role = 'customer' where org_id = $1")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    drop(tx);
+    let demoting = run_as(
+        &pool,
+        &eve_admin,
+        "update public.org_members set role = 'customer' where org_id = $1",
+        &[org],
+    )
+    .await;
 
+    assert!(!demoted_can, "demoted");
     assert_eq!(
-        back.unwrap_err()
-            .as_database_error()
-            .unwrap()
-            .code()
-            .as_deref(),
-        Some("42501"),
+        back,
+        Err("42501".into()),
         "row-level security refuses the insert"
     );
-    assert_eq!(demoted.rows_affected(), 0);
+    assert_eq!(demoting, Ok(0));
     assert!(can(&pool, &at(&claims(&ann), "aal2"), org, "members.manage").await);
 }
 
@@ -568,51 +568,39 @@ async fn an_admin_cannot_add_a_user_without_an_invitation(pool: PgPool) {
     let (org, ann) = org_with_admin(&app, "ann@example.com").await;
     let admin = at(&claims(&ann), "aal2");
     let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
-    let carl = app.signup_confirmed("carl@example.com", PASSWORD).await;
+    let carl = Uuid::parse_str(&user_id(
+        &app.signup_confirmed("carl@example.com", PASSWORD).await,
+    ))
+    .unwrap();
     add_member(&pool, org, &user_id(&bob), "sales_rep").await;
-    let code = |r: Result<sqlx::postgres::PgQueryResult, sqlx::Error>| {
-        r.unwrap_err()
-            .as_database_error()
-            .unwrap()
-            .code()
-            .map(|c| c.into_owned())
+    let run = |sql: &'static str, ids: Vec<Uuid>| {
+        let (pool, admin) = (pool.clone(), admin.clone());
+        async move { run_as(&pool, &admin, sql, &ids).await }
     };
 
-    let mut tx = as_claims(&pool, &admin).await;
-    let added = sqlx::query(
+    let added = run(
         "insert into public.org_members (org_id, user_id, role) values ($1, $2, 'customer')",
+        vec![org, carl],
     )
-    .bind(org)
-    .bind(Uuid::parse_str(&user_id(&carl)).unwrap())
-    .execute(&mut *tx)
     .await;
-    drop(tx);
-    let mut tx = as_claims(&pool, &admin).await;
-    let handed = sqlx::query(
+    let handed = run(
         "update public.org_members set user_id = $2 where org_id = $1 and role = 'sales_rep'",
+        vec![org, carl],
     )
-    .bind(org)
-    .bind(Uuid::parse_str(&user_id(&carl)).unwrap())
-    .execute(&mut *tx)
     .await;
-    drop(tx);
-    let mut tx = as_claims(&pool, &admin).await;
-    let promoted = sqlx::query("update public.org_members set role = 'marketing_manager' where org_id = $1 and role = 'sales_rep'")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let removed = sqlx::query(
-        "delete from public.org_members where org_id = $1 and role = 'marketing_manager'",
+    let promoted = run(
+        "update public.org_members set role = 'marketing_manager' where org_id = $1 and role = 'sales_rep'",
+        vec![org],
     )
-    .bind(org)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
+    let removed = run(
+        "delete from public.org_members where org_id = $1 and role = 'marketing_manager'",
+        vec![org],
+    )
+    .await;
 
-    assert_eq!(code(added).as_deref(), Some("42501"));
-    assert_eq!(code(handed).as_deref(), Some("42501"));
-    assert_eq!(promoted.rows_affected(), 1);
-    assert_eq!(removed.rows_affected(), 1);
+    assert_eq!(added, Err("42501".into()));
+    assert_eq!(handed, Err("42501".into()));
+    assert_eq!(promoted, Ok(1));
+    assert_eq!(removed, Ok(1));
 }
