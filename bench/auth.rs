@@ -152,7 +152,7 @@ fn argon2_ceiling(passwords: &Passwords, hash: &str, secs: u64, threads: usize) 
 
 /// Starts a bizbase server with `config` over `pool` on a free loopback port.
 async fn serve(config: Config, pool: sqlx::PgPool) -> anyhow::Result<std::net::SocketAddr> {
-    let state = AppState::new(config, pool)?;
+    let state = AppState::new(config, pool).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = build_app(state);

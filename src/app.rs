@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::{
     auth::{AuthState, keys},
     config::Config,
-    db::{self, Database},
+    db::{self, Database, api::ApiPool, reads::Reads},
     error::{AppError, AppResult},
     http::{
         self,
@@ -31,10 +31,16 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The configuration the process started with.
     pub config: Config,
-    /// The database pool.
+    /// The owner's pool: `/auth/v1`, jobs, the schema cache — the server's own SQL.
     pub pool: PgPool,
-    /// The read path's carried connections (taken from `pool`).
-    pub reads: crate::db::reads::Reads,
+    /// The pool the API's callers' SQL runs on (identity transactions), logged in as
+    /// `authenticator`; the owner's pool where that login was refused (see `db::api`).
+    pub api_pool: PgPool,
+    /// The read path's carried connections (taken from `api_pool`), for identity reads.
+    pub reads: Reads,
+    /// Carried connections of the owner's pool for `/auth/v1`'s single statements (a login's
+    /// lookup, its session insert); the same set as `reads` when both share the owner's pool.
+    pub statements: Reads,
     /// The HS256 secret for tokens and API keys.
     pub jwt_secret: SecretString,
     /// Keys and helpers of `/auth/v1`.
@@ -55,8 +61,26 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// State for `config` over `pool`; resolves (or generates) the JWT secret.
-    pub fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+    /// State for `config` over the owner's `pool`: opens the API's pool beside it (see `db::api`)
+    /// and resolves (or generates) the JWT secret.
+    pub async fn new(config: Config, pool: PgPool) -> anyhow::Result<Self> {
+        let (api_pool, reads, statements) = match db::api::connect(&config, &pool).await? {
+            ApiPool::Separate(api) => {
+                // It lives as long as the owner's pool: closing that (at shutdown, at the end of a
+                // test) closes this one too, so nothing keeps the database in use.
+                let (owner, closing) = (pool.clone(), api.clone());
+                tokio::spawn(async move {
+                    owner.close_event().await;
+                    closing.close().await;
+                });
+                let reads = Reads::new(api.clone());
+                (api, reads, Reads::new(pool.clone()))
+            }
+            ApiPool::Owner => {
+                let reads = Reads::new(pool.clone());
+                (pool.clone(), reads.clone(), reads)
+            }
+        };
         let jwt_secret = keys::jwt_secret(&config)?;
         let auth = AuthState::new(&config, &jwt_secret)?;
         let objects = match crate::storage::store::open(&config.storage) {
@@ -68,8 +92,10 @@ impl AppState {
         };
         Ok(Self(Arc::new(Inner {
             config,
-            reads: crate::db::reads::Reads::new(pool.clone()),
             pool,
+            api_pool,
+            reads,
+            statements,
             jwt_secret,
             auth,
             rest: Default::default(),
@@ -148,7 +174,8 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     if config.migrate_on_start {
         db::migrate(&database.pool).await?;
     }
-    let state = AppState::new(config.clone(), database.pool.clone())?;
+    let state = AppState::new(config.clone(), database.pool.clone()).await?;
+    let api_pool = state.api_pool.clone();
     if let Some(hook) = &config.auth.custom_access_token_hook {
         // Every token would fail: say so before the first sign-in does. A check that cannot run
         // (the role missing without migrations, say) only warns too.
@@ -191,6 +218,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     retention.stop().await;
     sweeper.stop().await;
     backups.stop().await;
+    api_pool.close().await;
     Ok(())
 }
 

@@ -240,7 +240,7 @@ pub async fn start_with_password(
         (user, amr)
     };
     if app.config.auth.custom_access_token_hook.is_none() {
-        let mut lease = app.reads.autocommit().await?;
+        let mut lease = app.statements.autocommit().await?;
         let session: SessionRow = query.fetch_one(lease.conn()?).await?;
         lease.finish();
         let (user, amr) = signed_in(&session);

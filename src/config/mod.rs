@@ -50,6 +50,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// External PostgreSQL (`DATABASE_URL`); when absent bizbase runs its own cluster in the data dir.
     pub database_url: Option<SecretString>,
+    /// How the data API logs in (`BIZBASE_API_DATABASE_URL`): as `authenticator`, which may only
+    /// switch to the API roles. When absent, `DATABASE_URL` (or the embedded cluster) as
+    /// `authenticator` without a password; see `db::api`.
+    pub api_database_url: Option<SecretString>,
     /// Directory holding `initdb`, `pg_ctl`, `postgres` (`BIZBASE_PG_BIN_DIR`); searched for when absent.
     pub pg_bin_dir: Option<PathBuf>,
     /// Maximum connections in the database pool (`BIZBASE_DB_POOL_MAX`); by default
@@ -132,15 +136,8 @@ impl Config {
             Some(v) => Some(SecretString::from(v.value.clone())),
             None => None,
         };
-        let database_url = match src.get("DATABASE_URL") {
-            Some(v)
-                if !v.value.starts_with("postgres://") && !v.value.starts_with("postgresql://") =>
-            {
-                return Err(v.error("must start with postgres:// or postgresql://"));
-            }
-            Some(v) => Some(SecretString::from(v.value.clone())),
-            None => None,
-        };
+        let database_url = postgres_url(src, "DATABASE_URL")?;
+        let api_database_url = postgres_url(src, "API_DATABASE_URL")?;
         let db_pool_max: u32 = src.parsed("DB_POOL_MAX")?.unwrap_or_else(default_pool_max);
         if db_pool_max == 0 {
             return Err(src.error_for("DB_POOL_MAX", "must be at least 1"));
@@ -193,6 +190,7 @@ impl Config {
             public_url,
             data_dir,
             database_url,
+            api_database_url,
             pg_bin_dir: src.get("PG_BIN_DIR").map(|v| PathBuf::from(&v.value)),
             db_pool_max,
             migrate_on_start: src.parsed_bool("MIGRATE")?.unwrap_or(true),
@@ -203,6 +201,17 @@ impl Config {
             max_body_bytes: src.parsed("MAX_BODY_BYTES")?.unwrap_or(10 * 1024 * 1024),
             request_timeout: Duration::from_secs(timeout_secs),
         })
+    }
+}
+
+/// A PostgreSQL connection string, kept secret (it may hold a password).
+fn postgres_url(src: &Sources, key: &str) -> Result<Option<SecretString>, ConfigError> {
+    match src.get(key) {
+        Some(v) if !v.value.starts_with("postgres://") && !v.value.starts_with("postgresql://") => {
+            Err(v.error("must start with postgres:// or postgresql://"))
+        }
+        Some(v) => Ok(Some(SecretString::from(v.value.clone()))),
+        None => Ok(None),
     }
 }
 

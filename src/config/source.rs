@@ -9,6 +9,7 @@ pub const KEYS: &[&str] = &[
     "PUBLIC_URL",
     "DATA_DIR",
     "DATABASE_URL",
+    "API_DATABASE_URL",
     "PG_BIN_DIR",
     "DB_POOL_MAX",
     "MIGRATE",
@@ -38,6 +39,7 @@ fn known(key: &str) -> Option<&'static str> {
 /// Keys whose values must never be echoed back, not even in an error message.
 const SECRET_KEYS: &[&str] = &[
     "DATABASE_URL",
+    "API_DATABASE_URL",
     "JWT_SECRET",
     "SMTP_URL",
     "ENCRYPTION_KEY",

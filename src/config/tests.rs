@@ -65,11 +65,13 @@ fn short_jwt_secret_is_refused_without_echoing_it() {
 }
 
 #[test]
-fn database_url_must_be_postgres_and_is_never_echoed() {
-    let e = load_err(&[("DATABASE_URL", "mysql://root:topsecret@db/x")]);
+fn database_urls_must_be_postgres_and_are_never_echoed() {
+    for key in ["DATABASE_URL", "BIZBASE_API_DATABASE_URL"] {
+        let e = load_err(&[(key, "mysql://root:topsecret@db/x")]);
 
-    assert_eq!(e.origin, "DATABASE_URL");
-    assert!(!e.to_string().contains("topsecret"));
+        assert_eq!(e.origin, key);
+        assert!(!e.to_string().contains("topsecret"));
+    }
 }
 
 #[test]
@@ -80,12 +82,17 @@ fn debug_output_hides_secrets() {
             "a-very-long-secret-value-of-at-least-32-chars",
         ),
         ("DATABASE_URL", "postgres://app:dbpassword@db/app"),
+        (
+            "BIZBASE_API_DATABASE_URL",
+            "postgres://authenticator:apipassword@db/app",
+        ),
     ]))
     .unwrap();
 
     let shown = format!("{c:?}");
     assert!(!shown.contains("a-very-long-secret"), "{shown}");
     assert!(!shown.contains("dbpassword"), "{shown}");
+    assert!(!shown.contains("apipassword"), "{shown}");
     assert_eq!(
         c.jwt_secret.unwrap().expose_secret(),
         "a-very-long-secret-value-of-at-least-32-chars"

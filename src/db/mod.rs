@@ -1,6 +1,7 @@
 //! The database: connection pool, migrations, the embedded PostgreSQL supervisor and the
 //! identity transaction.
 
+pub mod api;
 pub mod embedded;
 pub mod identity;
 pub mod reads;

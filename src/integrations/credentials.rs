@@ -78,6 +78,7 @@ pub async fn put(
     if sealed.len() > MAX_BYTES + 64 {
         return Err(AppError::PayloadTooLarge);
     }
+    // The owner's pool, not the API's: `mark` returns to the owner's role for the private table.
     let mut tx = identity::begin(&app.pool, &who, Access::ReadWrite).await?;
     let row = mark(&mut tx, id, "connected").await?;
     sqlx::query(

@@ -183,7 +183,7 @@ pub async fn call(
         tx.finish();
         fetched
     } else {
-        let mut tx = identity::begin(&app.pool, who, access)
+        let mut tx = identity::begin(&app.api_pool, who, access)
             .await
             .map_err(|e| from_db(e, anon))?;
         let fetched = fetch_page(&mut tx, &sql.binds, page, prefer.count, max_rows)

@@ -356,7 +356,8 @@ impl CacheHandle {
     }
 }
 
-/// Listens for `NOTIFY pgrst, 'reload schema'` and reloads; reconnects when the connection drops.
+/// Listens for `NOTIFY pgrst, 'reload schema'` and reloads; reconnects when the connection drops,
+/// and stops when `pool` closes.
 pub fn spawn_listener(
     pool: PgPool,
     handle: Arc<CacheHandle>,
@@ -368,31 +369,42 @@ pub fn spawn_listener(
         .max_connections(1)
         .connect_lazy_with((*pool.connect_options()).clone());
     tokio::spawn(async move {
-        loop {
-            match sqlx::postgres::PgListener::connect_with(&own).await {
-                Ok(mut listener) => {
-                    if let Err(e) = listener.listen("pgrst").await {
-                        tracing::warn!(error = %e, "LISTEN pgrst failed");
-                    } else {
-                        // Anything may have changed while we were not listening.
-                        let _ = handle.reload(&pool, &schemas).await;
-                        while let Ok(n) = listener.recv().await {
-                            let payload = n.payload();
-                            if (payload.is_empty()
-                                || payload == "reload schema"
-                                || payload == "reload config")
-                                && let Err(e) = handle.reload(&pool, &schemas).await
-                            {
-                                tracing::warn!(error = %e, "schema cache reload failed; keeping the previous one");
-                            }
+        tokio::select! {
+            () = pool.close_event() => {}
+            () = listen(&own, &pool, &handle, &schemas) => {}
+        }
+        // Nothing may keep the database in use once the main pool is closed (a shutdown, or
+        // `DROP DATABASE` after a test).
+        own.close().await;
+    })
+}
+
+/// The listener's loop (see [`spawn_listener`]); never returns.
+async fn listen(own: &PgPool, pool: &PgPool, handle: &CacheHandle, schemas: &[String]) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(own).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen("pgrst").await {
+                    tracing::warn!(error = %e, "LISTEN pgrst failed");
+                } else {
+                    // Anything may have changed while we were not listening.
+                    let _ = handle.reload(pool, schemas).await;
+                    while let Ok(n) = listener.recv().await {
+                        let payload = n.payload();
+                        if (payload.is_empty()
+                            || payload == "reload schema"
+                            || payload == "reload config")
+                            && let Err(e) = handle.reload(pool, schemas).await
+                        {
+                            tracing::warn!(error = %e, "schema cache reload failed; keeping the previous one");
                         }
                     }
                 }
-                Err(e) => tracing::debug!(error = %e, "schema listener cannot connect; retrying"),
             }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            Err(e) => tracing::debug!(error = %e, "schema listener cannot connect; retrying"),
         }
-    })
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// The data API's state: the cache, loaded on first use, and kept fresh by a NOTIFY listener.

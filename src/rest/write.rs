@@ -262,7 +262,7 @@ pub async fn write(call: &Call<'_>, kind: Write, payload: Option<Value>) -> AppR
         representation,
     )?;
     let anon = who.role == DbRole::Anon;
-    let mut tx = identity::begin(&app.pool, who, Access::ReadWrite)
+    let mut tx = identity::begin(&app.api_pool, who, Access::ReadWrite)
         .await
         .map_err(|e| from_db(e, anon))?;
     let (affected, json, _n) = if representation {

@@ -136,7 +136,7 @@ pub async fn create(
     names::bucket(&name)?;
     let limit = size_limit(body.file_size_limit.as_ref())?;
     let (owner, owner_id) = access::owner(&who);
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     sqlx::query(
         "insert into storage.buckets (id, name, owner, owner_id, public, file_size_limit, allowed_mime_types) \
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -216,7 +216,7 @@ pub async fn update(
 ) -> AppResult<Json<Value>> {
     let who = access::caller(&s.app, &method, "/bucket", &headers)?;
     let limit = size_limit(body.file_size_limit.as_ref())?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let updated = sqlx::query(
         "update storage.buckets set public = coalesce($2, public), \
            file_size_limit = case when $3 then $4 else file_size_limit end, \
@@ -254,7 +254,7 @@ pub async fn empty(
             message: "Access denied: Invalid role".into(),
         });
     }
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let exists: Option<String> = sqlx::query_scalar("select id from storage.buckets where id = $1")
         .bind(&id)
         .fetch_optional(&mut *tx)
@@ -280,7 +280,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     let who = access::caller(&s.app, &method, "/bucket", &headers)?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let not_empty = AppError::Conflict {
         code: "resource_not_empty",
         message: "The bucket you tried to delete is not empty".into(),

@@ -93,7 +93,7 @@ async fn delete_rows(
     names: &[String],
 ) -> AppResult<Vec<Value>> {
     let who = access::caller(&s.app, method, &format!("/object/{bucket}"), headers)?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let rows: Vec<Value> = sqlx::query_scalar(
         "delete from storage.objects where bucket_id = $1 and name = any($2) \
          returning to_jsonb(objects) - 'path_tokens'",
@@ -167,7 +167,7 @@ pub async fn move_object(
         .destination_bucket
         .unwrap_or_else(|| body.bucket_id.clone());
     names::key(&body.destination_key)?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let id: Option<Uuid> = sqlx::query_scalar(
         "update storage.objects set bucket_id = $3, name = $4, last_accessed_at = now() \
          where bucket_id = $1 and name = $2 returning id",
@@ -203,7 +203,7 @@ pub async fn copy(
     names::key(&body.destination_key)?;
     let upsert = upload::upsert_requested(&headers);
     let bucket = buckets::find(&s.app.pool, &to_bucket).await?;
-    let mut tx = identity::begin(&s.app.pool, &who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let source: Option<(Option<String>, Option<Value>, Option<Value>)> = sqlx::query_as(
         "select version, metadata, user_metadata from storage.objects where bucket_id = $1 and name = $2",
     )

@@ -303,7 +303,7 @@ where
     let body = std::pin::pin!(body);
     let written = store::write(&*s.store, &location, body, target.limit).await?;
     // A new transaction: none is held open (nor a pooled connection) while the bytes arrive.
-    let tx = match identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await {
+    let tx = match identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await {
         Ok(tx) => tx,
         Err(e) => {
             store::forget(&*s.store, [version.clone()]).await;
@@ -345,7 +345,7 @@ pub async fn checked(
     user_metadata: Option<&Value>,
     version: &str,
 ) -> AppResult<()> {
-    let mut tx = identity::begin(&s.app.pool, &target.who, Access::ReadWrite).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await?;
     write_row(&mut tx, target, id, &json!({}), user_metadata, version).await?;
     tx.rollback().await?;
     Ok(())

@@ -64,7 +64,7 @@ impl TestApp {
             src.set(k, v);
         }
         let config = Config::from_sources(&src).unwrap();
-        let state = AppState::new(config, pool.clone()).unwrap();
+        let state = AppState::new(config, pool.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = build_app(state.clone());

@@ -90,6 +90,8 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(pool: PgPo
         "db_pool_connections",
         "db_pool_idle_connections",
         "db_pool_max_connections ",
+        "db_api_pool_connections ",
+        "db_api_pool_idle_connections ",
     ] {
         assert!(text.contains(gauge), "{gauge} missing");
     }

@@ -87,7 +87,7 @@ async fn password_grant(
         .map(|e| e.trim().to_lowercase())
         .unwrap_or_default();
     let password = body.password.unwrap_or_default();
-    let mut lease = app.reads.autocommit().await?;
+    let mut lease = app.statements.autocommit().await?;
     let found = user::find_for_sign_in(lease.conn()?, &email)
         .await?
         .filter(|u| u.user.deleted_at.is_none());
@@ -105,7 +105,7 @@ async fn password_grant(
         (Some(who), Verdict::MatchRehash(new_hash)) => (who, Some(new_hash)),
         (found, _) => {
             let id = found.map(|u| u.user.id);
-            let mut lease = app.reads.autocommit().await?;
+            let mut lease = app.statements.autocommit().await?;
             audit::record(
                 lease.conn()?,
                 "login_failed",
@@ -162,7 +162,7 @@ async fn refresh_grant(
         })?;
     let (session_id, presented) =
         session::parse_refresh_token(&app.auth.refresh_key, &token).ok_or_else(not_found)?;
-    let mut lease = app.reads.autocommit().await?;
+    let mut lease = app.statements.autocommit().await?;
     let mut tx = lease.conn()?.begin().await?;
     let mut s: SessionRow = session::find_for_update(&mut tx, session_id)
         .await?

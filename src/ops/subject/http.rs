@@ -60,7 +60,7 @@ async fn call_as(
 ) -> AppResult<Value> {
     checked(body)?;
     let who = bearer.signed_in(action)?;
-    let mut tx = identity::begin(&app.pool, &who, access).await?;
+    let mut tx = identity::begin(&app.api_pool, &who, access).await?;
     let document: Value = sqlx::query_scalar(sql)
         .bind(body.org)
         .bind(&body.email)

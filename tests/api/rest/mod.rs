@@ -6,6 +6,7 @@
 mod errors;
 mod filters;
 mod identity;
+mod login_role;
 mod openapi;
 mod read;
 mod rpc;
@@ -220,7 +221,7 @@ impl Rest {
             src.set(k, v);
         }
         let config = Config::from_sources(&src).unwrap();
-        let state = AppState::new(config, pool.clone()).unwrap();
+        let state = AppState::new(config, pool.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = build_app(state).into_make_service_with_connect_info::<SocketAddr>();
