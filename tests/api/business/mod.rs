@@ -7,6 +7,7 @@
 //! each org (`FIXTURE`).
 
 mod audit;
+mod authorship;
 mod customer_fields;
 mod deal_status;
 mod functions;
