@@ -128,10 +128,7 @@ async fn without_a_setting_the_api_logs_in_as_authenticator_beside_the_owner(poo
 
 #[sqlx::test]
 async fn where_authenticator_may_not_log_in_the_api_runs_on_the_owners_pool(pool: PgPool) {
-    let db: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let db = pool.connect_options().get_database().unwrap().to_owned();
     sqlx::query(AssertSqlSafe(format!(
         "revoke connect on database \"{db}\" from public"
     )))
@@ -194,10 +191,7 @@ async fn backends(db: &str) -> i64 {
 
 #[sqlx::test]
 async fn closing_the_owners_pool_ends_every_connection_of_the_app(pool: PgPool) {
-    let db: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let db = pool.connect_options().get_database().unwrap().to_owned();
     let app = Rest::start(pool.clone()).await;
     // The first data-API request loads the schema cache (which starts its reload listener) and
     // reads on the API's pool.
