@@ -251,6 +251,39 @@ fn invitation_token(mail: &Value) -> String {
         .to_owned()
 }
 
+/// The orgs a user's token can read.
+async fn visible_orgs(pool: &PgPool, claims: &Value) -> Vec<Uuid> {
+    let mut tx = as_claims(pool, claims).await;
+    sqlx::query_scalar("select id from public.orgs order by name")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+}
+
+/// A creator sees their new org before any token names it (`insert … returning`), and no longer
+/// once removed from it. Before, the `created_by` clause kept it visible to them for good.
+#[sqlx::test]
+async fn a_creator_removed_from_their_org_no_longer_sees_it(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let bare = claims(&ann);
+    let org = create_org(&pool, &bare, "Acme").await;
+    let eve = app.signup_confirmed("eve@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&eve), "admin").await;
+    assert_eq!(visible_orgs(&pool, &bare).await, [org], "while a member");
+
+    sqlx::query("delete from public.org_members where org_id = $1 and user_id = $2")
+        .bind(org)
+        .bind(Uuid::parse_str(&user_id(&ann)).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    assert!(visible_orgs(&pool, &bare).await.is_empty());
+    let other = create_org(&pool, &bare, "Beta").await;
+    assert_eq!(visible_orgs(&pool, &bare).await, [other]);
+}
+
 async fn invite(pool: &PgPool, inviter: &Value, org: Uuid, email: &str, role: &str) {
     let mut tx = as_claims(pool, inviter).await;
     sqlx::query("insert into public.org_invitations (org_id, email, role) values ($1, $2, $3)")
