@@ -11,12 +11,13 @@ language plpgsql set search_path = ''
 as $$
 declare
     v_column text := tg_argv[0];
-    v_new uuid := (to_jsonb(new) ->> v_column)::uuid;
+    v_new uuid;
 begin
     -- `current_user`, not the token's role: inside a security-definer function it is the owner.
     if current_user <> 'authenticated' then
         return new;
     end if;
+    v_new := (to_jsonb(new) ->> v_column)::uuid;
     if tg_op = 'INSERT' and v_new is distinct from auth.uid() then
         raise exception 'column "%" of table "%" names who wrote the row: it must be you', v_column, tg_table_name
             using errcode = '42501', column = v_column,
