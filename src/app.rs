@@ -173,6 +173,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     if config.migrate_on_start {
         db::migrate(&database.pool).await?;
+    } else {
+        db::owner::check(&database.pool).await?;
     }
     let state = AppState::new(config.clone(), database.pool.clone()).await?;
     let api_pool = state.api_pool.clone();

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod embedded;
 pub mod identity;
+mod migrations;
+pub mod owner;
 pub mod reads;
 
 use std::{str::FromStr, time::Duration};
@@ -12,15 +14,12 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use sqlx::{
     Connection, PgPool,
-    migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use crate::config::Config;
 pub use embedded::EmbeddedPostgres;
-
-/// The migrations, embedded in the binary.
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+pub use migrations::{MIGRATOR, REVISED, migrate, migrations_pending};
 
 /// The database bizbase runs on: a pool and, in embedded mode, the cluster it supervises.
 #[derive(Debug)]
@@ -96,37 +95,4 @@ fn describe(options: &PgConnectOptions) -> String {
         options.get_port(),
         options.get_database().unwrap_or("(default)")
     )
-}
-
-/// Applies every pending migration.
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("running migrations")?;
-    Ok(())
-}
-
-/// Why the schema is not current (`None` when every embedded migration is applied).
-pub async fn migrations_pending(pool: &PgPool) -> Result<Option<String>, sqlx::Error> {
-    let applied: Vec<(i64, bool)> =
-        match sqlx::query_as("select version, success from _sqlx_migrations order by version")
-            .fetch_all(pool)
-            .await
-        {
-            Ok(rows) => rows,
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
-                return Ok(Some("migrations have not been run".into()));
-            }
-            Err(e) => return Err(e),
-        };
-    if let Some((version, _)) = applied.iter().find(|(_, ok)| !ok) {
-        return Ok(Some(format!("migration {version} failed")));
-    }
-    let missing: Vec<i64> = MIGRATOR
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .map(|m| m.version)
-        .filter(|v| !applied.iter().any(|(a, _)| a == v))
-        .collect();
-    Ok(missing
-        .first()
-        .map(|v| format!("{} migration(s) pending, first {v}", missing.len())))
 }

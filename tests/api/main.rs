@@ -13,6 +13,7 @@ mod identity;
 mod migrations;
 mod moto;
 mod ops;
+mod owner;
 mod pipeline;
 mod pool;
 mod reads;
