@@ -177,3 +177,48 @@ async fn a_deal_stays_at_a_stage_of_its_own_pipeline(pool: sqlx::PgPool) {
     .await;
     assert_refused(status, &body, 400, "23514");
 }
+
+#[sqlx::test]
+async fn an_id_from_outside_is_unique_within_its_org_only(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let admin = w.token("admin");
+    let theirs: String =
+        sqlx::query_scalar("select transaction_id from public.payments where id = $1")
+            .bind(w.ids_b["payment_own"])
+            .fetch_one(&w.app.pool)
+            .await
+            .unwrap();
+    let payment =
+        json!({"org_id": w.a, "transaction_id": theirs, "amount": 5, "payment_type": "one_time"});
+
+    // Org B's transaction id recorded by org A: accepted, which tells A nothing about B, and
+    // leaves B's payment as it was.
+    let (status, body) = call(w.rest(Method::POST, "/payments", admin).json(&payment)).await;
+    assert_eq!(status, 201, "{body}");
+    let holders: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "select org_id from public.payments where transaction_id = $1 order by org_id = $2",
+    )
+    .bind(&theirs)
+    .bind(w.a)
+    .fetch_all(&w.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(holders, [w.b, w.a]);
+    // Within one org a transaction is recorded once.
+    let (status, body) = call(w.rest(Method::POST, "/payments", admin).json(&payment)).await;
+    assert_refused(status, &body, 409, "23505");
+
+    // Stripe's ids alike: org B records a product first, org A records the same one after it.
+    let product =
+        |org| json!({"org_id": org, "name": "Hosting", "stripe_product_id": "prod_Q1w2e3"});
+    let (status, body) = call(
+        w.rest(Method::POST, "/products", &w.admin_b.token)
+            .json(&product(w.b)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(w.rest(Method::POST, "/products", admin).json(&product(w.a))).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call(w.rest(Method::POST, "/products", admin).json(&product(w.a))).await;
+    assert_refused(status, &body, 409, "23505");
+}
