@@ -133,6 +133,23 @@ async fn an_erasure_in_an_org_the_person_is_not_in_does_not_name_their_account(p
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["user_id"], Value::Null);
     assert_eq!(done["erased"]["account"], false);
+    // Nor does the entry the erasure leaves in org B's audit log, which B's admins read: it names
+    // the address's digest, as for an address without an account.
+    let (status, entries) = call(
+        w.rest(Method::POST, "/rpc/audit_entries", &w.admin_b.token)
+            .json(&json!({"org": w.b, "table_filter": "data_subject"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{entries}");
+    let erase = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["op"] == "ERASE")
+        .unwrap_or_else(|| panic!("no ERASE entry: {entries}"));
+    let customer = w.members["customer"].id.to_string();
+    assert!(!erase.to_string().contains(&customer), "{erase}");
+    assert_eq!(erase["row_id"], erase["changes"]["email_digest"], "{erase}");
 }
 
 #[sqlx::test]
