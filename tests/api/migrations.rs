@@ -1,16 +1,23 @@
 //! Migrations: roles are cluster-wide, so many databases of one fresh cluster must migrate at once.
 
 use bizbase::db::{self, EmbeddedPostgres};
-use sqlx::{Connection, postgres::PgPoolOptions};
+use sqlx::{Connection, PgConnection, postgres::PgPoolOptions};
 
-#[tokio::test]
-async fn many_databases_of_a_fresh_cluster_migrate_concurrently() {
+/// A new cluster of its own (in a directory removed when the first value drops), and a superuser
+/// connection to it.
+async fn fresh_cluster() -> (tempfile::TempDir, EmbeddedPostgres, PgConnection) {
     let dir = tempfile::tempdir().unwrap();
     let pg = EmbeddedPostgres::new(dir.path(), None).unwrap();
     pg.start().await.unwrap();
-    let mut admin = sqlx::PgConnection::connect_with(&pg.connect_options())
+    let admin = PgConnection::connect_with(&pg.connect_options())
         .await
         .unwrap();
+    (dir, pg, admin)
+}
+
+#[tokio::test]
+async fn many_databases_of_a_fresh_cluster_migrate_concurrently() {
+    let (_dir, pg, mut admin) = fresh_cluster().await;
     let names: Vec<String> = (0..6).map(|i| format!("tenant_{i}")).collect();
     for name in &names {
         sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
@@ -104,12 +111,7 @@ async fn a_database_that_applied_the_first_text_of_a_revised_migration_still_mig
 
 #[tokio::test]
 async fn an_owner_that_may_not_create_an_api_role_is_told_what_to_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let pg = EmbeddedPostgres::new(dir.path(), None).unwrap();
-    pg.start().await.unwrap();
-    let mut admin = sqlx::PgConnection::connect_with(&pg.connect_options())
-        .await
-        .unwrap();
+    let (_dir, pg, mut admin) = fresh_cluster().await;
     for sql in [
         "create role owner login createrole bypassrls",
         "create database owned owner owner",
