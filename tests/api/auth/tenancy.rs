@@ -637,3 +637,31 @@ async fn an_admin_cannot_add_a_user_without_an_invitation(pool: PgPool) {
     assert_eq!(promoted, Ok(1));
     assert_eq!(removed, Ok(1));
 }
+
+/// An org's id is drawn by the database: a signed-in caller can neither give one (an org named
+/// after a user's id matched that user's own folders, see business::subject) nor change it.
+#[sqlx::test]
+async fn an_org_id_is_drawn_by_the_database(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let own_id = Uuid::parse_str(&user_id(&ann)).unwrap();
+
+    let chosen = run_as(
+        &pool,
+        &claims(&ann),
+        "insert into public.orgs (id, name) values ($1, 'Mine')",
+        &[own_id],
+    )
+    .await;
+    assert_eq!(chosen, Err("42501".into()));
+
+    let (org, ann) = org_with_admin(&app, "bob@example.com").await;
+    let admin = at(&claims(&ann), "aal2");
+    let sql = "update public.orgs set id = $1 where id = $2";
+    assert_eq!(
+        run_as(&pool, &admin, sql, &[own_id, org]).await,
+        Err("42501".into())
+    );
+    let sql = "update public.orgs set name = 'Renamed' where id = $1";
+    assert_eq!(run_as(&pool, &admin, sql, &[org]).await, Ok(1));
+}

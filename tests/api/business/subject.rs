@@ -611,6 +611,66 @@ async fn erasure_deletes_the_persons_files(pool: sqlx::PgPool) {
     assert_eq!(left, vec!["other/logo.png".to_owned()]);
 }
 
+/// Files a user keeps under their own id (`<bucket>/<user id>/…`, the per-user layout) are not an
+/// org's even when the org's id is that user's id: org-scoped requests take owned files from the
+/// per-org buckets only. Before, an admin of such an org exported the user's private files and could
+/// erase them (signed-in callers can no longer choose an org's id either: auth::tenancy).
+#[sqlx::test]
+async fn an_org_whose_id_is_a_users_id_reaches_none_of_their_own_files(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let victim = w.members["customer"].id;
+    crate::storage::create_bucket(&w.app, "documents", json!({})).await;
+    let name = format!("{victim}/tax-return.txt");
+    let r = upload(
+        &w.app,
+        &w.app.service_key,
+        "documents",
+        &name,
+        b"private",
+        "text/plain",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    for sql in [
+        "update storage.objects set owner = $1 where bucket_id = 'documents'",
+        "insert into public.orgs (id, name) values ($1, 'Mirror')",
+        "insert into public.org_members (org_id, user_id, role) values ($1, $2, 'admin')",
+    ] {
+        sqlx::query(sql)
+            .bind(victim)
+            .bind(w.admin_b.id)
+            .execute(&w.app.pool)
+            .await
+            .unwrap();
+    }
+    let mut claims = crate::harness::claims_of(&w.admin_b.token);
+    claims["app_metadata"]["orgs"][victim.to_string()] = json!("admin");
+    let token = crate::harness::sign_hs256(&claims);
+    let asked = json!({"org": victim, "email": CUSTOMER});
+
+    let (status, exported) = call(
+        w.rest(Method::POST, "/rpc/subject_export", &token)
+            .json(&asked),
+    )
+    .await;
+    let (erase_status, erased) = call(
+        w.rest(Method::POST, "/rpc/subject_erase", &token)
+            .json(&asked),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{exported}");
+    assert_eq!(count(&exported, "files"), 0, "{exported}");
+    assert_eq!(erase_status, 200, "{erased}");
+    assert_eq!(erased["erased"]["files"], 0, "{erased}");
+    let kept: i64 =
+        sqlx::query_scalar("select count(*) from storage.objects where bucket_id = 'documents'")
+            .fetch_one(&w.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, 1);
+}
+
 impl World {
     fn function(&self, name: &str, token: &str) -> reqwest::RequestBuilder {
         self.app
