@@ -67,7 +67,7 @@ pub fn db_error(e: sqlx::Error, conflict: &'static str, foreign_key: AppError) -
             message: "The resource already exists".into(),
         },
         Some("23503") => foreign_key,
-        _ => AppError::Database(e),
+        _ => AppError::from(e),
     }
 }
 

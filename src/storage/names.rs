@@ -45,18 +45,34 @@ pub fn essence(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// Whether `essence` is one media type, `type/subtype`, each a token of RFC 6838's restricted
+/// names — not a list (`image/png, text/html`: browsers honour the last one), nor a bare `image`.
+fn single_media_type(essence: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.len() <= 127
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    essence
+        .split_once('/')
+        .is_some_and(|(kind, sub)| token(kind) && token(sub))
+}
+
 /// Whether `content_type` is allowed by a bucket's `allowed_mime_types` (`None`: anything;
-/// entries may be `type/*`). Refusal is Storage's `InvalidMimeType` (415).
+/// entries may be `type/*`). A bucket that restricts types takes only a single well-formed media
+/// type. Refusal is Storage's `InvalidMimeType` (415).
 pub fn mime_allowed(content_type: &str, allowed: Option<&[String]>) -> Result<(), AppError> {
     let Some(allowed) = allowed.filter(|a| !a.is_empty()) else {
         return Ok(());
     };
     let essence = essence(content_type);
     let (kind, _) = essence.split_once('/').unwrap_or((essence.as_str(), ""));
-    let ok = allowed.iter().any(|a| {
-        let a = a.trim().to_ascii_lowercase();
-        a == essence || a == "*/*" || a.strip_suffix("/*").is_some_and(|prefix| prefix == kind)
-    });
+    let ok = single_media_type(&essence)
+        && allowed.iter().any(|a| {
+            let a = a.trim().to_ascii_lowercase();
+            a == essence || a == "*/*" || a.strip_suffix("/*").is_some_and(|prefix| prefix == kind)
+        });
     if ok {
         Ok(())
     } else {
@@ -98,5 +114,18 @@ mod tests {
         assert!(mime_allowed("application/pdf", Some(&list)).is_err());
         assert!(mime_allowed("application/pdf", None).is_ok());
         assert!(mime_allowed("application/pdf", Some(&[])).is_ok());
+        for malformed in [
+            "image/png, text/html",
+            "image",
+            "image/",
+            "/png",
+            "image/png/x",
+            "",
+        ] {
+            assert!(
+                mime_allowed(malformed, Some(&list)).is_err(),
+                "{malformed:?}"
+            );
+        }
     }
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     Storage,
     access::{self, bucket_not_found, object_not_found},
-    buckets, names, store,
+    store,
     upload::{self, Target},
 };
 use crate::{
@@ -155,7 +155,8 @@ pub struct TransferBody {
 }
 
 /// `POST /object/move`: renames the row (SELECT + UPDATE under RLS; the new name must pass the
-/// UPDATE's check). The bytes stay where they are: they are stored by version, not by name.
+/// UPDATE's check). The bytes stay where they are: they are stored by version, not by name. The
+/// destination bucket's MIME types and size limit apply as to an upload (else nothing moves).
 pub async fn move_object(
     State(s): State<Storage>,
     method: Method,
@@ -166,30 +167,32 @@ pub async fn move_object(
     let to_bucket = body
         .destination_bucket
         .unwrap_or_else(|| body.bucket_id.clone());
-    names::key(&body.destination_key)?;
-    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
-    let id: Option<Uuid> = sqlx::query_scalar(
+    let target = Target::resolve(&s, who, &to_bucket, body.destination_key, false).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await?;
+    let moved: Option<(Uuid, Option<Value>)> = sqlx::query_as(
         "update storage.objects set bucket_id = $3, name = $4, last_accessed_at = now() \
-         where bucket_id = $1 and name = $2 returning id",
+         where bucket_id = $1 and name = $2 returning id, metadata",
     )
     .bind(&body.bucket_id)
     .bind(&body.source_key)
     .bind(&to_bucket)
-    .bind(&body.destination_key)
+    .bind(&target.name)
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?;
-    let id = id.ok_or_else(object_not_found)?;
+    let (id, metadata) = moved.ok_or_else(object_not_found)?;
+    target.admits(metadata.as_ref())?;
     tx.commit().await?;
     Ok(Json(json!({
         "message": "Successfully moved",
         "Id": id,
-        "Key": format!("{to_bucket}/{}", body.destination_key),
+        "Key": format!("{to_bucket}/{}", target.name),
     })))
 }
 
 /// `POST /object/copy` (+ `x-upsert`): reads the source as the caller (SELECT), copies its bytes
-/// to a new version and inserts the destination row (INSERT, and UPDATE when upserting).
+/// to a new version and inserts the destination row (INSERT, and UPDATE when upserting). The
+/// destination bucket's MIME types and size limit apply as to an upload, before any byte is copied.
 pub async fn copy(
     State(s): State<Storage>,
     method: Method,
@@ -200,10 +203,9 @@ pub async fn copy(
     let to_bucket = body
         .destination_bucket
         .unwrap_or_else(|| body.bucket_id.clone());
-    names::key(&body.destination_key)?;
     let upsert = upload::upsert_requested(&headers);
-    let bucket = buckets::find(&s.app.pool, &to_bucket).await?;
-    let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
+    let target = Target::resolve(&s, who, &to_bucket, body.destination_key, upsert).await?;
+    let mut tx = identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await?;
     let source: Option<(Option<String>, Option<Value>, Option<Value>)> = sqlx::query_as(
         "select version, metadata, user_metadata from storage.objects where bucket_id = $1 and name = $2",
     )
@@ -215,6 +217,7 @@ pub async fn copy(
     let (Some(from), metadata, user_metadata) = source.ok_or_else(object_not_found)? else {
         return Err(object_not_found());
     };
+    target.admits(metadata.as_ref())?;
     let version = store::new_version();
     s.store
         .copy(&store::location(&from), &store::location(&version))
@@ -223,13 +226,6 @@ pub async fn copy(
             object_store::Error::NotFound { .. } => object_not_found(),
             e => AppError::Internal(e.into()),
         })?;
-    let target = Target {
-        who,
-        bucket,
-        name: body.destination_key,
-        upsert,
-        limit: u64::MAX,
-    };
     let id = upload::commit_version(
         &s,
         tx,

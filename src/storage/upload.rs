@@ -114,6 +114,21 @@ impl Target {
             limit,
         })
     }
+
+    /// Whether an object already stored (copied or moved here) meets this destination's rules, as
+    /// an upload of it would: its MIME type among the bucket's, its size within the limit. An object
+    /// whose metadata does not say its type is refused by a bucket that restricts types.
+    pub fn admits(&self, metadata: Option<&Value>) -> AppResult<()> {
+        let field = |name: &str| metadata.and_then(|m| m.get(name));
+        let mimetype = field("mimetype")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        names::mime_allowed(mimetype, self.bucket.allowed_mime_types.as_deref())?;
+        match field("size").and_then(Value::as_u64) {
+            Some(size) if size > self.limit => Err(AppError::PayloadTooLarge),
+            _ => Ok(()),
+        }
+    }
 }
 
 async fn upload(

@@ -35,7 +35,7 @@ fn refused(e: sqlx::Error) -> AppError {
             code: "insufficient_permissions",
             message: db.message().to_owned().into(),
         },
-        _ => AppError::Database(e),
+        _ => AppError::from(e),
     }
 }
 

@@ -1138,3 +1138,16 @@ async fn an_account_erasure_waits_for_an_mfa_write_in_progress_instead_of_deadlo
         "the erasure went through once the verification was done"
     );
 }
+
+#[sqlx::test]
+async fn a_nul_character_in_the_address_is_a_bad_request(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    for name in ["subject-export", "subject-erase"] {
+        let (status, body) = call(
+            w.function(name, w.token("admin"))
+                .json(&json!({"org": w.a, "email": "a\u{0}@b.test"})),
+        )
+        .await;
+        assert_eq!(status, 400, "{name}: {body}");
+    }
+}

@@ -213,6 +213,16 @@ async fn size_and_mime_limits_refuse_and_leave_neither_row_nor_file(pool: PgPool
         body["message"],
         "mime type application/pdf is not supported"
     );
+    // A list of types is not one of them, whatever comes first (browsers honour the last).
+    for listed in [
+        "text/plain, text/html",
+        "text/plain,application/pdf",
+        "text",
+        "text/",
+    ] {
+        let r = upload(&app, &app.service_key, "small", "l.txt", b"x", listed).await;
+        assert_storage_error(r, "415", "InvalidMimeType").await;
+    }
     let bad_key = upload(&app, &app.service_key, "small", "a%23b", b"x", "text/plain").await;
     assert_storage_error(bad_key, "400", "InvalidKey").await;
     let no_bucket = upload(&app, &app.service_key, "nope", "a.txt", b"x", "text/plain").await;
@@ -489,4 +499,50 @@ async fn uploads_have_their_own_size_limit_not_the_api_body_limit(pool: PgPool) 
     assert_eq!(multipart.status(), 200);
     assert_storage_error(too_big, "413", "EntityTooLarge").await;
     assert_eq!(api.status(), 413, "the API keeps its own limit");
+}
+
+/// A NUL character (`%00` in a path, `\u0000` in JSON or metadata) cannot be stored by PostgreSQL:
+/// it is the request's fault, a 400 on every route — before, most routes answered 500, and uploads
+/// left their bytes behind.
+#[sqlx::test]
+async fn a_nul_character_anywhere_is_a_bad_request(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+    let key = app.service_key.clone();
+    let anon = app.anon_key.clone();
+    let before = blobs(&app);
+    let nul_metadata = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        br#"{"a":"\u0000"}"#,
+    );
+    let requests = [
+        call(&app, Method::GET, "/object/%00/x", &anon),
+        call(&app, Method::GET, "/object/files/a%00b", &key),
+        call(&app, Method::GET, "/object/info/files/a%00b", &key),
+        call(&app, Method::DELETE, "/object/files/a%00b", &key),
+        call(&app, Method::POST, "/object/sign/files/a%00b", &key).json(&json!({"expiresIn": 60})),
+        call(&app, Method::POST, "/object/sign/files", &key)
+            .json(&json!({"expiresIn": 60, "paths": ["a\u{0}b"]})),
+        call(&app, Method::DELETE, "/object/files", &key).json(&json!({"prefixes": ["a\u{0}b"]})),
+        call(&app, Method::POST, "/object/list/files", &anon).json(&json!({"prefix": "\u{0}"})),
+        call(&app, Method::POST, "/object/list/files", &key)
+            .json(&json!({"prefix": "", "search": "\u{0}"})),
+        call(&app, Method::POST, "/object/move", &key).json(&json!({
+            "bucketId": "files", "sourceKey": "a\u{0}b", "destinationKey": "c"})),
+        call(&app, Method::POST, "/object/copy", &key).json(&json!({
+            "bucketId": "files", "sourceKey": "a\u{0}b", "destinationKey": "c"})),
+        call(&app, Method::POST, "/object/files/meta.txt", &key)
+            .header("content-type", "text/plain")
+            .header("x-metadata", nul_metadata)
+            .body("bytes"),
+    ];
+    for request in requests {
+        let request = request.build().unwrap();
+        let what = format!("{} {}", request.method(), request.url());
+        let r = app.client.execute(request).await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!((400..500).contains(&status), "{what}: {status} {body}");
+    }
+    assert_eq!(blobs(&app), before, "no bytes left behind");
 }

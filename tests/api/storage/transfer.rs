@@ -204,3 +204,59 @@ async fn move_renames_and_copy_duplicates_across_buckets(pool: PgPool) {
     assert_storage_error(twice, "409", "KeyAlreadyExists").await;
     assert_eq!((rows(&app).await, blobs(&app)), (3, 3));
 }
+
+/// Copy and move take the destination bucket's rules as an upload does: before, a page copied
+/// from an unrestricted bucket into a public `image/*` one was served from it as `text/html`, and an
+/// object past the destination's size limit arrived by copy or move although its upload is refused.
+#[sqlx::test]
+async fn copy_and_move_keep_the_destination_buckets_types_and_size_limit(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+    let avatars =
+        json!({ "public": true, "allowed_mime_types": ["image/*"], "file_size_limit": 1000 });
+    create_bucket(&app, "avatars", avatars).await;
+    let key = app.service_key.clone();
+    for (name, bytes, kind) in [
+        ("page.html", &b"<script>alert(1)</script>"[..], "text/html"),
+        ("big.png", &[0u8; 2000][..], "image/png"),
+        ("small.png", &[0u8; 10][..], "image/png"),
+    ] {
+        assert_eq!(
+            upload(&app, &key, "files", name, bytes, kind)
+                .await
+                .status(),
+            200
+        );
+    }
+    let transfer = |op: &str, name: &str| {
+        call(&app, Method::POST, &format!("/object/{op}"), &key).json(&json!({
+            "bucketId": "files", "sourceKey": name,
+            "destinationBucket": "avatars", "destinationKey": name,
+        }))
+    };
+    let before = blobs(&app);
+
+    for op in ["copy", "move"] {
+        let r = transfer(op, "page.html").send().await.unwrap();
+        assert_storage_error(r, "415", "InvalidMimeType").await;
+        let r = transfer(op, "big.png").send().await.unwrap();
+        assert_storage_error(r, "413", "EntityTooLarge").await;
+    }
+
+    assert_eq!(blobs(&app), before, "no bytes copied");
+    let placed: Vec<(String, String)> =
+        sqlx::query_as("select bucket_id, name from storage.objects order by name")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let expected = [
+        ("files", "big.png"),
+        ("files", "page.html"),
+        ("files", "small.png"),
+    ];
+    assert_eq!(placed, expected.map(|(b, n)| (b.to_owned(), n.to_owned())));
+    let r = transfer("copy", "small.png").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = transfer("move", "small.png").send().await.unwrap();
+    assert_storage_error(r, "409", "KeyAlreadyExists").await;
+}
