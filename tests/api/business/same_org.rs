@@ -222,3 +222,65 @@ async fn an_id_from_outside_is_unique_within_its_org_only(pool: sqlx::PgPool) {
     let (status, body) = call(w.rest(Method::POST, "/products", admin).json(&product(w.a))).await;
     assert_refused(status, &body, 409, "23505");
 }
+
+/// A row names users of its own org only: a signed-in writer cannot put a non-member's id — nor an
+/// id without an account: the same answer, so it does not tell which ids are accounts — in a
+/// customer or owner column. Rows naming a member who has since left stay editable.
+#[sqlx::test]
+async fn a_row_names_members_of_its_org_only(pool: sqlx::PgPool) {
+    let w = World::build(pool).await;
+    let rep = w.token("sales_rep");
+    let contact =
+        |user: uuid::Uuid| json!({"org_id": w.a, "first_name": "Planted", "user_id": user});
+
+    let mut answers = Vec::new();
+    for stranger in [w.admin_b.id, uuid::Uuid::new_v4()] {
+        let (status, body) = call(
+            w.rest(Method::POST, "/contacts", rep)
+                .json(&contact(stranger)),
+        )
+        .await;
+        assert_refused(status, &body, 409, "23503");
+        answers.push(body["message"].clone());
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "an account and no account look alike"
+    );
+    assert!(
+        answers[0].as_str().unwrap().contains("not a member"),
+        "{}",
+        answers[0]
+    );
+    let (status, body) = call(
+        w.rest(
+            Method::PATCH,
+            &format!("/deals?id=eq.{}", w.id("deal")),
+            rep,
+        )
+        .json(&json!({"owner_id": w.admin_b.id})),
+    )
+    .await;
+    assert_refused(status, &body, 409, "23503");
+
+    let customer = w.members["customer"].id;
+    let (status, body) = call(
+        w.returning(Method::POST, "/contacts", rep)
+            .json(&contact(customer)),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body[0]["id"].as_str().unwrap().to_owned();
+    sqlx::query("delete from public.org_members where org_id = $1 and user_id = $2")
+        .bind(w.a)
+        .bind(customer)
+        .execute(&w.app.pool)
+        .await
+        .unwrap();
+    let (status, body) = call(
+        w.rest(Method::PATCH, &format!("/contacts?id=eq.{id}"), rep)
+            .json(&json!({"first_name": "Kept"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+}
