@@ -55,6 +55,10 @@ struct UrlClaims {
     /// Upload tokens: whether an existing object may be replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     upsert: Option<bool>,
+    /// Upsert tokens: the version at the path when signing, which the signer could replace (an
+    /// object the signer owns may be replaced too; any other may not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaces: Option<String>,
     iat: i64,
     exp: i64,
 }
@@ -67,6 +71,7 @@ impl UrlClaims {
             scope,
             owner: None,
             upsert: None,
+            replaces: None,
             iat,
             exp: iat.saturating_add(lifetime_secs),
         }
@@ -265,11 +270,13 @@ pub async fn sign_upload(
     let who = access::caller(&s.app, &method, &path, &headers)?;
     let upsert = upload::upsert_requested(&headers);
     let target = Target::resolve(&s, who, &bucket, name, upsert).await?;
-    upload::checked(&s, &target, Uuid::new_v4(), None, &store::new_version()).await?;
+    let replaces =
+        upload::checked(&s, &target, Uuid::new_v4(), None, &store::new_version()).await?;
     let url = format!("{bucket}/{}", target.name);
     let mut claims = UrlClaims::new(url.clone(), Scope::Upload, UPLOAD_URL_LIFETIME_SECS);
     claims.owner = access::owner(&target.who).1;
     claims.upsert = Some(upsert);
+    claims.replaces = replaces;
     let token = sign(&s.app, &claims)?;
     Ok(Json(json!({
         "url": format!("/object/upload/sign/{url}?token={token}"),
@@ -290,10 +297,18 @@ pub async fn upload(
     let claims = verify(&s.app, &token, &bucket, &name, Scope::Upload)?;
     let on_behalf_of = claims
         .owner
+        .as_ref()
         .map_or_else(|| json!({}), |sub| json!({ "sub": sub }));
     let who = Identity::new(DbRole::ServiceRole, on_behalf_of);
     let upsert = claims.upsert.unwrap_or(false);
-    let target = Target::resolve(&s, who, &bucket, name, upsert).await?;
+    let mut target = Target::resolve(&s, who, &bucket, name, upsert).await?;
+    target.replaceable = upload::Replaceable::SignedBy {
+        owner: claims
+            .owner
+            .as_deref()
+            .and_then(|o| Uuid::parse_str(o).ok()),
+        version: claims.replaces,
+    };
     let Json(stored) = upload::receive(&s, target, req).await?;
     Ok(Json(json!({ "Key": stored["Key"] })))
 }

@@ -72,6 +72,39 @@ pub struct Target {
     pub upsert: bool,
     /// Largest accepted size, in bytes.
     pub limit: u64,
+    /// Which existing object an upsert may replace.
+    pub replaceable: Replaceable,
+}
+
+/// Which existing object an upsert may replace.
+#[derive(Debug, Clone, Default)]
+pub enum Replaceable {
+    /// Whichever row-level security lets the writer update (the writer's own uploads).
+    #[default]
+    AsPolicies,
+    /// A signed upload URL, written past row-level security: only an object its signer owns (for a
+    /// signer without a user id — the service role, say — an object without an owner), or the very
+    /// version the signer was allowed to update when signing. Otherwise a URL signed for a new path
+    /// could later overwrite what someone else put there.
+    SignedBy {
+        /// The signer's user id.
+        owner: Option<Uuid>,
+        /// The version at the path when the URL was signed, if the signer could replace it.
+        version: Option<String>,
+    },
+}
+
+impl Replaceable {
+    /// Whether the object now at the path (its owner and version) may be replaced.
+    fn allows(&self, owner: Option<Uuid>, version: Option<&str>) -> bool {
+        match self {
+            Self::AsPolicies => true,
+            Self::SignedBy {
+                owner: signer,
+                version: seen,
+            } => owner == *signer || (seen.is_some() && version == seen.as_deref()),
+        }
+    }
 }
 
 /// Descriptive metadata of the bytes.
@@ -112,6 +145,7 @@ impl Target {
             name,
             upsert,
             limit,
+            replaceable: Replaceable::default(),
         })
     }
 
@@ -352,18 +386,29 @@ where
 
 /// A dry-run write of the row in the writer's identity, rolled back: RLS, the unique key and the
 /// bucket refuse here, before any byte is stored. The real write ([`commit_version`]) checks all
-/// of it again, in its own transaction, once the bytes are stored.
+/// of it again, in its own transaction, once the bytes are stored. With upsert, the answer is the
+/// version the write would replace (`None` when the path is free).
 pub async fn checked(
     s: &Storage,
     target: &Target,
     id: Uuid,
     user_metadata: Option<&Value>,
     version: &str,
-) -> AppResult<()> {
+) -> AppResult<Option<String>> {
     let mut tx = identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await?;
+    let replaced: Option<Option<String>> = if target.upsert {
+        sqlx::query_scalar("select version from storage.objects where bucket_id = $1 and name = $2")
+            .bind(&target.bucket.id)
+            .bind(&target.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?
+    } else {
+        None
+    };
     write_row(&mut tx, target, id, &json!({}), user_metadata, version).await?;
     tx.rollback().await?;
-    Ok(())
+    Ok(replaced.flatten())
 }
 
 /// Points the object's row at `version` (whose bytes are already stored) and commits; then the
@@ -378,9 +423,9 @@ pub async fn commit_version(
     version: &str,
 ) -> AppResult<Uuid> {
     let finished = async {
-        let previous: Option<Option<String>> = if target.upsert {
-            sqlx::query_scalar(
-                "select version from storage.objects where bucket_id = $1 and name = $2 for update",
+        let previous: Option<(Option<Uuid>, Option<String>)> = if target.upsert {
+            sqlx::query_as(
+                "select owner, version from storage.objects where bucket_id = $1 and name = $2 for update",
             )
             .bind(&target.bucket.id)
             .bind(&target.name)
@@ -390,6 +435,15 @@ pub async fn commit_version(
         } else {
             None
         };
+        if let Some((owner, version)) = &previous
+            && !target.replaceable.allows(*owner, version.as_deref())
+        {
+            return Err(AppError::Forbidden {
+                code: "access_denied",
+                message: "this signed upload URL may not replace the object now at its path".into(),
+            });
+        }
+        let previous = previous.map(|(_, version)| version);
         let id = write_row(&mut tx, target, id, metadata, user_metadata, version).await?;
         tx.commit().await?;
         Ok::<_, AppError>((id, previous.flatten()))

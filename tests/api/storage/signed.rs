@@ -337,3 +337,89 @@ async fn signed_uploads_follow_the_signers_upsert_and_rls_at_signing_time(pool: 
         "service_role has no sub, so the object has no owner"
     );
 }
+
+/// An upsert upload URL replaces what its signer could replace, not whatever later appears at its
+/// path: an object its signer owns (their own earlier upload through it), or the version the signer
+/// was allowed to update when signing. Before, a URL signed for a free path overwrote, until it
+/// expired, an object someone else put there afterwards — a customer could replace staff's
+/// correction of their attachment although they may not update it.
+#[sqlx::test]
+async fn an_upsert_url_replaces_only_what_its_signer_could(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    sqlx::raw_sql(
+        "create policy shared_insert on storage.objects for insert to authenticated \
+           with check (bucket_id = 'shared'); \
+         create policy shared_select on storage.objects for select to authenticated \
+           using (bucket_id = 'shared'); \
+         create policy shared_update on storage.objects for update to authenticated \
+           using (bucket_id = 'shared' and name like 'open/%');",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    create_bucket(&app, "shared", json!({})).await;
+    let (alice, _) = user(&app, "alice@example.com").await;
+    let (bob, _) = user(&app, "bob@example.com").await;
+    let content = |path: &str| {
+        let url = app.url(&format!("/storage/v1/object/{path}"));
+        let get = app
+            .client
+            .get(url)
+            .header("apikey", &app.anon_key)
+            .bearer_auth(&alice);
+        async move { get.send().await.unwrap().text().await.unwrap() }
+    };
+
+    // A free path: Alice's URL writes it, and rewrites her own upload.
+    let path = "shared/notes.txt";
+    let signed = json(sign_upload(&app, &alice, path, true).await).await;
+    let token = signed["token"].as_str().unwrap();
+    assert_eq!(put_signed(&app, path, token, "v1").await.status(), 200);
+    assert_eq!(put_signed(&app, path, token, "v2").await.status(), 200);
+    // Someone else replaces it (the service role, as staff's tools do): her URL no longer may.
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("/object/{path}"),
+        &app.service_key,
+    )
+    .header("content-type", "text/plain")
+    .body("staff's")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = put_signed(&app, path, token, "v3").await;
+    assert_storage_error(r, "403", "AccessDenied").await;
+    assert_eq!(content(path).await, "staff's");
+
+    // Bob's object where Alice may update: her URL replaces the version she was shown, once Bob
+    // has written a newer one, no more.
+    let open = "shared/open/board.txt";
+    assert_eq!(
+        upload(
+            &app,
+            &bob,
+            "shared",
+            "open/board.txt",
+            b"bob 1",
+            "text/plain"
+        )
+        .await
+        .status(),
+        200
+    );
+    let signed = json(sign_upload(&app, &alice, open, true).await).await;
+    let token = signed["token"].as_str().unwrap();
+    assert_eq!(put_signed(&app, open, token, "alice").await.status(), 200);
+    let r = call(&app, Method::PUT, &format!("/object/{open}"), &bob)
+        .header("content-type", "text/plain")
+        .body("bob 2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = put_signed(&app, open, token, "alice again").await;
+    assert_storage_error(r, "403", "AccessDenied").await;
+    assert_eq!(content(open).await, "bob 2");
+}
