@@ -396,19 +396,29 @@ pub async fn checked(
     version: &str,
 ) -> AppResult<Option<String>> {
     let mut tx = identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await?;
-    let replaced: Option<Option<String>> = if target.upsert {
-        sqlx::query_scalar("select version from storage.objects where bucket_id = $1 and name = $2")
-            .bind(&target.bucket.id)
-            .bind(&target.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?
-    } else {
-        None
-    };
+    let replaced = replaced(&mut tx, target).await?;
     write_row(&mut tx, target, id, &json!({}), user_metadata, version).await?;
     tx.rollback().await?;
-    Ok(replaced.flatten())
+    Ok(replaced.and_then(|(_, version)| version))
+}
+
+/// With upsert, the owner and version of the object an upload to the target would replace, locked
+/// until the transaction ends (`None` without upsert, or when the path is free or invisible).
+async fn replaced(
+    conn: &mut sqlx::PgConnection,
+    target: &Target,
+) -> AppResult<Option<(Option<Uuid>, Option<String>)>> {
+    if !target.upsert {
+        return Ok(None);
+    }
+    sqlx::query_as(
+        "select owner, version from storage.objects where bucket_id = $1 and name = $2 for update",
+    )
+    .bind(&target.bucket.id)
+    .bind(&target.name)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))
 }
 
 /// Points the object's row at `version` (whose bytes are already stored) and commits; then the
@@ -423,18 +433,7 @@ pub async fn commit_version(
     version: &str,
 ) -> AppResult<Uuid> {
     let finished = async {
-        let previous: Option<(Option<Uuid>, Option<String>)> = if target.upsert {
-            sqlx::query_as(
-                "select owner, version from storage.objects where bucket_id = $1 and name = $2 for update",
-            )
-            .bind(&target.bucket.id)
-            .bind(&target.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?
-        } else {
-            None
-        };
+        let previous = replaced(&mut tx, target).await?;
         if let Some((owner, version)) = &previous
             && !target.replaceable.allows(*owner, version.as_deref())
         {
