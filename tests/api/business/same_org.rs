@@ -14,25 +14,35 @@ async fn a_row_cannot_refer_to_a_row_of_another_org(pool: sqlx::PgPool) {
     let theirs = w.ids_b["contact"];
 
     // Org B's contact id, learned somehow, attached to a new lead of org A: refused as a
-    // foreign-key violation, naming the column; nothing is written.
-    let (status, body) = call(
-        w.rest(Method::POST, "/leads", rep)
-            .json(&json!({"org_id": w.a, "title": "borrowed", "contact_id": theirs})),
-    )
-    .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["code"], "23503");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("another organization"),
-        "{body}"
+    // foreign-key violation, in the very words PostgreSQL uses for an id that names no row at
+    // all — so the answer does not tell that the id exists in another org. Nothing is written.
+    let refusal = |id: uuid::Uuid| {
+        call(
+            w.rest(Method::POST, "/leads", rep)
+                .json(&json!({"org_id": w.a, "title": "borrowed", "contact_id": id})),
+        )
+    };
+    let (status, theirs_body) = refusal(theirs).await;
+    assert_eq!(status, 409, "{theirs_body}");
+    let nowhere = uuid::Uuid::new_v4();
+    let (status, nowhere_body) = refusal(nowhere).await;
+    assert_eq!(status, 409, "{nowhere_body}");
+    assert_eq!(theirs_body["code"], "23503");
+    assert_eq!(
+        theirs_body["message"],
+        "insert or update on table \"leads\" violates foreign key constraint \"leads_contact_id_fkey\""
     );
-    assert!(
-        body["details"].as_str().unwrap().contains("contact_id"),
-        "{body}"
-    );
+    for field in ["code", "message", "details", "hint"] {
+        assert_eq!(theirs_body[field], nowhere_body[field], "{field}");
+    }
+    // Like PostgreSQL's own answer to a caller bound by row-level security, the detail does not
+    // repeat the key.
+    for body in [&theirs_body, &nowhere_body] {
+        assert_eq!(
+            body["details"], "Key is not present in table \"contacts\".",
+            "{body}"
+        );
+    }
     let borrowed: i64 =
         sqlx::query_scalar("select count(*) from public.leads where title = 'borrowed'")
             .fetch_one(&w.app.pool)
