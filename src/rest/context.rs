@@ -315,7 +315,8 @@ pub fn apply_range(headers: &HeaderMap, query: &mut Query) -> Result<(), PgrstEr
     if root.limit.is_none()
         && let Some(t) = to
     {
-        root.limit = Some(t - from + 1);
+        // `t ≥ from ≥ 0`, so only the `+ 1` can overflow (`0-9223372036854775807`).
+        root.limit = Some((t - from).saturating_add(1));
     }
     Ok(())
 }
@@ -341,6 +342,8 @@ mod tests {
         assert_eq!((open.root().offset, open.root().limit), (Some(5), None));
         assert_eq!(with_range("9-3").unwrap_err().code, "PGRST103");
         assert_eq!(with_range("a-b").unwrap_err().code, "PGRST103");
+        let widest = with_range("0-9223372036854775807").unwrap();
+        assert_eq!(widest.root().limit, Some(i64::MAX));
     }
 
     #[test]

@@ -304,7 +304,7 @@ mod properties {
         }
 
         #[test]
-        fn quoted_column_names_round_trip(name in "[^\"\\\\]{1,20}") {
+        fn quoted_column_names_round_trip(name in "[^\"\\\\\\x00]{1,20}") {
             let items = parse_select("select", &format!("\"{name}\"")).unwrap();
             prop_assert_eq!(items, vec![SelectItem::Field { alias: None, field: Field::column(&name), cast: None }]);
         }

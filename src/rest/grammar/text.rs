@@ -109,7 +109,8 @@ impl<'a> Cursor<'a> {
     pub fn name(&mut self, what: &str) -> Result<String, ParseError> {
         self.skip_spaces();
         if self.peek() == Some('"') {
-            return self.quoted();
+            let quoted = self.quoted()?;
+            return self.without_nul(quoted);
         }
         let start = self.pos;
         while let Some(c) = self.peek() {
@@ -127,7 +128,16 @@ impl<'a> Cursor<'a> {
             self.pos = start;
             return Err(self.error(what));
         }
-        Ok(name)
+        self.without_nul(name)
+    }
+
+    /// `text`, unless it holds a NUL: no name can, and in a quoted identifier one would end the
+    /// statement's text early.
+    fn without_nul(&self, text: String) -> Result<String, ParseError> {
+        if text.contains('\0') {
+            return Err(self.error("no NUL character"));
+        }
+        Ok(text)
     }
 
     /// A column with an optional JSON path: `col`, `col->a->>b`, `col->0`.
@@ -143,7 +153,8 @@ impl<'a> Cursor<'a> {
                 break;
             };
             let key = if self.peek() == Some('"') {
-                JsonKey::Name(self.quoted()?)
+                let quoted = self.quoted()?;
+                JsonKey::Name(self.without_nul(quoted)?)
             } else {
                 let raw = self.json_key()?;
                 match raw.parse::<i64>() {
@@ -172,6 +183,6 @@ impl<'a> Cursor<'a> {
         if key.trim().is_empty() {
             return Err(self.error("a JSON key"));
         }
-        Ok(key.trim().to_owned())
+        self.without_nul(key.trim().to_owned())
     }
 }

@@ -32,6 +32,11 @@ async fn malformed_query_strings_are_pgrst100_with_the_position(pool: PgPool) {
         ("not.or", "(id.eq.1)x", "position 9"),
         ("limit", "ten", "non-negative"),
         ("offset", "1.5", "non-negative"),
+        // No name holds a NUL (one in a quoted identifier cut the statement's text: a 500).
+        ("select", "a\0:id", "NUL"),
+        ("select", "\"ti\0tle\"", "NUL"),
+        ("select", "title->>\0", "NUL"),
+        ("order", "ti\0tle", "NUL"),
     ];
     for (key, value, position) in cases {
         let r = app.get("/books", &[(key, value)]).await;
