@@ -12,7 +12,7 @@ use super::{
     build::{self, Level},
     context::{Accept, Call},
     errors::{PgrstError, from_db},
-    query::Query,
+    query::{Modifiers, Query},
     read::table,
     respond::{body, content_range, not_singular, respond},
     schema::{SchemaCache, Table},
@@ -85,6 +85,59 @@ fn columns(
     Ok(cols)
 }
 
+/// ` where …` of the root's filters (empty without filters).
+fn conditions(sql: &mut Sql, level: &Level<'_>, root: &Modifiers) -> Result<String, PgrstError> {
+    let mut conds = Vec::new();
+    for f in &root.filters {
+        conds.push(build::condition(sql, level, f)?);
+    }
+    Ok(if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" where {}", conds.join(" and "))
+    })
+}
+
+/// ` where …` of a limited PATCH or DELETE (`.update().order(…).limit(n)`, as PostgREST): the
+/// rows its filters find, in its order, paged — picked by `ctid` in a subquery, since UPDATE and
+/// DELETE take no `limit`. Without an `order` the rows picked would be arbitrary, so one is
+/// required (PGRST109); only tables have `ctid`.
+fn limited(
+    sql: &mut Sql,
+    level: &Level<'_>,
+    from: &str,
+    root: &Modifiers,
+) -> Result<String, PgrstError> {
+    if root.order.is_empty() {
+        return Err(PgrstError::new(
+            400,
+            "PGRST109",
+            "A 'limit' was applied without an explicit 'order'",
+        )
+        .hint("Apply an 'order' using unique column(s)"));
+    }
+    if level.table.is_view {
+        return Err(PgrstError::new(
+            400,
+            "PGRST109",
+            "A 'limit' or 'offset' on an update or delete applies to tables only",
+        ));
+    }
+    let inner = Level {
+        table: level.table,
+        alias: sql.alias(),
+        path: vec![],
+    };
+    let filters = conditions(sql, &inner, root)?;
+    let order = build::order_by(sql, &inner, &root.order)?;
+    Ok(format!(
+        " where {outer}.ctid = any (array(select {a}.ctid from {from} as {a}{filters}{order}{paging}))",
+        outer = level.alias,
+        a = inner.alias,
+        paging = build::paging(root),
+    ))
+}
+
 /// The statement: yielding `(count, json, n)` (representation) or nothing.
 fn statement(
     sql: &mut Sql,
@@ -103,14 +156,11 @@ fn statement(
         path: vec![],
     };
     let alias = level.alias.clone();
-    let mut conds = Vec::new();
-    for f in &query.root().filters {
-        conds.push(build::condition(sql, &level, f)?);
-    }
-    let where_ = if conds.is_empty() {
-        String::new()
+    let root = query.root();
+    let where_ = if kind != Write::Insert && (root.limit.is_some() || root.offset.is_some()) {
+        limited(sql, &level, &from, &root)?
     } else {
-        format!(" where {}", conds.join(" and "))
+        conditions(sql, &level, &root)?
     };
     let write = match kind {
         Write::Insert => {

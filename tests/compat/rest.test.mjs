@@ -394,6 +394,27 @@ test('rest: insert, upsert, update and delete with select()', T, async () => {
   assert.deepEqual(ghost.data, []);
 });
 
+test('rest: update and delete with order() and limit() touch only that many rows', T, async () => {
+  const seeded = await sb.from('js_tags').insert([60, 61, 62].map((id) => ({ id, name: `tag-${id}` })));
+  assertNoError(seeded.error, 'seed tags');
+
+  const renamed = await sb.from('js_tags').update({ name: 'tag-62-renamed' }).in('id', [60, 61, 62]).order('id', { ascending: false }).limit(1).select('id');
+  assertNoError(renamed.error, 'limited update');
+  assert.deepEqual(renamed.data, [{ id: 62 }]);
+
+  const removed = await sb.from('js_tags').delete().in('id', [60, 61, 62]).order('id').limit(1).select('id');
+  assertNoError(removed.error, 'limited delete');
+  assert.deepEqual(removed.data, [{ id: 60 }]);
+  const left = await sb.from('js_tags').select('id, name').in('id', [60, 61, 62]).order('id');
+  assert.deepEqual(left.data, [{ id: 61, name: 'tag-61' }, { id: 62, name: 'tag-62-renamed' }]);
+
+  const unordered = await sb.from('js_tags').delete().in('id', [61, 62]).limit(1);
+  assert.equal(unordered.status, 400);
+  assert.equal(unordered.error.code, 'PGRST109');
+  const kept = await sb.from('js_tags').select('id').in('id', [61, 62]);
+  assert.equal(kept.data.length, 2);
+});
+
 test('rest: insert(…, { defaultToNull: false }) fills missing keys with defaults', T, async () => {
   const { data, error } = await sb
     .from('js_books')

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{Rest, send, strings};
+use super::{Rest, column, send, strings};
 
 async fn title_of(app: &Rest, id: i64) -> Option<String> {
     sqlx::query_scalar("select title from public.books where id = $1")
@@ -317,6 +317,73 @@ async fn delete_with_filters(pool: PgPool) {
     assert_eq!(tags, [1, 2]);
     assert_eq!(represented.header("content-range"), Some("*/2"));
     assert_eq!(app.scalar("select count(*) from public.book_tags").await, 2);
+}
+
+#[sqlx::test]
+async fn limited_updates_and_deletes_touch_only_the_rows_of_their_page(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    // `.update(…).order('pages', { ascending: false }).limit(2)`: the two longest books only
+    // (Delta 300, Beta 200), and the filter still applies (Gamma's pages are null).
+    let updated = send(
+        app.anon(
+            Method::PATCH,
+            "/books",
+            &[
+                ("pages", "not.is.null"),
+                ("order", "pages.desc"),
+                ("limit", "2"),
+                ("select", "id"),
+            ],
+        )
+        .header("prefer", "return=representation")
+        .json(&json!({"status": "long"})),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let mut ids: Vec<i64> = column(&updated.json(), "id")
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [2, 4]);
+    assert_eq!(
+        app.scalar("select count(*) from public.books where status = 'long'")
+            .await,
+        2
+    );
+
+    // `.delete().order('id').range(1, 2)`: the second and third books by id, nothing else.
+    let deleted = send(app.anon(
+        Method::DELETE,
+        "/books",
+        &[
+            ("id", "gt.0"),
+            ("order", "id"),
+            ("offset", "1"),
+            ("limit", "2"),
+        ],
+    ))
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert_eq!(
+        app.scalar("select count(*) from public.books where id in (2, 3)")
+            .await,
+        0,
+        "the page is deleted"
+    );
+    assert_eq!(
+        app.scalar("select count(*) from public.books where id in (1, 4, 5)")
+            .await,
+        3,
+        "rows outside the page stay"
+    );
+
+    // Without an order the page would be any rows: refused, and nothing is deleted.
+    let unordered =
+        send(app.anon(Method::DELETE, "/books", &[("id", "gt.0"), ("limit", "1")])).await;
+    unordered.error(400, "PGRST109");
+    assert_eq!(app.scalar("select count(*) from public.books").await, 3);
 }
 
 #[sqlx::test]
