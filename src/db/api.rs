@@ -42,6 +42,7 @@ pub async fn connect(config: &Config, owner: &PgPool) -> anyhow::Result<ApiPool>
         Some(url) => {
             let options = PgConnectOptions::from_str(url.expose_secret())
                 .context("BIZBASE_API_DATABASE_URL: not a valid PostgreSQL connection string")?;
+            let options = super::without_jit(options);
             let pool = super::pool_options(config)
                 .connect_with(options)
                 .await
@@ -49,12 +50,14 @@ pub async fn connect(config: &Config, owner: &PgPool) -> anyhow::Result<ApiPool>
             check(&pool).await.context("BIZBASE_API_DATABASE_URL")?;
             return Ok(ApiPool::Separate(pool));
         }
-        None => owner
-            .connect_options()
-            .as_ref()
-            .clone()
-            .username(LOGIN_ROLE)
-            .password(""),
+        None => super::without_jit(
+            owner
+                .connect_options()
+                .as_ref()
+                .clone()
+                .username(LOGIN_ROLE)
+                .password(""),
+        ),
     };
     match super::pool_options(config).connect_with(options).await {
         Ok(pool) => {

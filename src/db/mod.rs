@@ -45,6 +45,7 @@ impl Database {
                 (pg.connect_options(), Some(pg))
             }
         };
+        let options = without_jit(options);
         let pool = pool_options(config)
             .connect_with(options.clone())
             .await
@@ -85,6 +86,15 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
                 Ok(true)
             })
         })
+}
+
+/// `options` with PostgreSQL's JIT compilation off for the session. JIT compiles a costly plan
+/// before running it, and that compilation cannot be interrupted: a data-API read with a few
+/// hundred embeds (one request, any signed-in caller) compiled for close to a minute past its
+/// 8 s `statement_timeout` and the request's own timeout. Short OLTP statements gain nothing
+/// from it.
+pub fn without_jit(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([("jit", "off")])
 }
 
 /// Where a connection goes, without credentials (for messages and logs).

@@ -361,3 +361,29 @@ async fn each_role_runs_under_its_own_statement_timeout(pool: PgPool) {
         relaxed.text
     );
 }
+
+#[sqlx::test]
+async fn callers_sql_runs_without_jit_compilation(pool: PgPool) {
+    // JIT compiles a costly plan before running it, past any statement timeout (a read with
+    // hundreds of embeds compiled for close to a minute): the API's connections turn it off.
+    sqlx::raw_sql(
+        "create function public.setting(name text) returns text language sql stable \
+           as $$ select current_setting(name) $$; \
+         grant execute on function public.setting(text) to anon;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let owners: String = sqlx::query_scalar("select current_setting('jit')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let app = Rest::start(pool).await;
+    let r = send(
+        app.anon(Method::POST, "/rpc/setting", &[])
+            .json(&json!({"name": "jit"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json(), json!("off"), "the server's default is {owners}");
+}
