@@ -1,5 +1,5 @@
-//! What a customer writes: their own ticket without the staff's fields, and their own site
-//! project's name and settings only.
+//! What a customer writes: their own ticket and messages without the staff's fields, and their
+//! own site project's name and settings only.
 
 use reqwest::Method;
 use serde_json::json;
@@ -46,6 +46,44 @@ async fn a_customers_ticket_carries_none_of_the_staffs_fields(pool: sqlx::PgPool
 }
 
 #[sqlx::test]
+async fn a_customers_message_carries_no_sentiment_and_no_date_of_their_choosing(
+    pool: sqlx::PgPool,
+) {
+    let w = World::build(pool).await;
+    let message = |token: &str, extra: serde_json::Value| {
+        let mut row =
+            json!({"org_id": w.a, "ticket_id": w.id("ticket_own"), "body": "Still broken"});
+        row.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        w.rest(Method::POST, "/ticket_messages", token)
+            .header("Prefer", "return=representation")
+            .json(&row)
+    };
+    let customer = w.token("customer");
+
+    let plain = call(message(customer, json!({"author_kind": "customer"}))).await;
+    assert_eq!(plain.0, 201, "{}", plain.1);
+    for extra in [
+        json!({"sentiment": 0.99}),
+        json!({"sentiment_label": "positive"}),
+        json!({"created_at": "2020-01-01T00:00:00Z"}),
+    ] {
+        let mut extra = extra;
+        extra["author_kind"] = json!("customer");
+        let (status, body) = call(message(customer, extra)).await;
+        assert_refused(status, &body, 403, "42501");
+    }
+    // Staff label messages (the sentiment analysis runs as them or as the service).
+    let labelled = call(message(
+        w.token("customer_service"),
+        json!({"sentiment": -0.4, "sentiment_label": "negative"}),
+    ))
+    .await;
+    assert_eq!(labelled.0, 201, "{}", labelled.1);
+}
+
+#[sqlx::test]
 async fn a_customer_customizes_only_the_name_and_settings_of_their_site_project(
     pool: sqlx::PgPool,
 ) {
@@ -68,6 +106,9 @@ async fn a_customer_customizes_only_the_name_and_settings_of_their_site_project(
         json!({"domain": "evil.example"}),
         json!({"template_id": null}),
         json!({"contact_id": w.id("contact")}),
+        json!({"created_at": "2000-01-01T00:00:00Z"}),
+        json!({"updated_at": "2000-01-01T00:00:00Z"}),
+        json!({"id": uuid::Uuid::new_v4()}),
     ] {
         refused.push(call(patch(w.token("customer"), body)).await);
     }
