@@ -6,18 +6,25 @@ use serde_json::json;
 
 use super::{World, assert_refused, call};
 
+/// `row` with the keys of `extra` added.
+fn with(mut row: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+    if let (Some(row), serde_json::Value::Object(extra)) = (row.as_object_mut(), extra) {
+        row.extend(extra);
+    }
+    row
+}
+
 #[sqlx::test]
 async fn a_customers_ticket_carries_none_of_the_staffs_fields(pool: sqlx::PgPool) {
     let w = World::build(pool).await;
     let customer = w.token("customer");
     let ticket = |extra: serde_json::Value| {
-        let mut row = json!({"org_id": w.a, "subject": "Printer on fire"});
-        row.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
         w.rest(Method::POST, "/tickets", customer)
             .header("Prefer", "return=representation")
-            .json(&row)
+            .json(&with(
+                json!({"org_id": w.a, "subject": "Printer on fire"}),
+                extra,
+            ))
     };
 
     let plain = call(ticket(json!({}))).await;
@@ -51,14 +58,10 @@ async fn a_customers_message_carries_no_sentiment_and_no_date_of_their_choosing(
 ) {
     let w = World::build(pool).await;
     let message = |token: &str, extra: serde_json::Value| {
-        let mut row =
-            json!({"org_id": w.a, "ticket_id": w.id("ticket_own"), "body": "Still broken"});
-        row.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        let row = json!({"org_id": w.a, "ticket_id": w.id("ticket_own"), "body": "Still broken"});
         w.rest(Method::POST, "/ticket_messages", token)
             .header("Prefer", "return=representation")
-            .json(&row)
+            .json(&with(row, extra))
     };
     let customer = w.token("customer");
 
