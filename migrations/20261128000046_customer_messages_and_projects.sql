@@ -19,16 +19,16 @@ create policy ticket_messages_own_insert on public.ticket_messages for insert to
                 where t.id = ticket_messages.ticket_id and t.user_id = (select auth.uid()) and t.org_id = ticket_messages.org_id)
     );
 
--- As 0038's, comparing the whole row but the name and the settings. (`updated_at` is compared
--- too: this trigger fires before the one that stamps it, so it is unchanged unless the customer
--- sent another value.)
+-- As 0038's, comparing the whole row but the name, the settings and `updated_at` (which any
+-- writer of any table may set, as before; the `updated_at` trigger stamps it when left alone).
 create or replace function private.site_project_customized() returns trigger
 language plpgsql
 as $$
 begin
     if current_user = 'authenticated'
        and not (old.org_id = any (auth.orgs_with('sites.write')))
-       and (to_jsonb(new) - array['name', 'settings']) is distinct from (to_jsonb(old) - array['name', 'settings'])
+       and (to_jsonb(new) - array['name', 'settings', 'updated_at'])
+           is distinct from (to_jsonb(old) - array['name', 'settings', 'updated_at'])
     then
         raise exception 'a customer changes only the name and settings of their site project'
             using errcode = '42501';

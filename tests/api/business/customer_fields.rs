@@ -110,7 +110,6 @@ async fn a_customer_customizes_only_the_name_and_settings_of_their_site_project(
         json!({"template_id": null}),
         json!({"contact_id": w.id("contact")}),
         json!({"created_at": "2000-01-01T00:00:00Z"}),
-        json!({"updated_at": "2000-01-01T00:00:00Z"}),
         json!({"id": uuid::Uuid::new_v4()}),
     ] {
         refused.push(call(patch(w.token("customer"), body)).await);
