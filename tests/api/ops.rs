@@ -66,6 +66,16 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(pool: PgPo
     let app = TestApp::spawn(pool).await;
     app.get("/health").await;
     app.get("/definitely-unknown").await;
+    // A made-up method is counted, under `other`: labels from the request as sent would grow the
+    // series (and the server's memory) with every new word.
+    let brew = reqwest::Method::from_bytes(b"BREWCOFFEE").unwrap();
+    let made_up = app
+        .client
+        .request(brew, app.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made_up.status(), 405);
 
     let r = app.get("/metrics").await;
 
@@ -82,6 +92,11 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(pool: PgPo
         "{text}"
     );
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(
+        text.contains(r#"http_requests_total{method="other",route="/health",status="405"}"#),
+        "{text}"
+    );
+    assert!(!text.contains("BREWCOFFEE"), "{text}");
     assert!(
         text.contains("http_request_duration_seconds_bucket{"),
         "{text}"
