@@ -130,6 +130,7 @@ pub fn build_app(state: AppState) -> Router {
                 .config
                 .request_timeout
                 .min(std::time::Duration::from_secs(10)),
+            deadline: state.config.request_timeout,
         },
     };
     // Make sure the recorder exists before the first request is counted.

@@ -9,11 +9,15 @@
 //! bytes in all, for at most `wait` — which lets the answer arrive whole and keeps the connection
 //! for the next request, as Node's own HTTP server does.
 //!
+//! A body must arrive within `deadline` of its head (the request timeout), read by the handler or
+//! drained: past it, reading fails and the connection closes.
+//!
 //! Not drained: a body declared larger than `cap` (closing is the answer), one sent with
 //! `Expect: 100-continue` that the handler never began to read (the client waits for the server's
 //! go-ahead, which the refusal replaces), and HTTP/2 (a stream is reset alone, the connection stays).
 
 use std::{
+    future::Future,
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -27,6 +31,7 @@ use axum::{
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
+use tokio::time::{Instant, Sleep};
 
 /// How much of an unread body is read to keep the connection, and for how long.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +41,10 @@ pub struct DrainLimits {
     pub cap: u64,
     /// Time the drain spends at most, from the moment the handler let go of the body.
     pub wait: Duration,
+    /// Time the whole body may take to arrive, from the request's head (the request timeout):
+    /// past it, reading fails and the connection closes. Without it a client sending a body
+    /// slowly, or not at all, held its connection and handler for as long as it liked.
+    pub deadline: Duration,
 }
 
 /// `req` with its body read to the end (within `limits`) if the handler drops it unfinished.
@@ -65,6 +74,8 @@ pub fn guard(req: Request, limits: DrainLimits) -> Request {
             read: 0,
             awaits_continue,
             limits,
+            due: Instant::now() + limits.deadline,
+            late: None,
         })
     })
 }
@@ -78,6 +89,11 @@ struct Unread {
     /// Sent with `Expect: 100-continue` and not yet read: the client has sent nothing.
     awaits_continue: bool,
     limits: DrainLimits,
+    /// When the body must have arrived ([`DrainLimits::deadline`]).
+    due: Instant,
+    /// The timer for `due`, armed the first time the body is not there yet (a body that comes
+    /// with its head, as most do, never needs one).
+    late: Option<Pin<Box<Sleep>>>,
 }
 
 impl http_body::Body for Unread {
@@ -94,6 +110,20 @@ impl http_body::Body for Unread {
             return Poll::Ready(None);
         };
         let polled = Pin::new(body).poll_frame(cx);
+        if polled.is_pending() {
+            let due = self.due;
+            let late = self
+                .late
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+            if late.as_mut().poll(cx).is_ready() {
+                // Dropped unfinished with nothing to drain: hyper closes the connection.
+                self.body = None;
+                return Poll::Ready(Some(Err(axum::Error::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body did not arrive in time",
+                )))));
+            }
+        }
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 let n = frame.data_ref().map_or(0, |d| d.len() as u64);

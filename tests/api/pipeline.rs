@@ -220,6 +220,7 @@ fn settings(timeout: Duration) -> PipelineSettings {
         drain: DrainLimits {
             cap: 4 << 20,
             wait: timeout,
+            deadline: timeout,
         },
     }
 }
@@ -338,6 +339,10 @@ fn refusing_router() -> Router {
             }),
         )
         .route("/ok", get(|| async { "fine" }))
+        .route(
+            "/read-all",
+            post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
 }
 
 /// The next answer on `conn` (within five seconds), which must come: (status line, body).
@@ -482,4 +487,36 @@ async fn a_body_begun_after_100_continue_and_then_refused_is_read_to_its_end() {
     let (status, body) = next_answer(&mut conn, "the refusal").await;
     assert!(status.contains("400"), "{status} {body}");
     assert_serves_on_after(&mut conn, size - (64 << 10)).await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_by_the_request_timeout_loses_its_connection() {
+    // The client sends a byte of its body every 100 ms — never idle, never done. Before, the
+    // handler waited for the rest, and the connection stayed open, for as long as the client
+    // kept it up.
+    let addr = serve_pipeline(refusing_router(), &settings(Duration::from_millis(300))).await;
+    let conn = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = conn.into_split();
+    writer
+        .write_all(b"POST /read-all HTTP/1.1\r\nhost: test\r\ncontent-length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if writer.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+
+    let started = tokio::time::Instant::now();
+    let mut answer = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(3), reader.read_to_end(&mut answer)).await;
+    trickle.abort();
+
+    assert!(ended.is_ok(), "the connection is still open after 3 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
