@@ -1,15 +1,15 @@
-//! The HTTP server: the router on hyper's HTTP/1 and HTTP/2 connections, as `axum::serve` runs
-//! it, plus the one thing `axum::serve` cannot be told — a deadline for a request's head. Without
+//! The HTTP server: the router on hyper's HTTP/1.1 connections, as `axum::serve` runs it, plus the
+//! one thing `axum::serve` cannot be told — a deadline for a request's head. Without
 //! one, a client that sends its headers a byte at a time (or never finishes them) holds its
 //! connection, and a file descriptor, for as long as it likes.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use axum::{Router, body::Body, extract::ConnectInfo};
-use hyper::{Request, body::Incoming};
+use hyper::{Request, body::Incoming, server::conn::http1};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
 };
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -31,13 +31,14 @@ pub async fn serve(
     head_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only. Browsers and supabase-js reach bizbase over HTTP/1.1, or over HTTP/2 to a
+    // TLS proxy in front of it; cleartext HTTP/2 (prior knowledge) had none of HTTP/1's deadlines —
+    // hyper has no idle or header timeout for it — so a client that opened a connection and sent
+    // nothing, or half a HEADERS frame, kept it for good.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout);
-    // As `axum::serve`: the CONNECT protocol HTTP/2 WebSockets need.
-    builder.http2().enable_connect_protocol();
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -58,10 +59,7 @@ pub async fn serve(
                 .insert(ConnectInfo::<SocketAddr>(peer));
             app.clone().oneshot(request.map(Body::new))
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(peer = %peer, error = %e, "connection ended with an error");

@@ -78,6 +78,28 @@ async fn a_request_head_not_finished_in_time_loses_its_connection() {
 }
 
 #[tokio::test]
+async fn cleartext_http2_is_not_served() {
+    // HTTP/2 with prior knowledge: its connection preface and an empty SETTINGS frame. Served, it
+    // got a SETTINGS frame back and an open connection without any deadline.
+    let (addr, _) = start(std::future::pending()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+
+    assert!(read.is_ok(), "the connection is still open after 5 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 "),
+        "an HTTP/2 answer: {answer:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_head_sent_in_time_is_answered_with_the_peer_address() {
     let (addr, _) = start(std::future::pending()).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
