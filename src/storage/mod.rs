@@ -27,7 +27,7 @@ use axum::{
 };
 use object_store::ObjectStore;
 
-use crate::{app::AppState, auth::gateway, error::AppError};
+use crate::{app::AppState, auth::gateway, error::AppError, http::layers};
 
 /// What the storage handlers share: the application and the object store.
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         app: state.clone(),
         store,
     };
-    Router::new()
+    let small_bodies = Router::new()
         .route(
             "/storage/v1/bucket",
             get(buckets::list).post(buckets::create),
@@ -75,10 +75,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/storage/v1/object/{bucket}/{*path}",
-            get(download::authenticated)
-                .post(upload::create)
-                .put(upload::update)
-                .delete(objects::remove_one),
+            get(download::authenticated).delete(objects::remove_one),
         )
         .route(
             "/storage/v1/object/authenticated/{bucket}/{*path}",
@@ -91,6 +88,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/storage/v1/object/info/authenticated/{bucket}/{*path}",
             get(download::info),
+        );
+    // Only uploads take bodies up to the upload limit (the router's, set by `build_app`); the JSON
+    // of every other route is held to the API's body limit.
+    let max_body = state.config.max_body_bytes;
+    layers::limit_body(small_bodies, max_body)
+        .route(
+            "/storage/v1/object/{bucket}/{*path}",
+            post(upload::create).put(upload::update),
         )
         .layer(middleware::from_fn_with_state(
             state,

@@ -490,7 +490,15 @@ async fn uploads_have_their_own_size_limit_not_the_api_body_limit(pool: PgPool) 
         .send()
         .await
         .unwrap();
+    // Storage's JSON routes (list, remove, sign, move, copy, buckets) are no uploads: before, they
+    // too read (and parsed) bodies up to the upload limit.
+    let listing = call(&app, Method::POST, "/object/list/big", &app.service_key)
+        .json(&json!({"prefix": "", "search": "x".repeat(8 * 1024)}))
+        .send()
+        .await
+        .unwrap();
 
+    assert_storage_error(listing, "413", "EntityTooLarge").await;
     assert_eq!(
         raw.status(),
         200,
