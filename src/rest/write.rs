@@ -99,9 +99,10 @@ fn conditions(sql: &mut Sql, level: &Level<'_>, root: &Modifiers) -> Result<Stri
 }
 
 /// ` where …` of a limited PATCH or DELETE (`.update().order(…).limit(n)`, as PostgREST): the
-/// rows its filters find, in its order, paged — picked by `ctid` in a subquery, since UPDATE and
-/// DELETE take no `limit`. Without an `order` the rows picked would be arbitrary, so one is
-/// required (PGRST109); only tables have `ctid`.
+/// rows its filters find, in its order, paged — picked in a subquery, since UPDATE and DELETE take
+/// no `limit`, by primary key (or, without one, by `ctid`, which only tables have and which is
+/// unique only within one table: a partition's `ctid` may recur in another). Without an `order`
+/// the rows picked would be arbitrary, so one is required (PGRST109).
 fn limited(
     sql: &mut Sql,
     level: &Level<'_>,
@@ -116,11 +117,12 @@ fn limited(
         )
         .hint("Apply an 'order' using unique column(s)"));
     }
-    if level.table.is_view {
+    let key = &level.table.primary_key;
+    if key.is_empty() && level.table.is_view {
         return Err(PgrstError::new(
             400,
             "PGRST109",
-            "A 'limit' or 'offset' on an update or delete applies to tables only",
+            "A 'limit' or 'offset' on an update or delete needs a table or a primary key",
         ));
     }
     let inner = Level {
@@ -130,11 +132,22 @@ fn limited(
     };
     let filters = conditions(sql, &inner, root)?;
     let order = build::order_by(sql, &inner, &root.order)?;
+    let (outer, a, paging) = (&level.alias, &inner.alias, build::paging(root));
+    if key.is_empty() {
+        return Ok(format!(
+            " where {outer}.ctid = any (array(select {a}.ctid from {from} as {a}{filters}{order}{paging}))"
+        ));
+    }
+    let columns = |alias: &str| {
+        key.iter()
+            .map(|c| format!("{alias}.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     Ok(format!(
-        " where {outer}.ctid = any (array(select {a}.ctid from {from} as {a}{filters}{order}{paging}))",
-        outer = level.alias,
-        a = inner.alias,
-        paging = build::paging(root),
+        " where ({}) in (select {} from {from} as {a}{filters}{order}{paging})",
+        columns(outer),
+        columns(a),
     ))
 }
 

@@ -321,6 +321,14 @@ async fn delete_with_filters(pool: PgPool) {
 
 #[sqlx::test]
 async fn limited_updates_and_deletes_touch_only_the_rows_of_their_page(pool: PgPool) {
+    // A table without a primary key: its rows are picked by `ctid`.
+    sqlx::raw_sql(
+        "create table public.loose (n int); insert into public.loose values (1), (2), (3); \
+         grant all on public.loose to anon;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let app = Rest::start(pool).await;
 
     // `.update(…).order('pages', { ascending: false }).limit(2)`: the two longest books only
@@ -378,6 +386,28 @@ async fn limited_updates_and_deletes_touch_only_the_rows_of_their_page(pool: PgP
         3,
         "rows outside the page stay"
     );
+
+    // A composite primary key, and no primary key at all.
+    let last_tag = send(app.anon(
+        Method::DELETE,
+        "/book_tags",
+        &[("order", "book_id.desc,tag_id.desc"), ("limit", "1")],
+    ))
+    .await;
+    assert_eq!(last_tag.status, 204, "{}", last_tag.text);
+    let smallest = send(
+        app.anon(Method::PATCH, "/loose", &[("order", "n"), ("limit", "1")])
+            .json(&json!({"n": 10})),
+    )
+    .await;
+    assert_eq!(smallest.status, 204, "{}", smallest.text);
+    assert_eq!(
+        app.scalar("select count(*) from public.book_tags where book_id = 4")
+            .await,
+        0
+    );
+    assert_eq!(app.scalar("select count(*) from public.book_tags").await, 2);
+    assert_eq!(app.scalar("select sum(n) from public.loose").await, 15);
 
     // Without an order the page would be any rows: refused, and nothing is deleted.
     let unordered =
