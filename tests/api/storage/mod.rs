@@ -92,6 +92,16 @@ pub async fn upload(
     .unwrap()
 }
 
+/// `PUT /object/{path}` (always replaces) with `text` as a `text/plain` body.
+pub async fn replace_text(app: &TestApp, token: &str, path: &str, text: &str) -> Response {
+    call(app, Method::PUT, &format!("/object/{path}"), token)
+        .header("content-type", "text/plain")
+        .body(text.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A multipart form as storage-js builds it for a Blob: `cacheControl`, then the file part with
 /// the empty field name.
 pub fn form(bytes: &[u8], content_type: &str) -> (String, Vec<u8>) {

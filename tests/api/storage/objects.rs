@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{assert_storage_error, blobs, call, create_bucket, form, rows, upload};
+use super::{assert_storage_error, blobs, call, create_bucket, form, replace_text, rows, upload};
 use crate::harness::{TestApp, json};
 
 #[sqlx::test]
@@ -142,12 +142,7 @@ async fn an_existing_key_is_a_duplicate_unless_upserted(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(upserted.status(), 200);
-    let updated = call(&app, Method::PUT, "/object/files/a.txt", &app.service_key)
-        .header("content-type", "text/plain")
-        .body("three")
-        .send()
-        .await
-        .unwrap();
+    let updated = replace_text(&app, &app.service_key, "files/a.txt", "three").await;
     assert_eq!(updated.status(), 200);
 
     let got = call(&app, Method::GET, "/object/files/a.txt", &app.service_key)
@@ -291,12 +286,7 @@ async fn ranges_and_conditional_requests_are_honoured(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(stale.status(), 200);
-    let replaced = call(&app, Method::PUT, "/object/files/digits", &app.service_key)
-        .header("content-type", "text/plain")
-        .body("9876543210")
-        .send()
-        .await
-        .unwrap();
+    let replaced = replace_text(&app, &app.service_key, "files/digits", "9876543210").await;
     assert_eq!(replaced.status(), 200);
     let after_replace = call(&app, Method::GET, "/object/files/digits", &app.service_key)
         .header("if-none-match", &etag)

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::{
-    assert_storage_error, call, create_bucket, form, home_with_alice, owner_of, upload, user,
+    assert_storage_error, call, create_bucket, form, home_with_alice, owner_of, replace_text,
+    upload, user,
 };
 use crate::harness::{TestApp, json, now, sign_hs256};
 
@@ -377,17 +378,7 @@ async fn an_upsert_url_replaces_only_what_its_signer_could(pool: PgPool) {
     assert_eq!(put_signed(&app, path, token, "v1").await.status(), 200);
     assert_eq!(put_signed(&app, path, token, "v2").await.status(), 200);
     // Someone else replaces it (the service role, as staff's tools do): her URL no longer may.
-    let r = call(
-        &app,
-        Method::PUT,
-        &format!("/object/{path}"),
-        &app.service_key,
-    )
-    .header("content-type", "text/plain")
-    .body("staff's")
-    .send()
-    .await
-    .unwrap();
+    let r = replace_text(&app, &app.service_key, path, "staff's").await;
     assert_eq!(r.status(), 200);
     let r = put_signed(&app, path, token, "v3").await;
     assert_storage_error(r, "403", "AccessDenied").await;
@@ -412,12 +403,7 @@ async fn an_upsert_url_replaces_only_what_its_signer_could(pool: PgPool) {
     let signed = json(sign_upload(&app, &alice, open, true).await).await;
     let token = signed["token"].as_str().unwrap();
     assert_eq!(put_signed(&app, open, token, "alice").await.status(), 200);
-    let r = call(&app, Method::PUT, &format!("/object/{open}"), &bob)
-        .header("content-type", "text/plain")
-        .body("bob 2")
-        .send()
-        .await
-        .unwrap();
+    let r = replace_text(&app, &bob, open, "bob 2").await;
     assert_eq!(r.status(), 200);
     let r = put_signed(&app, open, token, "alice again").await;
     assert_storage_error(r, "403", "AccessDenied").await;
