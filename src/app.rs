@@ -111,32 +111,45 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application: every surface behind the shared pipeline.
-pub fn build_app(state: AppState) -> Router {
-    // Uploads stream to the object store under the storage size limit (plus room for multipart
-    // framing), not the API body limit; the upload itself enforces the bucket and global limits.
-    let upload_limit = usize::try_from(state.config.storage.file_size_limit)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1 << 20)
-        .max(state.config.max_body_bytes);
-    let settings = PipelineSettings {
-        cors_origins: state.config.cors_origins.clone(),
-        request_timeout: state.config.request_timeout,
+/// The settings of the request pipeline both listeners share.
+fn pipeline_settings(config: &Config) -> PipelineSettings {
+    PipelineSettings {
+        cors_origins: config.cors_origins.clone(),
+        request_timeout: config.request_timeout,
         drain: http::drain::DrainLimits {
-            cap: u64::try_from(upload_limit).unwrap_or(u64::MAX),
+            cap: u64::try_from(upload_limit(config)).unwrap_or(u64::MAX),
             // Bounded apart from the request timeout: a drain holds its connection open, and a
             // graceful shutdown waits for open connections.
-            wait: state
-                .config
+            wait: config
                 .request_timeout
                 .min(std::time::Duration::from_secs(10)),
-            deadline: state.config.request_timeout,
+            deadline: config.request_timeout,
         },
-    };
+    }
+}
+
+/// The largest upload body. Uploads stream to the object store under the storage size limit (plus
+/// room for multipart framing), not the API body limit; the upload itself enforces the bucket and
+/// global limits.
+fn upload_limit(config: &Config) -> usize {
+    usize::try_from(config.storage.file_size_limit)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 << 20)
+        .max(config.max_body_bytes)
+}
+
+/// The whole HTTP application: every surface behind the shared pipeline. `/metrics` is among
+/// them unless an operations listener (`BIZBASE_ADMIN_ADDR`) serves it instead ([`build_admin_app`]).
+pub fn build_app(state: AppState) -> Router {
+    let settings = pipeline_settings(&state.config);
     // Make sure the recorder exists before the first request is counted.
     let _ = http::metrics::handle();
+    let ops = match state.config.admin_addr {
+        Some(_) => ops::probes(),
+        None => ops::probes().merge(ops::metrics()),
+    };
     let api = Router::new()
-        .merge(ops::router())
+        .merge(ops)
         .merge(crate::auth::router(state.clone()))
         .merge(crate::rest::router(state.clone()))
         .merge(crate::integrations::router(state.clone()))
@@ -145,8 +158,19 @@ pub fn build_app(state: AppState) -> Router {
         .merge(layers::limit_body(api, state.config.max_body_bytes))
         .merge(layers::limit_body(
             crate::storage::router(state.clone()),
-            upload_limit,
+            upload_limit(&state.config),
         ))
+        .fallback(unknown_route)
+        .with_state(state);
+    layers::apply(router, &settings)
+}
+
+/// What the operations listener (`BIZBASE_ADMIN_ADDR`) serves: `/health`, `/ready` and
+/// `/metrics`, behind the same pipeline as the API (request ids, error shapes, time limit).
+pub fn build_admin_app(state: AppState) -> Router {
+    let settings = pipeline_settings(&state.config);
+    let router = ops::probes()
+        .merge(ops::metrics())
         .fallback(unknown_route)
         .with_state(state);
     layers::apply(router, &settings)
@@ -197,7 +221,18 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("BIZBASE_ADDR: cannot listen on {}", config.addr))?;
+    let admin_listener = match config.admin_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("BIZBASE_ADMIN_ADDR: cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
     tracing::info!(url = %config.public_url, addr = %config.addr, "bizbase is listening");
+    if let Some(addr) = config.admin_addr {
+        tracing::info!(%addr, "health, readiness and metrics are served on the operations address");
+    }
     let worker = jobs::outbox::spawn(state.clone());
     let cleanup = jobs::auth_cleanup::spawn(state.clone());
     let retention =
@@ -213,8 +248,19 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
         ),
         None => crate::jobs::task::Task::idle(),
     };
+    let admin_app = admin_listener.map(|l| (l, build_admin_app(state.clone())));
     let app = build_app(state);
-    server::serve(listener, app, server::HEAD_TIMEOUT, shutdown_signal()).await;
+    // One signal stops both listeners.
+    let stop = futures_util::FutureExt::shared(shutdown_signal());
+    let admin = async {
+        if let Some((listener, app)) = admin_app {
+            server::serve(listener, app, server::HEAD_TIMEOUT, stop.clone()).await;
+        }
+    };
+    tokio::join!(
+        server::serve(listener, app, server::HEAD_TIMEOUT, stop.clone()),
+        admin
+    );
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
     cleanup.stop().await;

@@ -17,6 +17,6 @@ pub mod seed;
 pub mod storage;
 pub mod telemetry;
 
-pub use app::{AppState, build_app, serve};
+pub use app::{AppState, build_admin_app, build_app, serve};
 pub use config::Config;
 pub use error::{AppError, AppResult};

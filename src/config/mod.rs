@@ -44,6 +44,9 @@ pub enum CorsOrigins {
 pub struct Config {
     /// Address the HTTP server binds (`BIZBASE_ADDR`).
     pub addr: SocketAddr,
+    /// Address of the operations listener (`BIZBASE_ADMIN_ADDR`): when set, `/health`, `/ready`
+    /// and `/metrics` are served there, and `/metrics` no longer on [`Config::addr`].
+    pub admin_addr: Option<SocketAddr>,
     /// Base URL clients use to reach this server (`BIZBASE_PUBLIC_URL`); defaults to `http://<addr>`.
     pub public_url: String,
     /// Directory for the embedded database, the generated JWT secret and local files (`BIZBASE_DATA_DIR`).
@@ -111,6 +114,13 @@ impl Config {
     /// Builds the configuration from explicit sources (tests pass their own environment).
     pub fn from_sources(src: &Sources) -> Result<Self, ConfigError> {
         let addr: SocketAddr = src.parsed("ADDR")?.unwrap_or(([127, 0, 0, 1], 8080).into());
+        let admin_addr: Option<SocketAddr> = src.parsed("ADMIN_ADDR")?;
+        if admin_addr.is_some_and(|a| a.port() == addr.port() && a.port() != 0) {
+            return Err(src.error_for(
+                "ADMIN_ADDR",
+                "must not share BIZBASE_ADDR's port: the operations listener is a second one",
+            ));
+        }
         let public_url = match src.get("PUBLIC_URL") {
             Some(v) => parse_public_url(&v.value).map_err(|m| v.error(m))?,
             None => format!("http://{addr}"),
@@ -187,6 +197,7 @@ impl Config {
             backup,
             audit_retention_days,
             addr,
+            admin_addr,
             public_url,
             data_dir,
             database_url,

@@ -6,6 +6,7 @@ use std::{collections::BTreeMap, fmt, path::Path, str::FromStr};
 /// `DATABASE_URL`), the TOML key is the lower-case key.
 pub const KEYS: &[&str] = &[
     "ADDR",
+    "ADMIN_ADDR",
     "PUBLIC_URL",
     "DATA_DIR",
     "DATABASE_URL",

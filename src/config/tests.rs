@@ -194,3 +194,24 @@ fn trusted_proxies_need_the_header_they_write_and_must_parse() {
     assert_eq!(c.auth.ip_header.as_deref(), Some("x-forwarded-for"));
     assert_eq!(c.auth.trusted_proxies.len(), 1);
 }
+
+#[test]
+fn the_operations_listener_is_optional_and_needs_a_port_of_its_own() {
+    assert_eq!(Config::from_sources(&env(&[])).unwrap().admin_addr, None);
+    let c = Config::from_sources(&env(&[
+        ("BIZBASE_ADDR", "0.0.0.0:8080"),
+        ("BIZBASE_ADMIN_ADDR", "127.0.0.1:9100"),
+    ]))
+    .unwrap();
+    assert_eq!(c.admin_addr, Some(([127, 0, 0, 1], 9100).into()));
+
+    let e = load_err(&[
+        ("BIZBASE_ADDR", "0.0.0.0:8080"),
+        ("BIZBASE_ADMIN_ADDR", "127.0.0.1:8080"),
+    ]);
+    assert_eq!(e.origin, "BIZBASE_ADMIN_ADDR");
+    assert_eq!(
+        load_err(&[("BIZBASE_ADMIN_ADDR", "9100")]).origin,
+        "BIZBASE_ADMIN_ADDR"
+    );
+}

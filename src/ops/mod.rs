@@ -10,10 +10,14 @@ use axum::{Router, routing::get};
 
 use crate::app::AppState;
 
-/// `/health`, `/ready`, `/metrics`.
-pub fn router() -> Router<AppState> {
+/// `/health` and `/ready`, served on every listener (load balancers probe the API's address).
+pub fn probes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::get_health))
         .route("/ready", get(health::get_ready))
-        .route("/metrics", get(health::get_metrics))
+}
+
+/// `/metrics`: on the API's address, or only on the operations listener when one is configured.
+pub fn metrics() -> Router<AppState> {
+    Router::new().route("/metrics", get(health::get_metrics))
 }

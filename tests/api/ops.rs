@@ -111,3 +111,112 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(pool: PgPo
         assert!(text.contains(gauge), "{gauge} missing");
     }
 }
+
+#[sqlx::test]
+async fn with_an_operations_address_metrics_leave_the_api_address(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("ADMIN_ADDR", "127.0.0.1:0")]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = listener.local_addr().unwrap();
+    let serving = bizbase::http::server::serve(
+        listener,
+        bizbase::build_admin_app(app.state.clone()),
+        bizbase::http::server::HEAD_TIMEOUT,
+        std::future::pending(),
+    );
+    tokio::spawn(serving);
+    let at_admin = |path: &str| app.client.get(format!("http://{admin}{path}")).send();
+    app.get("/health").await;
+
+    let on_api = app.get("/metrics").await;
+    let probes = (app.get("/health").await, app.get("/ready").await);
+    let metrics = at_admin("/metrics").await.unwrap();
+    let admin_probes = (
+        at_admin("/health").await.unwrap(),
+        at_admin("/ready").await.unwrap(),
+    );
+    let api_route = at_admin("/auth/v1/settings").await.unwrap();
+
+    assert_eq!(on_api.status(), 404);
+    assert_eq!(
+        (probes.0.status().as_u16(), probes.1.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/health",status="200"}"#),
+        "the API's requests are counted where the metrics are served: {text}"
+    );
+    assert_eq!(
+        (
+            admin_probes.0.status().as_u16(),
+            admin_probes.1.status().as_u16()
+        ),
+        (200, 200)
+    );
+    assert_eq!(
+        api_route.status(),
+        404,
+        "the operations address serves no API"
+    );
+    assert!(api_route.headers().contains_key("x-request-id"));
+}
+
+/// A free port on loopback (bound, then let go for `bizbase serve` to take).
+fn free_port() -> u16 {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.local_addr().unwrap().port()
+}
+
+#[sqlx::test]
+async fn bizbase_serve_answers_on_both_addresses_and_one_signal_stops_both(pool: PgPool) {
+    let url = crate::business::database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (api, admin) = (free_port(), free_port());
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bizbase"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("BIZBASE_DATA_DIR", dir.path())
+        .env("BIZBASE_ADDR", format!("127.0.0.1:{api}"))
+        .env("BIZBASE_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+        .env("BIZBASE_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let get = |port: u16, path: &str| client.get(format!("http://127.0.0.1:{port}{path}")).send();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(r) = get(admin, "/ready").await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bizbase serve never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let api_health = get(api, "/health").await.unwrap().status().as_u16();
+    let api_metrics = get(api, "/metrics").await.unwrap().status().as_u16();
+    let admin_metrics = get(admin, "/metrics").await.unwrap().status().as_u16();
+    let pid = server.id().unwrap().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(20), server.wait())
+        .await
+        .expect("bizbase serve stops on SIGTERM with the operations listener open")
+        .unwrap();
+
+    assert_eq!((api_health, api_metrics, admin_metrics), (200, 404, 200));
+    assert!(signalled.success());
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        get(admin, "/health").await.is_err(),
+        "the operations listener is closed"
+    );
+}
