@@ -1,7 +1,8 @@
 // Shared helpers for the supabase-js compatibility tests.
 //
 // The runner (tests/compat/run) starts a bizbase server on a fresh database and exports:
-//   BIZBASE_URL, BIZBASE_ANON_KEY, BIZBASE_SERVICE_KEY, BIZBASE_DB_URL (the fresh database).
+//   BIZBASE_URL, BIZBASE_ANON_KEY, BIZBASE_SERVICE_KEY, BIZBASE_DB_URL (the fresh database), and
+//   BIZBASE_BIN (the server binary, for a test that starts a second server with other settings).
 // Nothing here reads them at import time, so pure helpers (totp, jwtClaims) can be tested alone.
 
 import assert from 'node:assert/strict';
