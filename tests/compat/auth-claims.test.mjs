@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 
-import { assertNoError, createConfirmedUser, env, jwtClaims, signedIn, sleep } from './helpers.mjs';
+import { assertNoError, createConfirmedUser, env, freePort, jwtClaims, signedIn, sleep } from './helpers.mjs';
 
 const T = { timeout: 60_000 };
 
@@ -51,17 +50,6 @@ test('getClaims (HS256): the server verifies the token, so forged and signed-out
   assert.equal(afterSignOut.error.name, 'AuthSessionMissingError');
   assert.equal(afterSignOut.data, null);
 });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('getClaims (ES256): verified locally with the published key', () => {
   let server;

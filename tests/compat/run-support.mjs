@@ -7,8 +7,9 @@
 //   node run-support.mjs secret <length>                 prints a random [A-Za-z0-9_-] string
 
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import pg from 'pg';
+
+import { freePort } from './helpers.mjs';
 
 const [command, ...args] = process.argv.slice(2);
 
@@ -45,17 +46,6 @@ async function dropDb(serverUrl, name) {
       `drop database if exists ${quoteIdent(name)}`,
     ]);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function alive(pid) {
