@@ -259,6 +259,67 @@ pub async fn find_for_sign_in(
     .await
 }
 
+/// A user with identities and factors, as listed to the admin.
+#[derive(FromRow)]
+struct ListedRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    identities: sqlx::types::Json<Vec<IdentityRow>>,
+    factors: sqlx::types::Json<Vec<FactorRow>>,
+}
+
+/// Which users the admin list shows, and in which order.
+#[derive(Debug, Default)]
+pub struct Listing<'a> {
+    /// Part of the address or of `user_metadata.full_name`, any case (GoTrue's `filter`).
+    pub filter: Option<&'a str>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+    /// Page size.
+    pub limit: i64,
+    /// Users skipped before the page.
+    pub offset: i64,
+}
+
+/// The users `listing` selects: how many match in all, and the page's full User JSONs (with
+/// identities and factors, in one statement whatever the page size).
+pub async fn list(
+    conn: &mut PgConnection,
+    listing: &Listing<'_>,
+) -> sqlx::Result<(i64, Vec<Value>)> {
+    // The filter is matched literally: `%` and `_` in it are not wildcards.
+    let pattern = listing.filter.map(|f| {
+        let escaped = f
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    const MATCHES: &str =
+        "($1::text is null or email ilike $1 or raw_user_meta_data->>'full_name' ilike $1)";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select count(*) from auth.users where {MATCHES}"
+    )))
+    .bind(&pattern)
+    .fetch_one(&mut *conn)
+    .await?;
+    let direction = if listing.oldest_first { "asc" } else { "desc" };
+    let rows: Vec<ListedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS}, {IDENTITIES_JSON} as identities, {FACTORS_JSON} as factors \
+         from auth.users u where {MATCHES} order by created_at {direction}, id limit $2 offset $3"
+    )))
+    .bind(&pattern)
+    .bind(listing.limit)
+    .bind(listing.offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let users = rows
+        .iter()
+        .map(|r| user_json(&r.user, &r.identities.0, &r.factors.0))
+        .collect();
+    Ok((total, users))
+}
+
 /// The user's identities as a JSON array, oldest first (`u` is the user's row).
 const IDENTITIES_JSON: &str = "coalesce((select json_agg(i order by i.created_at) from (select id, provider_id, \
     user_id, identity_data, provider, last_sign_in_at, created_at, updated_at, email from auth.identities \

@@ -18,7 +18,7 @@ use crate::{
         audit,
         context::{ClientInfo, ServiceRole},
         mail::{self, TokenKind},
-        user::{self, UserRow},
+        user,
     },
     error::{AppError, AppResult},
     http::json::AppJson,
@@ -229,14 +229,43 @@ pub async fn create_user(
     Ok(Json(json))
 }
 
-/// `?page=&per_page=`.
+/// `?page=&per_page=&filter=&sort=`.
 #[derive(Debug, Deserialize)]
 pub struct Page {
     page: Option<i64>,
     per_page: Option<i64>,
+    /// GoTrue's search: part of the address or of `user_metadata.full_name`.
+    filter: Option<String>,
+    /// GoTrue's order: `created_at` (newest first), `created_at asc` or `created_at desc`.
+    sort: Option<String>,
 }
 
-/// `GET /admin/users`: `{users, aud}` with `X-Total-Count` and `Link`.
+/// Whether `sort` asks for the oldest users first; only `created_at` can be sorted on (GoTrue).
+fn oldest_first(sort: Option<&str>) -> AppResult<bool> {
+    let Some(sort) = sort.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(false);
+    };
+    let (field, direction) = sort.split_once(' ').unwrap_or((sort, "desc"));
+    if !field.eq_ignore_ascii_case("created_at") {
+        return Err(AppError::bad_request(
+            "validation_failed",
+            format!("Bad Sort Parameters: bad field for sort '{field}'"),
+        ));
+    }
+    match direction.trim().to_ascii_lowercase().as_str() {
+        "asc" => Ok(true),
+        "desc" => Ok(false),
+        other => Err(AppError::bad_request(
+            "validation_failed",
+            format!(
+                "Bad Sort Parameters: bad direction for sort '{other}', only 'asc' and 'desc' allowed"
+            ),
+        )),
+    }
+}
+
+/// `GET /admin/users`: `{users, aud}` with `X-Total-Count` and `Link` (whose addresses keep the
+/// request's `filter` and `sort`).
 pub async fn list_users(
     State(app): State<AppState>,
     _: ServiceRole,
@@ -244,32 +273,37 @@ pub async fn list_users(
 ) -> AppResult<Response> {
     let page = p.page.unwrap_or(1).max(1);
     let per_page = p.per_page.unwrap_or(50).clamp(1, 1000);
+    let filter = p.filter.as_deref().filter(|f| !f.is_empty());
+    let listing = user::Listing {
+        filter,
+        oldest_first: oldest_first(p.sort.as_deref())?,
+        limit: per_page,
+        offset: (page - 1).saturating_mul(per_page),
+    };
     let mut conn = app.pool.acquire().await?;
-    let total: i64 = sqlx::query_scalar("select count(*) from auth.users")
-        .fetch_one(&mut *conn)
-        .await?;
-    let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {} from auth.users order by created_at desc, id limit $1 offset $2",
-        user::COLUMNS
-    )))
-    .bind(per_page)
-    .bind((page - 1).saturating_mul(per_page))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut users = Vec::with_capacity(rows.len());
-    for row in &rows {
-        users.push(user::full_json(&mut conn, row).await?);
-    }
+    let (total, users) = user::list(&mut conn, &listing).await?;
     let last = ((total + per_page - 1) / per_page).max(1);
+    // `page` first: supabase-js reads a link's page number after its first `=`.
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(filter) = filter {
+        kept.append_pair("filter", filter);
+    }
+    if let Some(sort) = p.sort.as_deref().filter(|s| !s.trim().is_empty()) {
+        kept.append_pair("sort", sort);
+    }
+    let kept = match kept.finish() {
+        k if k.is_empty() => k,
+        k => format!("&{k}"),
+    };
     let mut links = Vec::new();
     if page < last {
         links.push(format!(
-            "</admin/users?page={}&per_page={per_page}>; rel=\"next\"",
+            "</admin/users?page={}&per_page={per_page}{kept}>; rel=\"next\"",
             page + 1
         ));
     }
     links.push(format!(
-        "</admin/users?page={last}&per_page={per_page}>; rel=\"last\""
+        "</admin/users?page={last}&per_page={per_page}{kept}>; rel=\"last\""
     ));
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(total));

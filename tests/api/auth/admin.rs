@@ -201,6 +201,118 @@ async fn users_are_listed_in_pages_with_a_total_and_links(pool: PgPool) {
     assert_eq!(json(last).await["users"].as_array().unwrap().len(), 1);
 }
 
+/// `GET /admin/users` with `query`: the status, `X-Total-Count`, `Link` and the listed addresses.
+async fn listed(app: &TestApp, query: &str) -> (u16, String, String, Vec<String>) {
+    let r = app
+        .admin(Method::GET, &format!("/admin/users?{query}"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (total, link) = (header("x-total-count"), header("link"));
+    let body = json(r).await;
+    let emails = body["users"]
+        .as_array()
+        .map(|users| {
+            users
+                .iter()
+                .map(|u| u["email"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, total, link, emails)
+}
+
+#[sqlx::test]
+async fn users_are_found_by_address_or_full_name_and_sorted_by_creation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for (email, name) in [
+        ("ann@example.com", "Ann Lee"),
+        ("bob@example.com", "Robert Smith"),
+        ("carol_x@example.com", "Carol"),
+        ("dan@example.com", "Dan Smithers"),
+    ] {
+        let r = create(
+            &app,
+            json!({ "email": email, "user_metadata": { "full_name": name } }),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    let by_address = listed(&app, "filter=ANN").await;
+    let by_name = listed(&app, "filter=smith&per_page=1").await;
+    let literal = listed(&app, "filter=_").await;
+    let oldest_first = listed(&app, "sort=created_at%20asc").await;
+    let newest_first = listed(&app, "sort=created_at").await;
+    let bad_field = listed(&app, "sort=email").await;
+    let bad_direction = listed(&app, "sort=created_at%20sideways").await;
+
+    assert_eq!((by_address.0, by_address.1.as_str()), (200, "1"));
+    assert_eq!(by_address.3, ["ann@example.com"]);
+    assert_eq!(by_name.1, "2", "the total counts the matching users");
+    assert_eq!(by_name.3, ["dan@example.com"], "newest first by default");
+    assert!(
+        by_name
+            .2
+            .contains(r#"</admin/users?page=2&per_page=1&filter=smith>; rel="next""#),
+        "the links keep the filter: {}",
+        by_name.2
+    );
+    assert_eq!(literal.3, ["carol_x@example.com"], "`_` is no wildcard");
+    assert_eq!(
+        oldest_first.3,
+        [
+            "ann@example.com",
+            "bob@example.com",
+            "carol_x@example.com",
+            "dan@example.com"
+        ]
+    );
+    assert!(
+        oldest_first.2.contains("&sort=created_at+asc>"),
+        "{}",
+        oldest_first.2
+    );
+    assert_eq!(
+        newest_first.3.first().map(String::as_str),
+        Some("dan@example.com")
+    );
+    assert_eq!((bad_field.0, bad_direction.0), (400, 400));
+}
+
+#[sqlx::test]
+async fn listed_users_carry_their_identities_and_factors(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (_, factor) = user_with_mfa(&app, "mfa@example.com").await;
+    create(&app, json!({ "email": "plain@example.com" })).await;
+
+    let r = app
+        .admin(Method::GET, "/admin/users?sort=created_at%20asc")
+        .send()
+        .await
+        .unwrap();
+
+    let body = json(r).await;
+    let users = body["users"].as_array().unwrap();
+    assert_eq!(users[0]["email"], "mfa@example.com");
+    assert_eq!(users[0]["identities"][0]["provider"], "email");
+    assert_eq!(users[0]["factors"][0]["id"], factor.id.as_str());
+    assert_eq!(users[0]["factors"][0]["status"], "verified");
+    assert_eq!(users[1]["email"], "plain@example.com");
+    assert!(
+        users[1]
+            .get("factors")
+            .is_none_or(|f| f.as_array().is_some_and(Vec::is_empty))
+    );
+}
+
 #[sqlx::test]
 async fn the_list_defaults_to_fifty_per_page(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
