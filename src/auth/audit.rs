@@ -31,3 +31,190 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// GoTrue's categories (`log_type`) of the actions bizbase records; every other action is a `user`
+/// one (sign-up repeats, verifications, password and address changes, recovery, admin updates
+/// and generated links, and any added later).
+const CATEGORIES: &[(&str, &[&str])] = &[
+    ("account", &["login", "login_failed", "logout"]),
+    ("token", &["token_refresh_reuse", "session_revoked"]),
+    (
+        "team",
+        &[
+            "user_signedup",
+            "user_invited",
+            "user_deleted",
+            "user_created_by_admin",
+        ],
+    ),
+    (
+        "factor",
+        &[
+            "factor_enrolled",
+            "factor_unenrolled",
+            "mfa_verified",
+            "mfa_verification_failed",
+            "factor_deleted_by_admin",
+            "factor_updated_by_admin",
+        ],
+    ),
+];
+
+/// The category of every action outside [`CATEGORIES`].
+const OTHER: &str = "user";
+
+/// GoTrue's category of an action (`log_type` in `GET /admin/audit`, filtered by `type:`).
+pub fn log_type(action: &str) -> &'static str {
+    CATEGORIES
+        .iter()
+        .find(|(_, actions)| actions.contains(&action))
+        .map_or(OTHER, |(category, _)| category)
+}
+
+/// Which entries `GET /admin/audit` lists: GoTrue's `query=<scope>:<text>`, the text matched
+/// literally and in any case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every entry.
+    All,
+    /// The actor's address or `user_metadata.full_name` contains the text.
+    Author(String),
+    /// The action's name contains the text.
+    Action(String),
+    /// The action's [`log_type`] contains the text.
+    Type(String),
+}
+
+impl Scope {
+    /// Parses `query`; `None` for an unknown scope or one without `:`.
+    pub fn parse(query: Option<&str>) -> Option<Self> {
+        let Some(query) = query.filter(|q| !q.is_empty()) else {
+            return Some(Self::All);
+        };
+        let (scope, text) = query.split_once(':')?;
+        let text = text.to_owned();
+        match scope {
+            "author" => Some(Self::Author(text)),
+            "action" => Some(Self::Action(text)),
+            "type" => Some(Self::Type(text)),
+            _ => None,
+        }
+    }
+}
+
+/// `%text%` for `ilike`, with `text`'s own `%`, `_` and `\` taken literally.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: Uuid,
+    action: String,
+    actor_id: Option<Uuid>,
+    target_id: Option<Uuid>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+    payload: Value,
+    created_at: chrono::DateTime<chrono::Utc>,
+    actor_email: Option<String>,
+    actor_name: Option<Value>,
+}
+
+impl EntryRow {
+    /// GoTrue's entry (`id`, `payload`, `created_at`, `ip_address`), plus bizbase's `user_agent`
+    /// and `request_id`. The actor's address and name are today's (an erased actor has none).
+    fn json(self) -> Value {
+        let mut traits = match self.payload {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(target) = self.target_id {
+            traits.insert("user_id".into(), target.to_string().into());
+        }
+        let mut payload = serde_json::json!({
+            "actor_id": self.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+            "actor_username": self.actor_email.unwrap_or_default(),
+            "actor_via_sso": false,
+            "action": self.action,
+            "log_type": log_type(&self.action),
+            "traits": traits,
+        });
+        if let Some(name) = self.actor_name {
+            payload["actor_name"] = name;
+        }
+        serde_json::json!({
+            "id": self.id,
+            "payload": payload,
+            "created_at": self.created_at,
+            "ip_address": self.ip.unwrap_or_default(),
+            "user_agent": self.user_agent,
+            "request_id": self.request_id,
+        })
+    }
+}
+
+/// The entries `scope` selects, newest first: how many in all, and one page of them.
+pub async fn list(
+    conn: &mut PgConnection,
+    scope: &Scope,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(i64, Vec<Value>)> {
+    let (mut author, mut action, mut types) = (None, None, None);
+    match scope {
+        Scope::All => {}
+        Scope::Author(text) => author = Some(contains_pattern(text)),
+        Scope::Action(text) => action = Some(contains_pattern(text)),
+        Scope::Type(text) => types = Some(text.to_lowercase()),
+    }
+    // A `type:` filter selects the actions of the categories whose names contain its text, and
+    // every uncategorised action when `user` does.
+    let categorised: Vec<&str> = CATEGORIES
+        .iter()
+        .flat_map(|(_, a)| a.iter().copied())
+        .collect();
+    let chosen: Option<Vec<&str>> = types.as_ref().map(|text| {
+        CATEGORIES
+            .iter()
+            .filter(|(category, _)| category.contains(text.as_str()))
+            .flat_map(|(_, a)| a.iter().copied())
+            .collect()
+    });
+    let others = types
+        .as_ref()
+        .is_some_and(|text| OTHER.contains(text.as_str()));
+    const FROM: &str = "from auth.audit_log_entries e left join auth.users u on u.id = e.actor_id \
+        where ($1::text is null or u.email ilike $1 or u.raw_user_meta_data->>'full_name' ilike $1) \
+          and ($2::text is null or e.action ilike $2) \
+          and ($3::text[] is null or e.action = any ($3) or ($4 and e.action <> all ($5)))";
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) {FROM}")))
+        .bind(&author)
+        .bind(&action)
+        .bind(&chosen)
+        .bind(others)
+        .bind(&categorised)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select e.id, e.action, e.actor_id, e.target_id, host(e.ip) as ip, e.user_agent, e.request_id, \
+                e.payload, e.created_at, u.email as actor_email, \
+                u.raw_user_meta_data->'full_name' as actor_name \
+         {FROM} order by e.created_at desc, e.id limit $6 offset $7"
+    )))
+    .bind(&author)
+    .bind(&action)
+    .bind(&chosen)
+    .bind(others)
+    .bind(&categorised)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((total, rows.into_iter().map(EntryRow::json).collect()))
+}

@@ -288,13 +288,7 @@ pub async fn list(
     listing: &Listing<'_>,
 ) -> sqlx::Result<(i64, Vec<Value>)> {
     // The filter is matched literally: `%` and `_` in it are not wildcards.
-    let pattern = listing.filter.map(|f| {
-        let escaped = f
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = listing.filter.map(super::audit::contains_pattern);
     const MATCHES: &str =
         "($1::text is null or email ilike $1 or raw_user_meta_data->>'full_name' ilike $1)";
     let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(

@@ -282,39 +282,86 @@ pub async fn list_users(
     };
     let mut conn = app.pool.acquire().await?;
     let (total, users) = user::list(&mut conn, &listing).await?;
-    let last = ((total + per_page - 1) / per_page).max(1);
-    // `page` first: supabase-js reads a link's page number after its first `=`.
-    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    let mut kept = vec![];
     if let Some(filter) = filter {
-        kept.append_pair("filter", filter);
+        kept.push(("filter", filter));
     }
     if let Some(sort) = p.sort.as_deref().filter(|s| !s.trim().is_empty()) {
-        kept.append_pair("sort", sort);
+        kept.push(("sort", sort));
     }
-    let kept = match kept.finish() {
-        k if k.is_empty() => k,
-        k => format!("&{k}"),
-    };
-    let mut links = Vec::new();
-    if page < last {
-        links.push(format!(
-            "</admin/users?page={}&per_page={per_page}{kept}>; rel=\"next\"",
-            page + 1
-        ));
-    }
-    links.push(format!(
-        "</admin/users?page={last}&per_page={per_page}{kept}>; rel=\"last\""
-    ));
-    let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(total));
-    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
-        headers.insert("link", v);
-    }
+    let headers = pagination_headers("/admin/users", page, per_page, total, &kept);
     Ok((
         headers,
         Json(json!({ "users": users, "aud": "authenticated" })),
     )
         .into_response())
+}
+
+/// `?page=&per_page=&query=` of `GET /admin/audit`.
+#[derive(Debug, Deserialize)]
+pub struct AuditPage {
+    page: Option<i64>,
+    per_page: Option<i64>,
+    /// `author:<text>`, `action:<text>` or `type:<text>` (GoTrue's scopes).
+    query: Option<String>,
+}
+
+/// `GET /admin/audit`: the auth audit trail, newest first, in GoTrue's shape with its pagination
+/// headers (`X-Total-Count`, `Link`).
+pub async fn list_audit(
+    State(app): State<AppState>,
+    _: ServiceRole,
+    Query(p): Query<AuditPage>,
+) -> AppResult<Response> {
+    let page = p.page.unwrap_or(1).max(1);
+    let per_page = p.per_page.unwrap_or(50).clamp(1, 1000);
+    let query = p.query.as_deref().filter(|q| !q.is_empty());
+    let scope = audit::Scope::parse(query).ok_or_else(|| {
+        AppError::bad_request(
+            "validation_failed",
+            format!("Invalid query scope: {}", query.unwrap_or_default()),
+        )
+    })?;
+    let mut conn = app.pool.acquire().await?;
+    let offset = (page - 1).saturating_mul(per_page);
+    let (total, entries) = audit::list(&mut conn, &scope, per_page, offset).await?;
+    let kept: Vec<(&str, &str)> = query.map(|q| ("query", q)).into_iter().collect();
+    let headers = pagination_headers("/admin/audit", page, per_page, total, &kept);
+    Ok((headers, Json(Value::Array(entries))).into_response())
+}
+
+/// GoTrue's pagination headers: `X-Total-Count`, and `Link` with the `next` (unless this is the
+/// last page) and `last` pages of `path`, whose queries keep `kept`'s parameters.
+pub(super) fn pagination_headers(
+    path: &str,
+    page: i64,
+    per_page: i64,
+    total: i64,
+    kept: &[(&str, &str)],
+) -> HeaderMap {
+    let last = ((total + per_page - 1) / per_page).max(1);
+    // `page` first: supabase-js reads a link's page number after its first `=`.
+    let kept = match url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish()
+    {
+        k if k.is_empty() => k,
+        k => format!("&{k}"),
+    };
+    let link = |page: i64, rel: &str| {
+        format!("<{path}?page={page}&per_page={per_page}{kept}>; rel=\"{rel}\"")
+    };
+    let mut links = Vec::new();
+    if page < last {
+        links.push(link(page + 1, "next"));
+    }
+    links.push(link(last, "last"));
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+        headers.insert("link", v);
+    }
+    headers
 }
 
 /// `GET /admin/users/{id}`.

@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             delete(admin::delete_factor).put(admin::update_factor),
         )
         .route("/admin/generate_link", post(admin::generate_link))
+        .route("/admin/audit", get(admin::list_audit))
         .route("/factors", post(factors::post_factor))
         .route("/factors/{id}/challenge", post(factors::post_challenge))
         .route("/factors/{id}/verify", post(factors::post_verify))

@@ -217,3 +217,170 @@ async fn without_a_caller_request_id_a_generated_one_is_recorded(pool: PgPool) {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].action, "user_signedup");
 }
+
+/// `GET /admin/audit?{query}` with the service role: status, `X-Total-Count`, `Link`, body.
+async fn trail(app: &TestApp, query: &str) -> (u16, String, String, serde_json::Value) {
+    let r = app
+        .admin(Method::GET, &format!("/admin/audit?{query}"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (total, link) = (header("x-total-count"), header("link"));
+    (status, total, link, json(r).await)
+}
+
+/// The actions of a listed page, in order.
+fn actions(body: &serde_json::Value) -> Vec<String> {
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["payload"]["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[sqlx::test]
+async fn the_admin_reads_the_trail_newest_first_in_gotrue_shape(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let created = app
+        .admin(Method::POST, "/admin/users")
+        .json(&json!({
+            "email": "ann@example.com",
+            "password": PASSWORD,
+            "email_confirm": true,
+            "user_metadata": { "full_name": "Ann Lee" },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let ann = user_id(&app.sign_in("ann@example.com", PASSWORD).await).to_owned();
+    traced(
+        app.auth(Method::POST, "/token?grant_type=password"),
+        "req-wrong",
+    )
+    .json(&json!({ "email": "ann@example.com", "password": "wrong-password" }))
+    .send()
+    .await
+    .unwrap();
+    let recorded: i64 = sqlx::query_scalar("select count(*) from auth.audit_log_entries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let (status, total, link, body) = trail(&app, "per_page=2").await;
+    let (_, _, _, second_page) = trail(&app, "per_page=2&page=2").await;
+
+    assert_eq!(status, 200);
+    assert_eq!(total, recorded.to_string());
+    assert!(
+        link.contains(r#"</admin/audit?page=2&per_page=2>; rel="next""#),
+        "{link}"
+    );
+    assert_eq!(actions(&body), ["login_failed", "login"], "newest first");
+    let failed = &body[0];
+    assert_eq!(failed["payload"]["actor_id"], ann.as_str());
+    assert_eq!(failed["payload"]["actor_username"], "ann@example.com");
+    assert_eq!(failed["payload"]["actor_name"], "Ann Lee");
+    assert_eq!(failed["payload"]["log_type"], "account");
+    assert_eq!(failed["payload"]["traits"]["provider"], "email");
+    assert_eq!(failed["ip_address"], "127.0.0.1");
+    assert_eq!(failed["user_agent"], USER_AGENT);
+    assert_eq!(failed["request_id"], "req-wrong");
+    assert!(
+        failed["id"]
+            .as_str()
+            .is_some_and(|id| Uuid::parse_str(id).is_ok())
+    );
+    assert!(failed["created_at"].is_string());
+    assert_eq!(actions(&second_page)[0], "user_created_by_admin");
+    assert_eq!(
+        second_page[0]["payload"]["actor_id"], "",
+        "made with the service role"
+    );
+    assert_eq!(second_page[0]["payload"]["traits"]["user_id"], ann.as_str());
+    assert_eq!(second_page[0]["payload"]["log_type"], "team");
+}
+
+#[sqlx::test]
+async fn the_trail_is_searched_by_author_action_and_type(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let changed = app
+        .as_user(Method::PUT, "/user", str_of(&ann, "access_token"))
+        .json(&json!({ "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    app.as_user(Method::POST, "/logout", str_of(&ann, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    let factor = enroll(
+        &app,
+        str_of(
+            &app.sign_in("bob@example.com", PASSWORD).await,
+            "access_token",
+        ),
+    )
+    .await;
+    assert!(!factor.id.is_empty());
+
+    let by_author = trail(&app, "query=author:ANN@").await;
+    let by_action = trail(&app, "query=action:log").await;
+    let accounts = trail(&app, "query=type:account").await;
+    let users = trail(&app, "query=type:user").await;
+    let literal = trail(&app, "query=author:%25").await;
+    let unknown_scope = trail(&app, "query=actor:ann").await;
+    let anon = app.auth(Method::GET, "/admin/audit").send().await.unwrap();
+
+    let every = |body: &serde_json::Value, check: &dyn Fn(&serde_json::Value) -> bool| {
+        let entries = body.as_array().unwrap();
+        !entries.is_empty() && entries.iter().all(check)
+    };
+    assert!(
+        every(&by_author.3, &|e| e["payload"]["actor_username"]
+            == "ann@example.com"),
+        "{}",
+        by_author.3
+    );
+    assert_eq!(
+        by_author.1,
+        by_author.3.as_array().unwrap().len().to_string()
+    );
+    assert!(
+        by_action
+            .3
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["payload"]["action"] == "logout")
+    );
+    assert!(every(&by_action.3, &|e| e["payload"]["action"]
+        .as_str()
+        .unwrap()
+        .contains("log")));
+    assert!(every(&accounts.3, &|e| e["payload"]["log_type"] == "account"));
+    assert!(every(&users.3, &|e| e["payload"]["log_type"] == "user"));
+    assert!(
+        actions(&users.3).contains(&"user_updated_password".to_owned()),
+        "uncategorised actions are `user` ones: {}",
+        users.3
+    );
+    assert_eq!(
+        (literal.0, literal.1.as_str()),
+        (200, "0"),
+        "`%` is no wildcard"
+    );
+    assert_eq!(unknown_scope.0, 400);
+    assert_eq!(unknown_scope.3["code"], "validation_failed");
+    assert_eq!(anon.status(), 403);
+}
