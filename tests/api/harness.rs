@@ -157,6 +157,25 @@ impl TestApp {
         self.sign_in(email, password).await
     }
 
+    /// `GET /auth/v1{path}` with the service role, for the paged admin lists.
+    pub async fn admin_page(&self, path: &str) -> AdminPage {
+        let r = self.admin(Method::GET, path).send().await.unwrap();
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let (total, link) = (header("x-total-count"), header("link"));
+        let status = r.status().as_u16();
+        AdminPage {
+            status,
+            total,
+            link,
+            body: json(r).await,
+        }
+    }
+
     /// `POST /auth/v1/signup` with the anon key.
     pub async fn signup(&self, body: Value) -> Response {
         self.auth(Method::POST, "/signup")
@@ -165,6 +184,14 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A page of an admin list: status, `X-Total-Count` and `Link` (empty when absent), body.
+pub struct AdminPage {
+    pub status: u16,
+    pub total: String,
+    pub link: String,
+    pub body: Value,
 }
 
 /// The response body as JSON.

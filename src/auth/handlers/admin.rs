@@ -271,14 +271,13 @@ pub async fn list_users(
     _: ServiceRole,
     Query(p): Query<Page>,
 ) -> AppResult<Response> {
-    let page = p.page.unwrap_or(1).max(1);
-    let per_page = p.per_page.unwrap_or(50).clamp(1, 1000);
+    let (page, per_page, offset) = paging(p.page, p.per_page);
     let filter = p.filter.as_deref().filter(|f| !f.is_empty());
     let listing = user::Listing {
         filter,
         oldest_first: oldest_first(p.sort.as_deref())?,
         limit: per_page,
-        offset: (page - 1).saturating_mul(per_page),
+        offset,
     };
     let mut conn = app.pool.acquire().await?;
     let (total, users) = user::list(&mut conn, &listing).await?;
@@ -313,8 +312,7 @@ pub async fn list_audit(
     _: ServiceRole,
     Query(p): Query<AuditPage>,
 ) -> AppResult<Response> {
-    let page = p.page.unwrap_or(1).max(1);
-    let per_page = p.per_page.unwrap_or(50).clamp(1, 1000);
+    let (page, per_page, offset) = paging(p.page, p.per_page);
     let query = p.query.as_deref().filter(|q| !q.is_empty());
     let scope = audit::Scope::parse(query).ok_or_else(|| {
         AppError::bad_request(
@@ -323,11 +321,17 @@ pub async fn list_audit(
         )
     })?;
     let mut conn = app.pool.acquire().await?;
-    let offset = (page - 1).saturating_mul(per_page);
     let (total, entries) = audit::list(&mut conn, &scope, per_page, offset).await?;
     let kept: Vec<(&str, &str)> = query.map(|q| ("query", q)).into_iter().collect();
     let headers = pagination_headers("/admin/audit", page, per_page, total, &kept);
     Ok((headers, Json(Value::Array(entries))).into_response())
+}
+
+/// The page (from 1), the page size (50 unless given, at most 1,000) and the rows before the page.
+fn paging(page: Option<i64>, per_page: Option<i64>) -> (i64, i64, i64) {
+    let page = page.unwrap_or(1).max(1);
+    let per_page = per_page.unwrap_or(50).clamp(1, 1000);
+    (page, per_page, (page - 1).saturating_mul(per_page))
 }
 
 /// GoTrue's pagination headers: `X-Total-Count`, and `Link` with the `next` (unless this is the

@@ -201,23 +201,10 @@ async fn users_are_listed_in_pages_with_a_total_and_links(pool: PgPool) {
     assert_eq!(json(last).await["users"].as_array().unwrap().len(), 1);
 }
 
-/// `GET /admin/users` with `query`: the status, `X-Total-Count`, `Link` and the listed addresses.
+/// `GET /admin/users?{query}`: the status, `X-Total-Count`, `Link` and the listed addresses.
 async fn listed(app: &TestApp, query: &str) -> (u16, String, String, Vec<String>) {
-    let r = app
-        .admin(Method::GET, &format!("/admin/users?{query}"))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let header = |name: &str| {
-        r.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    let (total, link) = (header("x-total-count"), header("link"));
-    let body = json(r).await;
-    let emails = body["users"]
+    let page = app.admin_page(&format!("/admin/users?{query}")).await;
+    let emails = page.body["users"]
         .as_array()
         .map(|users| {
             users
@@ -226,7 +213,7 @@ async fn listed(app: &TestApp, query: &str) -> (u16, String, String, Vec<String>
                 .collect()
         })
         .unwrap_or_default();
-    (status, total, link, emails)
+    (page.status, page.total, page.link, emails)
 }
 
 #[sqlx::test]

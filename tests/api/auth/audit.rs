@@ -220,20 +220,8 @@ async fn without_a_caller_request_id_a_generated_one_is_recorded(pool: PgPool) {
 
 /// `GET /admin/audit?{query}` with the service role: status, `X-Total-Count`, `Link`, body.
 async fn trail(app: &TestApp, query: &str) -> (u16, String, String, serde_json::Value) {
-    let r = app
-        .admin(Method::GET, &format!("/admin/audit?{query}"))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let header = |name: &str| {
-        r.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    };
-    let (total, link) = (header("x-total-count"), header("link"));
-    (status, total, link, json(r).await)
+    let page = app.admin_page(&format!("/admin/audit?{query}")).await;
+    (page.status, page.total, page.link, page.body)
 }
 
 /// The actions of a listed page, in order.
