@@ -132,7 +132,7 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove entries older than N days (each org's chain stays verifiable).
+    /// Remove audit entries and auth events older than N days (each org's chain stays verifiable).
     Prune {
         /// Age in days.
         #[arg(long, value_name = "DAYS")]
@@ -368,7 +368,10 @@ async fn audit(pool: &sqlx::PgPool, what: AuditCommand) -> anyhow::Result<()> {
         }
         AuditCommand::Prune { older_than_days } => {
             let n = audit::prune(pool, older_than_days).await?;
-            println!("removed {n} audit entries older than {older_than_days} days");
+            println!(
+                "removed {} audit entries and {} auth events older than {older_than_days} days",
+                n.business, n.auth
+            );
             Ok(())
         }
     }

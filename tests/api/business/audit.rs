@@ -213,7 +213,10 @@ async fn the_log_is_append_only_for_everyone_but_retention(pool: PgPool) {
 
     assert!(edit.unwrap_err().to_string().contains("append-only"));
     assert!(delete.unwrap_err().to_string().contains("append-only"));
-    assert_eq!(pruned, before, "a zero-day retention removes every entry");
+    assert_eq!(
+        pruned.business, before,
+        "a zero-day retention removes every entry"
+    );
     assert!(
         after_prune.intact() && after_prune.entries == 0,
         "{:?}",
@@ -226,6 +229,41 @@ async fn the_log_is_append_only_for_everyone_but_retention(pool: PgPool) {
         continued.breaks
     );
     assert_eq!(continued.entries, 1);
+}
+
+#[sqlx::test]
+async fn retention_removes_the_auth_events_older_than_its_days(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = &w.app.pool;
+    sqlx::query(
+        "insert into auth.audit_log_entries (action, ip, created_at) values \
+         ('login', '203.0.113.7', now() - interval '10 days'), \
+         ('login', '203.0.113.8', now() - interval '4 days')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let recent: i64 = sqlx::query_scalar(
+        "select count(*) from auth.audit_log_entries where created_at > now() - interval '5 days'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+
+    let pruned = audit::prune(pool, 5).await.unwrap();
+
+    let left: Vec<Option<String>> =
+        sqlx::query_scalar("select host(ip) from auth.audit_log_entries where ip is not null and host(ip) like '203.0.113.%'")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let kept: i64 = sqlx::query_scalar("select count(*) from auth.audit_log_entries")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(pruned.auth, 1);
+    assert_eq!(left, [Some("203.0.113.8".to_owned())]);
+    assert_eq!(kept, recent, "every event younger than the retention stays");
 }
 
 #[sqlx::test]
