@@ -94,6 +94,8 @@ impl Scope {
         let (scope, text) = query.split_once(':')?;
         let text = text.to_owned();
         match scope {
+            // A scope without text selects everything, as in GoTrue.
+            "author" | "action" | "type" if text.is_empty() => Some(Self::All),
             "author" => Some(Self::Author(text)),
             "action" => Some(Self::Action(text)),
             "type" => Some(Self::Type(text)),
@@ -217,4 +219,41 @@ pub async fn list(
     .fetch_all(&mut *conn)
     .await?;
     Ok((total, rows.into_iter().map(EntryRow::json).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Scope, contains_pattern, log_type};
+
+    #[test]
+    fn queries_parse_into_gotrues_scopes() {
+        assert_eq!(Scope::parse(None), Some(Scope::All));
+        assert_eq!(Scope::parse(Some("")), Some(Scope::All));
+        assert_eq!(Scope::parse(Some("author:")), Some(Scope::All));
+        assert_eq!(
+            Scope::parse(Some("author:ann:x")),
+            Some(Scope::Author("ann:x".into()))
+        );
+        assert_eq!(
+            Scope::parse(Some("type:token")),
+            Some(Scope::Type("token".into()))
+        );
+        assert_eq!(Scope::parse(Some("actor:ann")), None);
+        assert_eq!(Scope::parse(Some("ann")), None);
+    }
+
+    #[test]
+    fn actions_fall_into_gotrues_categories() {
+        assert_eq!(log_type("login_failed"), "account");
+        assert_eq!(log_type("session_revoked"), "token");
+        assert_eq!(log_type("user_created_by_admin"), "team");
+        assert_eq!(log_type("mfa_verified"), "factor");
+        assert_eq!(log_type("user_updated_email"), "user");
+        assert_eq!(log_type("anything_new"), "user");
+    }
+
+    #[test]
+    fn patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
 }
