@@ -166,9 +166,13 @@ pub fn build_app(state: AppState) -> Router {
 }
 
 /// What the operations listener (`BIZBASE_ADMIN_ADDR`) serves: `/health`, `/ready` and
-/// `/metrics`, behind the same pipeline as the API (request ids, error shapes, time limit).
+/// `/metrics`, behind the API's pipeline (request ids, error shapes, time limit) without CORS.
 pub fn build_admin_app(state: AppState) -> Router {
-    let settings = pipeline_settings(&state.config);
+    let mut settings = pipeline_settings(&state.config);
+    // No browser origin may read it (PostgREST's admin server has no CORS either), and its routes
+    // take no bodies.
+    settings.cors_origins = crate::config::CorsOrigins::List(Vec::new());
+    settings.drain.cap = u64::try_from(state.config.max_body_bytes).unwrap_or(u64::MAX);
     let router = ops::probes()
         .merge(ops::metrics())
         .fallback(unknown_route)

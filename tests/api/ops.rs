@@ -135,6 +135,20 @@ async fn with_an_operations_address_metrics_leave_the_api_address(pool: PgPool) 
         at_admin("/ready").await.unwrap(),
     );
     let api_route = at_admin("/auth/v1/settings").await.unwrap();
+    let from_a_page = app
+        .client
+        .get(format!("http://{admin}/metrics"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    let api_from_a_page = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(on_api.status(), 404);
     assert_eq!(
@@ -145,7 +159,7 @@ async fn with_an_operations_address_metrics_leave_the_api_address(pool: PgPool) 
     let text = metrics.text().await.unwrap();
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/health",status="200"}"#),
-        "the API's requests are counted where the metrics are served: {text}"
+        "the operations address serves the request metrics: {text}"
     );
     assert_eq!(
         (
@@ -160,19 +174,35 @@ async fn with_an_operations_address_metrics_leave_the_api_address(pool: PgPool) 
         "the operations address serves no API"
     );
     assert!(api_route.headers().contains_key("x-request-id"));
+    assert!(
+        !from_a_page
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "no browser page may read the operations address"
+    );
+    assert!(
+        api_from_a_page
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "the API's CORS is unchanged"
+    );
 }
 
-/// A free port on loopback (bound, then let go for `bizbase serve` to take).
-fn free_port() -> u16 {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().port()
+/// Two distinct free ports on loopback (both bound at once, then let go for `bizbase serve`).
+fn two_free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 #[sqlx::test]
 async fn bizbase_serve_answers_on_both_addresses_and_one_signal_stops_both(pool: PgPool) {
     let url = crate::business::database_url(&pool).await;
     let dir = tempfile::tempdir().unwrap();
-    let (api, admin) = (free_port(), free_port());
+    let (api, admin) = two_free_ports();
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bizbase"))
         .arg("serve")
         .env("DATABASE_URL", &url)

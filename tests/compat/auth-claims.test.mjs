@@ -57,6 +57,7 @@ describe('getClaims (ES256): verified locally with the published key', () => {
   let url;
   let anonKey;
   let jwksFetches = 0;
+  let userFetches = 0;
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'bizbase-es256-'));
@@ -86,8 +87,12 @@ describe('getClaims (ES256): verified locally with the published key', () => {
     }
   });
 
-  after(() => {
-    server?.kill('SIGTERM');
+  after(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -95,6 +100,7 @@ describe('getClaims (ES256): verified locally with the published key', () => {
   function es256Client() {
     const counting = (input, init) => {
       if (String(input).endsWith('/auth/v1/.well-known/jwks.json')) jwksFetches += 1;
+      if (String(input).endsWith('/auth/v1/user')) userFetches += 1;
       return fetch(input, init);
     };
     return createClient(url, anonKey, {
@@ -121,6 +127,7 @@ describe('getClaims (ES256): verified locally with the published key', () => {
     assert.equal(first.data.claims.sub, user.id);
     assertNoError(second.error, 'getClaims again');
     assert.equal(jwksFetches, 1, 'the key set is fetched once and then cached by supabase-js');
+    assert.equal(userFetches, 0, 'no request to the server per check');
 
     const refused = await sb.auth.getClaims(forged(token, { sub: crypto.randomUUID() }));
     assert.ok(refused.error, 'a token whose payload was changed fails the signature check');

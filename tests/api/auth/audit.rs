@@ -289,9 +289,10 @@ async fn the_admin_reads_the_trail_newest_first_in_gotrue_shape(pool: PgPool) {
     assert!(failed["created_at"].is_string());
     assert_eq!(actions(&second_page)[0], "user_created_by_admin");
     assert_eq!(
-        second_page[0]["payload"]["actor_id"], "",
-        "made with the service role"
+        second_page[0]["payload"]["actor_id"], "00000000-0000-0000-0000-000000000000",
+        "made with the service role, as GoTrue names it"
     );
+    assert_eq!(second_page[0]["payload"]["actor_username"], "service_role");
     assert_eq!(second_page[0]["payload"]["traits"]["user_id"], ann.as_str());
     assert_eq!(second_page[0]["payload"]["log_type"], "team");
 }
@@ -323,6 +324,7 @@ async fn the_trail_is_searched_by_author_action_and_type(pool: PgPool) {
     assert!(!factor.id.is_empty());
 
     let by_author = trail(&app, "query=author:ANN@").await;
+    let by_admin = trail(&app, "query=author:service_ROLE").await;
     let by_action = trail(&app, "query=action:log").await;
     let accounts = trail(&app, "query=type:account").await;
     let users = trail(&app, "query=type:user").await;
@@ -343,6 +345,11 @@ async fn the_trail_is_searched_by_author_action_and_type(pool: PgPool) {
     assert_eq!(
         by_author.1,
         by_author.3.as_array().unwrap().len().to_string()
+    );
+    assert_eq!(
+        actions(&by_admin.3),
+        ["user_created_by_admin", "user_created_by_admin"],
+        "the two users were created with the service role"
     );
     assert!(
         by_action
@@ -371,4 +378,26 @@ async fn the_trail_is_searched_by_author_action_and_type(pool: PgPool) {
     assert_eq!(unknown_scope.0, 400);
     assert_eq!(unknown_scope.3["code"], "validation_failed");
     assert_eq!(anon.status(), 403);
+}
+
+#[sqlx::test]
+async fn entries_written_in_one_transaction_are_listed_in_their_order(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let mut tx = pool.begin().await.unwrap();
+    for step in ["step_1", "step_2", "step_3", "step_4", "step_5"] {
+        sqlx::query("insert into auth.audit_log_entries (action) values ($1)")
+            .bind(step)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let (_, _, _, body) = trail(&app, "query=action:step_").await;
+
+    assert_eq!(
+        actions(&body),
+        ["step_5", "step_4", "step_3", "step_2", "step_1"],
+        "newest first, though all five share a transaction"
+    );
 }
