@@ -2,7 +2,7 @@
 //! password change, MFA event and admin action, with actor, IP, user agent and request id.
 
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{Arguments, PgConnection, postgres::PgArguments};
 use uuid::Uuid;
 
 use super::context::ClientInfo;
@@ -216,29 +216,32 @@ pub async fn list(
                or (e.actor_id is null and e.action = any ($6) and 'service_role' ilike $1)) \
           and ($2::text is null or e.action ilike $2) \
           and ($3::text[] is null or e.action = any ($3) or ($4 and e.action <> all ($5)))";
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) {FROM}")))
-        .bind(&author)
-        .bind(&action)
-        .bind(&chosen)
-        .bind(others)
-        .bind(&categorised)
-        .bind(BY_SERVICE_ROLE)
-        .fetch_one(&mut *conn)
-        .await?;
-    let rows: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select e.id, e.action, e.actor_id, e.target_id, host(e.ip) as ip, e.user_agent, e.request_id, \
-                e.payload, e.created_at, u.email as actor_email, \
-                u.raw_user_meta_data->'full_name' as actor_name \
-         {FROM} order by e.created_at desc, e.id desc limit $7 offset $8"
-    )))
-    .bind(&author)
-    .bind(&action)
-    .bind(&chosen)
-    .bind(others)
-    .bind(&categorised)
-    .bind(BY_SERVICE_ROLE)
-    .bind(limit)
-    .bind(offset)
+    // The filters ($1–$6) once, for the count and the page (which adds $7 and $8).
+    let mut filters = PgArguments::default();
+    filters.add(&author).map_err(sqlx::Error::Encode)?;
+    filters.add(&action).map_err(sqlx::Error::Encode)?;
+    filters.add(&chosen).map_err(sqlx::Error::Encode)?;
+    filters.add(others).map_err(sqlx::Error::Encode)?;
+    filters.add(&categorised).map_err(sqlx::Error::Encode)?;
+    filters.add(BY_SERVICE_ROLE).map_err(sqlx::Error::Encode)?;
+    let total: i64 = sqlx::query_scalar_with(
+        sqlx::AssertSqlSafe(format!("select count(*) {FROM}")),
+        filters.clone(),
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut page = filters;
+    page.add(limit).map_err(sqlx::Error::Encode)?;
+    page.add(offset).map_err(sqlx::Error::Encode)?;
+    let rows: Vec<EntryRow> = sqlx::query_as_with(
+        sqlx::AssertSqlSafe(format!(
+            "select e.id, e.action, e.actor_id, e.target_id, host(e.ip) as ip, e.user_agent, e.request_id, \
+                    e.payload, e.created_at, u.email as actor_email, \
+                    u.raw_user_meta_data->'full_name' as actor_name \
+             {FROM} order by e.created_at desc, e.id desc limit $7 offset $8"
+        )),
+        page,
+    )
     .fetch_all(&mut *conn)
     .await?;
     Ok((total, rows.into_iter().map(EntryRow::json).collect()))
