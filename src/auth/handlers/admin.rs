@@ -336,7 +336,7 @@ fn paging(page: Option<i64>, per_page: Option<i64>) -> (i64, i64, i64) {
 
 /// GoTrue's pagination headers: `X-Total-Count`, and `Link` with the `next` (unless this is the
 /// last page) and `last` pages of `path`, whose queries keep `kept`'s parameters.
-pub(super) fn pagination_headers(
+fn pagination_headers(
     path: &str,
     page: i64,
     per_page: i64,
