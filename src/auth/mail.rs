@@ -379,6 +379,21 @@ pub async fn void_confirmation(conn: &mut PgConnection, user: Uuid) -> sqlx::Res
     Ok(())
 }
 
+/// Deletes every code and link still pending for `user` — and so the address change they may
+/// have been confirming (`new_email`): once the password or the address changes under them, what
+/// was mailed before (a recovery link to the old address, say) no longer opens the account.
+pub async fn void_pending(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "with t as (delete from auth.one_time_tokens where user_id = $1) \
+         update auth.users set email_change = null, email_change_sent_at = null \
+         where id = $1 and email_change is not null",
+    )
+    .bind(user)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Finds and deletes a live token of one of `kinds` with this hash (a link's `pkce_` prefix
 /// ignored), having locked its user's row.
 pub async fn consume(

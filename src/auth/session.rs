@@ -17,6 +17,7 @@ use super::{
     context::ClientInfo,
     crypto, hooks,
     jwt::{AccessClaims, Amr},
+    mail,
     user::{self, UserRow},
 };
 use crate::{app::AppState, error::AppResult};
@@ -188,6 +189,25 @@ fn session_end(app: &AppState, s: &SessionRow, user_json: &Value) -> Option<i64>
         .flatten()
         .min()
         .map(|t| t.timestamp())
+}
+
+/// What a new password ends, as in GoTrue: every session of `user` except `keep` (the one that
+/// changed it; `None` when an admin set it, which ends them all), and the e-mailed codes and
+/// PKCE flows begun under the old password — whoever knew it may have started them.
+pub async fn end_trust_in_old_password(
+    conn: &mut PgConnection,
+    user: Uuid,
+    keep: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "with s as (delete from auth.sessions where user_id = $1 and id is distinct from $2) \
+         delete from auth.flow_state where user_id = $1",
+    )
+    .bind(user)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?;
+    mail::void_pending(conn, user).await
 }
 
 /// Records that `session` was authenticated with `method` (now).

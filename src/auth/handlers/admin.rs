@@ -18,7 +18,7 @@ use crate::{
         audit,
         context::{ClientInfo, ServiceRole},
         mail::{self, TokenKind},
-        user,
+        session, user,
     },
     error::{AppError, AppResult},
     http::json::AppJson,
@@ -232,8 +232,8 @@ pub async fn create_user(
 /// `?page=&per_page=&filter=&sort=`.
 #[derive(Debug, Deserialize)]
 pub struct Page {
-    page: Option<i64>,
-    per_page: Option<i64>,
+    page: Option<String>,
+    per_page: Option<String>,
     /// GoTrue's search: part of the address or of `user_metadata.full_name`.
     filter: Option<String>,
     /// GoTrue's order: `created_at` (newest first), `created_at asc` or `created_at desc`.
@@ -271,7 +271,7 @@ pub async fn list_users(
     _: ServiceRole,
     Query(p): Query<Page>,
 ) -> AppResult<Response> {
-    let (page, per_page, offset) = paging(p.page, p.per_page);
+    let (page, per_page, offset) = paging(p.page.as_deref(), p.per_page.as_deref())?;
     let filter = p.filter.as_deref().filter(|f| !f.is_empty());
     let listing = user::Listing {
         filter,
@@ -299,8 +299,8 @@ pub async fn list_users(
 /// `?page=&per_page=&query=` of `GET /admin/audit`.
 #[derive(Debug, Deserialize)]
 pub struct AuditPage {
-    page: Option<i64>,
-    per_page: Option<i64>,
+    page: Option<String>,
+    per_page: Option<String>,
     /// `author:<text>`, `action:<text>` or `type:<text>` (GoTrue's scopes).
     query: Option<String>,
 }
@@ -312,7 +312,7 @@ pub async fn list_audit(
     _: ServiceRole,
     Query(p): Query<AuditPage>,
 ) -> AppResult<Response> {
-    let (page, per_page, offset) = paging(p.page, p.per_page);
+    let (page, per_page, offset) = paging(p.page.as_deref(), p.per_page.as_deref())?;
     let query = p.query.as_deref().filter(|q| !q.is_empty());
     let scope = audit::Scope::parse(query).ok_or_else(|| {
         AppError::bad_request(
@@ -327,11 +327,30 @@ pub async fn list_audit(
     Ok((headers, Json(Value::Array(entries))).into_response())
 }
 
-/// The page (from 1), the page size (50 unless given, at most 1,000) and the rows before the page.
-fn paging(page: Option<i64>, per_page: Option<i64>) -> (i64, i64, i64) {
-    let page = page.unwrap_or(1).max(1);
-    let per_page = per_page.unwrap_or(50).clamp(1, 1000);
-    (page, per_page, (page - 1).saturating_mul(per_page))
+/// The page (from 1; 0 is the first page too), the page size (50 unless given, at most 1,000) and
+/// the rows before the page. As GoTrue, either must be a whole number and the size at least 1:
+/// anything else is refused rather than read as the default.
+fn paging(page: Option<&str>, per_page: Option<&str>) -> AppResult<(i64, i64, i64)> {
+    let bad = |message: String| {
+        AppError::bad_request(
+            "validation_failed",
+            format!("Bad Pagination Parameters: {message}"),
+        )
+    };
+    let number = |name: &str, raw: Option<&str>, default: i64| match raw.filter(|r| !r.is_empty()) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<u64>()
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+            .map_err(|_| bad(format!("{name} must be a whole number, not '{raw}'"))),
+    };
+    let page = number("page", page, 1)?.max(1);
+    let per_page = number("per_page", per_page, 50)?;
+    if per_page == 0 {
+        return Err(bad("per_page must be greater than 0".into()));
+    }
+    let per_page = per_page.min(1000);
+    Ok((page, per_page, (page - 1).saturating_mul(per_page)))
 }
 
 /// GoTrue's pagination headers: `X-Total-Count`, and `Link` with the `next` (unless this is the
@@ -411,6 +430,7 @@ pub async fn update_user(
             // The e-mail identity follows (GoTrue's too), verified as the user's address was.
             let verified = found.email_confirmed_at.is_some();
             user::set_identity_email(&mut tx, id, &email, verified).await?;
+            mail::void_pending(&mut tx, id).await?;
         }
     }
     if let Some(hash) = hash {
@@ -419,6 +439,7 @@ pub async fn update_user(
             .bind(hash)
             .execute(&mut *tx)
             .await?;
+        session::end_trust_in_old_password(&mut tx, id, None).await?;
     }
     apply(&mut tx, id, &body).await?;
     audit::record(

@@ -19,7 +19,7 @@ use crate::{
         password::Verdict,
         pkce::ChallengeFields,
         rate_limit::Group,
-        user,
+        session, user,
     },
     error::{AppError, AppResult},
     http::json::AppJson,
@@ -143,20 +143,7 @@ pub async fn put_user(
             .bind(hash)
             .execute(&mut *tx)
             .await?;
-        // Other sessions end; pending e-mailed tokens and PKCE flows die with the old password.
-        sqlx::query("delete from auth.sessions where user_id = $1 and id <> $2")
-            .bind(current.id)
-            .bind(me.session.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from auth.one_time_tokens where user_id = $1")
-            .bind(current.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from auth.flow_state where user_id = $1")
-            .bind(current.id)
-            .execute(&mut *tx)
-            .await?;
+        session::end_trust_in_old_password(&mut tx, current.id, Some(me.session.id)).await?;
         audit::record(
             &mut tx,
             "user_updated_password",

@@ -5,8 +5,11 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{PASSWORD, enroll, str_of, user_id, user_with_mfa};
-use crate::harness::{TestApp, assert_error, claims_of, json, latest_otp, mails_to};
+use super::{
+    NEW_PASSWORD, NO_WAITING_ONE_LEG, PASSWORD, enroll, recover::token_hash_in, str_of, user_id,
+    user_with_mfa,
+};
+use crate::harness::{TestApp, assert_error, claims_of, json, latest_mail, latest_otp, mails_to};
 
 async fn create(app: &TestApp, body: Value) -> Response {
     app.admin(Method::POST, "/admin/users")
@@ -318,6 +321,49 @@ async fn the_list_defaults_to_fifty_per_page(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn pages_that_are_not_whole_numbers_are_refused_not_read_as_the_default(pool: PgPool) {
+    // As GoTrue ("Bad Pagination Parameters"): a client sending `page=-1` or `per_page=0` learns
+    // of its mistake instead of silently getting the first fifty.
+    let app = TestApp::spawn(pool).await;
+    create(&app, json!({ "email": "ann@example.com" })).await;
+
+    for list in ["/admin/users", "/admin/audit"] {
+        for query in [
+            "page=-1",
+            "page=abc",
+            "page=1.5",
+            "per_page=0",
+            "per_page=-5",
+            "per_page=ten",
+        ] {
+            let r = app
+                .admin(Method::GET, &format!("{list}?{query}"))
+                .send()
+                .await
+                .unwrap();
+            let body = assert_error(r, 400, "validation_failed").await;
+            let message = str_of(&body, "message");
+            assert!(
+                message.starts_with("Bad Pagination Parameters: "),
+                "{list}?{query}: {body}"
+            );
+        }
+        // Page 0 is the first page, as in GoTrue; a size past 1,000 is served as 1,000.
+        let first = app
+            .admin_page(&format!("{list}?page=0&per_page=5000"))
+            .await;
+        assert_eq!(first.status, 200, "{list}: {}", first.body);
+        assert!(
+            first.link.contains("per_page=1000>"),
+            "{list}: {}",
+            first.link
+        );
+    }
+    let (status, _, _, emails) = listed(&app, "page=0").await;
+    assert_eq!((status, emails), (200, vec!["ann@example.com".to_owned()]));
+}
+
+#[sqlx::test]
 async fn user_routes_refuse_ids_that_are_not_uuids(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
 
@@ -417,6 +463,133 @@ async fn updating_to_a_taken_email_is_refused(pool: PgPool) {
         .unwrap();
 
     assert_error(r, 422, "email_exists").await;
+}
+
+/// Signs ann in twice (two devices), has a recovery code mailed to her and starts a change of
+/// her address; returns both sessions and the code.
+async fn two_sessions_and_a_recovery_code(app: &TestApp, pool: &PgPool) -> (Value, Value, String) {
+    let first = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let second = app.sign_in("ann@example.com", PASSWORD).await;
+    let r = app
+        .auth(Method::POST, "/recover")
+        .json(&json!({ "email": "ann@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let code = latest_otp(pool, "ann@example.com", "recovery").await;
+    let r = app
+        .as_user(Method::PUT, "/user", str_of(&first, "access_token"))
+        .json(&json!({ "email": "ann@elsewhere.example" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["new_email"], "ann@elsewhere.example");
+    (first, second, code)
+}
+
+/// Whether the user `id` has an address change pending (`new_email`), as the admin sees them.
+async fn changing_address(app: &TestApp, id: &str) -> bool {
+    let r = app
+        .admin(Method::GET, &format!("/admin/users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    json(r).await.get("new_email").is_some()
+}
+
+#[sqlx::test]
+async fn a_password_set_by_an_admin_ends_every_session_and_voids_mailed_codes(pool: PgPool) {
+    // As GoTrue: whoever knew the old password may hold a session or a mailed code, so an
+    // admin resetting a compromised account's password (or importing a hash) ends them all.
+    let app = TestApp::spawn(pool.clone()).await;
+    let new_hash = bcrypt::hash(NEW_PASSWORD, 4).unwrap();
+    for body in [
+        json!({ "password": NEW_PASSWORD }),
+        json!({ "password_hash": new_hash }),
+    ] {
+        let (first, second, code) = two_sessions_and_a_recovery_code(&app, &pool).await;
+        let id = user_id(&first);
+
+        let r = app
+            .admin(Method::PUT, &format!("/admin/users/{id}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(r.status(), 200, "{body}");
+        for session in [&first, &second] {
+            let me = app
+                .as_user(Method::GET, "/user", str_of(session, "access_token"))
+                .send()
+                .await
+                .unwrap();
+            assert_error(me, 403, "session_not_found").await;
+            let refreshed = app.refresh(str_of(session, "refresh_token")).await;
+            assert_error(refreshed, 400, "refresh_token_not_found").await;
+        }
+        let r = verify(
+            &app,
+            json!({ "type": "recovery", "email": "ann@example.com", "token": code }),
+        )
+        .await;
+        assert_error(r, 403, "otp_expired").await;
+        assert!(!changing_address(&app, &id).await, "{body}");
+        app.sign_in("ann@example.com", NEW_PASSWORD).await;
+        let r = app
+            .admin(Method::DELETE, &format!("/admin/users/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[sqlx::test]
+async fn an_admin_moving_a_user_to_another_address_drops_the_change_she_had_asked_for(
+    pool: PgPool,
+) {
+    // She asked to move to ann@elsewhere.example (confirmed from the new address alone); the
+    // admin moves her to ann@new.example meanwhile. Her link must not undo the admin's move.
+    let app = TestApp::spawn_with(pool.clone(), NO_WAITING_ONE_LEG).await;
+    let (session, _, _) = two_sessions_and_a_recovery_code(&app, &pool).await;
+    let id = user_id(&session);
+    let change = latest_otp(&pool, "ann@elsewhere.example", "email_change").await;
+
+    let r = app
+        .admin(Method::PUT, &format!("/admin/users/{id}"))
+        .json(&json!({ "email": "ann@new.example" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    let r = verify(
+        &app,
+        json!({ "type": "email_change", "email": "ann@elsewhere.example", "token": change }),
+    )
+    .await;
+    assert_error(r, 403, "otp_expired").await;
+    assert!(!changing_address(&app, &id).await);
+    // Her sessions are hers still (only a new password ends them), at the admin's address.
+    let me = app
+        .as_user(Method::GET, "/user", str_of(&session, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(json(me).await["email"], "ann@new.example");
+    // What was mailed to her old address is void too (verification refused it before already).
+    let mail = latest_mail(&pool, "ann@example.com", "recovery")
+        .await
+        .unwrap();
+    let r = verify(
+        &app,
+        json!({ "type": "recovery", "token_hash": token_hash_in(&mail) }),
+    )
+    .await;
+    assert_error(r, 403, "otp_expired").await;
 }
 
 #[sqlx::test]
