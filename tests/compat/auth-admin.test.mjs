@@ -10,6 +10,7 @@ import {
   client,
   createConfirmedUser,
   mailsTo,
+  refreshWith,
   signedIn,
   strongPassword,
   uniqueEmail,
@@ -95,6 +96,28 @@ test('admin.getUserById and updateUserById', T, async () => {
   const reread = await admin().auth.admin.getUserById(created.id);
   assertNoError(reread.error, 'admin.getUserById after the update');
   assert.equal(reread.data.user.user_metadata.plan, 'pro', 'the update is stored');
+});
+
+test('admin.updateUserById({password}) signs the user out on every device; the new password signs in', T, async () => {
+  const created = await createConfirmedUser();
+  const laptop = await signedIn(created.email, created.password);
+  const phone = await signedIn(created.email, created.password);
+
+  const password = strongPassword();
+  const updated = await admin().auth.admin.updateUserById(created.id, { password });
+  assertNoError(updated.error, 'admin.updateUserById({password})');
+
+  for (const [name, device] of [['laptop', laptop], ['phone', phone]]) {
+    // supabase-js reports the server's 403 session_not_found as a code-less AuthSessionMissingError.
+    const user = await device.sb.auth.getUser(device.session.access_token);
+    assert.equal(user.error?.name, 'AuthSessionMissingError', `getUser on the ${name}: ${user.error}`);
+    assert.equal(user.data.user, null);
+    const refreshed = await refreshWith(device.session.refresh_token);
+    assertAuthError(refreshed.error, { code: 'refresh_token_not_found', status: 400 }, `refreshSession on the ${name}`);
+  }
+  const old = await client().auth.signInWithPassword({ email: created.email, password: created.password });
+  assertAuthError(old.error, { code: 'invalid_credentials', status: 400 }, 'the old password');
+  await signedIn(created.email, password);
 });
 
 test('admin.deleteUser removes the user', T, async () => {
