@@ -5,7 +5,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{PASSWORD, str_of};
+use super::{NEW_PASSWORD, PASSWORD, str_of, user_id};
 use crate::harness::{TestApp, claims_of, json};
 
 async fn rpc(app: &TestApp, name: &str, token: &str, body: Value) -> Response {
@@ -114,4 +114,80 @@ async fn anonymous_callers_cannot_list_or_revoke_sessions(pool: PgPool) {
 
     assert!(listed.status().is_client_error(), "{}", listed.status());
     assert!(revoked.status().is_client_error(), "{}", revoked.status());
+}
+
+#[sqlx::test]
+async fn the_token_of_an_ended_session_can_neither_list_nor_revoke_sessions(pool: PgPool) {
+    // An attacker evicted by a new password must not be able to watch the owner's new sessions
+    // (addresses, user agents) and revoke them with the access token that has not expired yet.
+    let app = TestApp::spawn(pool).await;
+    let attacker = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let owner = app.sign_in("ann@example.com", PASSWORD).await;
+    let r = app
+        .as_user(Method::PUT, "/user", access(&owner))
+        .json(&json!({ "password": NEW_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let listed = rpc(&app, "my_sessions", access(&attacker), json!({})).await;
+    let revoked = rpc(
+        &app,
+        "revoke_session",
+        access(&attacker),
+        json!({ "session_id": session_id(&owner) }),
+    )
+    .await;
+
+    for r in [listed, revoked] {
+        assert_eq!(r.status(), 403);
+        let body = json(r).await;
+        assert_eq!(body["code"], "PT403", "{body}");
+        assert_eq!(
+            body["message"],
+            "Session from session_id claim in JWT does not exist"
+        );
+    }
+    let mine = rpc(&app, "my_sessions", access(&owner), json!({})).await;
+    let ids: Vec<String> = json(mine)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| str_of(r, "id").to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![session_id(&owner)],
+        "the owner's session survives"
+    );
+}
+
+#[sqlx::test]
+async fn a_banned_user_can_neither_list_nor_revoke_sessions(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let laptop = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let phone = app.sign_in("ann@example.com", PASSWORD).await;
+    let r = app
+        .admin(Method::PUT, &format!("/admin/users/{}", user_id(&laptop)))
+        .json(&json!({ "ban_duration": "24h" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let listed = rpc(&app, "my_sessions", access(&laptop), json!({})).await;
+    let revoked = rpc(
+        &app,
+        "revoke_session",
+        access(&laptop),
+        json!({ "session_id": session_id(&phone) }),
+    )
+    .await;
+
+    for r in [listed, revoked] {
+        assert_eq!(r.status(), 403);
+        assert_eq!(json(r).await["message"], "User is banned");
+    }
 }
