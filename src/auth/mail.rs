@@ -379,6 +379,26 @@ pub async fn void_confirmation(conn: &mut PgConnection, user: Uuid) -> sqlx::Res
     Ok(())
 }
 
+/// Deletes `user`'s links and codes that sign in (sign-up confirmation, recovery, magic link,
+/// invitation) once one of them has been used, as GoTrue does: the others still lying in the
+/// mailbox (or in a forwarded mail, a link scanner's log) no longer open the account. A pending
+/// change of address and a re-authentication nonce are left alone.
+pub async fn void_sign_in_links(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
+    let kinds = [
+        TokenKind::Confirmation,
+        TokenKind::Recovery,
+        TokenKind::MagicLink,
+        TokenKind::Invite,
+    ]
+    .map(TokenKind::db_name);
+    sqlx::query("delete from auth.one_time_tokens where user_id = $1 and token_type = any($2)")
+        .bind(user)
+        .bind(&kinds[..])
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Deletes every code and link still pending for `user` — and so the address change they may
 /// have been confirming (`new_email`): once the password or the address changes under them, what
 /// was mailed before (a recovery link to the old address, say) no longer opens the account.

@@ -182,6 +182,7 @@ async fn apply(
         .bind(unproven_password)
         .execute(&mut *tx)
         .await?;
+        mail::void_sign_in_links(tx, found.id).await?;
         if unproven_password {
             audit::record(
                 tx,
