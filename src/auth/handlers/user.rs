@@ -86,6 +86,16 @@ pub async fn put_user(
                 StatusCode::UNAUTHORIZED,
             )
             .await?;
+            // As GoTrue: a password needs an address to sign in with (given with it; one already
+            // confirmed has made the user permanent).
+            if me.user.is_anonymous && body.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+                return Err(AppError::Unprocessable {
+                    code: "validation_failed",
+                    message: "Updating password of an anonymous user without an email or phone is \
+                              not allowed"
+                        .into(),
+                });
+            }
             // A nonce, when given, is checked (and spent) in the transaction below.
             if app.config.auth.secure_password_change
                 && body.nonce.is_none()

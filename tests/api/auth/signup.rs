@@ -472,6 +472,46 @@ async fn an_anonymous_user_becomes_permanent_by_confirming_an_address(pool: PgPo
 }
 
 #[sqlx::test]
+async fn an_anonymous_user_cannot_set_a_password_without_an_address(pool: PgPool) {
+    // As GoTrue: a password with no address to sign in with is refused, before it is hashed.
+    let app = TestApp::spawn_with(pool.clone(), ANONYMOUS).await;
+    let session = json(app.signup(json!({})).await).await;
+    let token = str_of(&session, "access_token");
+
+    for body in [
+        json!({ "password": PASSWORD }),
+        json!({ "password": PASSWORD, "email": "" }),
+    ] {
+        let r = app
+            .as_user(Method::PUT, "/user", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let refused = assert_error(r, 422, "validation_failed").await;
+        assert_eq!(
+            refused["message"],
+            "Updating password of an anonymous user without an email or phone is not allowed"
+        );
+    }
+    let stored: Option<String> =
+        sqlx::query_scalar("select encrypted_password from auth.users where id = $1::uuid")
+            .bind(str_of(&session["user"], "id"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, None);
+    // Metadata alone is still theirs to change.
+    let r = app
+        .as_user(Method::PUT, "/user", token)
+        .json(&json!({ "data": { "cart": 4 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[sqlx::test]
 async fn anonymous_sign_ins_stop_with_sign_ups(pool: PgPool) {
     let app = TestApp::spawn_with(
         pool,
