@@ -478,17 +478,21 @@ pub async fn delete_user(
     if body.should_soft_delete == Some(true) {
         sqlx::query(
             "update auth.users set email = null, encrypted_password = null, email_change = null, \
-             raw_user_meta_data = '{}', deleted_at = now() where id = $1",
+             raw_user_meta_data = '{}', raw_app_meta_data = '{}', deleted_at = now() where id = $1",
         )
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        // What signs in, and (as a hard delete's cascade) the memberships: row-level security
+        // reads them live, so the access token the user still holds opens no organization's data.
         for table in [
             "auth.sessions",
             "auth.identities",
             "auth.mfa_factors",
             "auth.one_time_tokens",
             "auth.mfa_recovery_codes",
+            "auth.flow_state",
+            "public.org_members",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "delete from {table} where user_id = $1"

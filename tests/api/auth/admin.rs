@@ -648,6 +648,15 @@ async fn a_soft_delete_anonymizes_the_user_who_can_no_longer_sign_in(pool: PgPoo
     let app = TestApp::spawn(pool.clone()).await;
     let session = app.signup_confirmed("ann@example.com", PASSWORD).await;
     let id = user_id(&session);
+    let uid = Uuid::parse_str(&id).unwrap();
+    sqlx::query(
+        "update auth.users set raw_app_meta_data = raw_app_meta_data || '{\"plan\": \"pro\"}' \
+         where id = $1",
+    )
+    .bind(uid)
+    .execute(&pool)
+    .await
+    .unwrap();
 
     let r = app
         .admin(Method::DELETE, &format!("/admin/users/{id}"))
@@ -679,6 +688,14 @@ async fn a_soft_delete_anonymizes_the_user_who_can_no_longer_sign_in(pool: PgPoo
     assert_eq!(me.status(), 403);
     let refreshed = app.refresh(str_of(&session, "refresh_token")).await;
     assert_eq!(refreshed.status(), 400);
+    // Nothing of hers stays in the row's metadata (GoTrue empties both).
+    let app_metadata: Value =
+        sqlx::query_scalar("select raw_app_meta_data from auth.users where id = $1")
+            .bind(uid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(app_metadata, json!({}));
 }
 
 /// Generates a link, checks its shape and that no mail was sent, then verifies its e-mailed

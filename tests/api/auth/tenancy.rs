@@ -284,6 +284,31 @@ async fn a_creator_removed_from_their_org_no_longer_sees_it(pool: PgPool) {
     assert_eq!(visible_orgs(&pool, &bare).await, [other]);
 }
 
+/// A user an admin soft-deletes loses their permissions at once: the access token they still
+/// hold (valid until it expires) names the org, but row-level security reads the membership live.
+#[sqlx::test]
+async fn a_soft_deleted_member_loses_every_permission_at_once(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, _) = org_with_admin(&app, "boss@example.com").await;
+    let ann = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    add_member(&pool, org, &user_id(&ann), "sales_rep").await;
+    let ann = claims(&refreshed(&app, &ann).await);
+    assert!(can(&pool, &ann, org, "leads.read").await, "while a member");
+
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/users/{}", str_of(&ann, "sub")),
+        )
+        .json(&json!({ "should_soft_delete": true }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 200);
+    assert!(!can(&pool, &ann, org, "leads.read").await);
+}
+
 async fn invite(pool: &PgPool, inviter: &Value, org: Uuid, email: &str, role: &str) {
     let mut tx = as_claims(pool, inviter).await;
     sqlx::query("insert into public.org_invitations (org_id, email, role) values ($1, $2, $3)")
