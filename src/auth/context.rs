@@ -225,6 +225,27 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+        let me = SigningOut::from_request_parts(parts, app).await?.0;
+        if me.user.is_banned() {
+            return Err(AppError::Forbidden {
+                code: "user_banned",
+                message: "User is banned".into(),
+            });
+        }
+        Ok(me)
+    }
+}
+
+/// A signed-in user with a live session, who may be banned: what `/logout` needs (as in GoTrue,
+/// a banned user may still end their sessions — those of whoever took the account over among
+/// them — before the ban is lifted).
+#[derive(Debug, Clone)]
+pub struct SigningOut(pub AuthUser);
+
+impl FromRequestParts<AppState> for SigningOut {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
         let Bearer { claims } = Bearer::from_request_parts(parts, app).await?;
         let not_found = || AppError::Forbidden {
             code: "user_not_found",
@@ -265,17 +286,11 @@ impl FromRequestParts<AppState> for AuthUser {
                 code: "session_not_found",
                 message: "Session from session_id claim in JWT does not exist".into(),
             })?;
-        if user.is_banned() {
-            return Err(AppError::Forbidden {
-                code: "user_banned",
-                message: "User is banned".into(),
-            });
-        }
-        Ok(Self {
+        Ok(Self(AuthUser {
             user,
             session,
             claims,
-        })
+        }))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{
     app::AppState,
     auth::{
         audit,
-        context::{AuthUser, ClientInfo},
+        context::{AuthUser, ClientInfo, SigningOut},
         crypto,
         mail::{self, TokenKind},
         password::Verdict,
@@ -232,7 +232,7 @@ pub struct LogoutQuery {
 /// `POST /logout?scope=global|local|others`: ends sessions; 204.
 pub async fn post_logout(
     State(app): State<AppState>,
-    me: AuthUser,
+    SigningOut(me): SigningOut,
     client: ClientInfo,
     Query(q): Query<LogoutQuery>,
 ) -> AppResult<StatusCode> {

@@ -150,6 +150,39 @@ async fn a_ban_refuses_the_users_sessions_until_lifted(pool: PgPool) {
     assert_eq!(refreshed.status(), 200);
 }
 
+/// As GoTrue: a banned user can still sign out — everywhere, to throw out whoever had taken over
+/// the account before the ban is lifted and the sessions from before it could refresh again.
+#[sqlx::test]
+async fn a_banned_user_can_still_sign_out_everywhere(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let owner = app.signup_confirmed("ann@example.com", PASSWORD).await;
+    let intruder = app.sign_in("ann@example.com", PASSWORD).await;
+    let id = user_id(&owner);
+    let ban = |duration: &str| {
+        app.admin(Method::PUT, &format!("/admin/users/{id}"))
+            .json(&json!({ "ban_duration": duration }))
+            .send()
+    };
+    assert_eq!(ban("24h").await.unwrap().status(), 200);
+
+    let r = app
+        .as_user(
+            Method::POST,
+            "/logout?scope=global",
+            str_of(&owner, "access_token"),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(r.status(), 204);
+    assert_eq!(ban("none").await.unwrap().status(), 200);
+    for session in [&owner, &intruder] {
+        let r = app.refresh(str_of(session, "refresh_token")).await;
+        assert_error(r, 400, "refresh_token_not_found").await;
+    }
+}
+
 #[sqlx::test]
 async fn an_unsupported_grant_type_is_refused(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
