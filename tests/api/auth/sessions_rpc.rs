@@ -116,6 +116,28 @@ async fn anonymous_callers_cannot_list_or_revoke_sessions(pool: PgPool) {
     assert!(revoked.status().is_client_error(), "{}", revoked.status());
 }
 
+/// Asserts that `caller`'s token can neither list the sessions nor revoke `target`'s: 403 PT403
+/// with `message`.
+async fn refused_both(app: &TestApp, caller: &Value, target: &Value, message: &str) {
+    let listed = rpc(app, "my_sessions", access(caller), json!({})).await;
+    let revoked = rpc(
+        app,
+        "revoke_session",
+        access(caller),
+        json!({ "session_id": session_id(target) }),
+    )
+    .await;
+    for r in [listed, revoked] {
+        assert_eq!(r.status(), 403);
+        let body = json(r).await;
+        assert_eq!(
+            (&body["code"], &body["message"]),
+            (&json!("PT403"), &json!(message)),
+            "{body}"
+        );
+    }
+}
+
 #[sqlx::test]
 async fn the_token_of_an_ended_session_can_neither_list_nor_revoke_sessions(pool: PgPool) {
     // An attacker evicted by a new password must not be able to watch the owner's new sessions
@@ -131,24 +153,13 @@ async fn the_token_of_an_ended_session_can_neither_list_nor_revoke_sessions(pool
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let listed = rpc(&app, "my_sessions", access(&attacker), json!({})).await;
-    let revoked = rpc(
+    refused_both(
         &app,
-        "revoke_session",
-        access(&attacker),
-        json!({ "session_id": session_id(&owner) }),
+        &attacker,
+        &owner,
+        "Session from session_id claim in JWT does not exist",
     )
     .await;
-
-    for r in [listed, revoked] {
-        assert_eq!(r.status(), 403);
-        let body = json(r).await;
-        assert_eq!(body["code"], "PT403", "{body}");
-        assert_eq!(
-            body["message"],
-            "Session from session_id claim in JWT does not exist"
-        );
-    }
     let mine = rpc(&app, "my_sessions", access(&owner), json!({})).await;
     let ids: Vec<String> = json(mine)
         .await
@@ -177,17 +188,5 @@ async fn a_banned_user_can_neither_list_nor_revoke_sessions(pool: PgPool) {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let listed = rpc(&app, "my_sessions", access(&laptop), json!({})).await;
-    let revoked = rpc(
-        &app,
-        "revoke_session",
-        access(&laptop),
-        json!({ "session_id": session_id(&phone) }),
-    )
-    .await;
-
-    for r in [listed, revoked] {
-        assert_eq!(r.status(), 403);
-        assert_eq!(json(r).await["message"], "User is banned");
-    }
+    refused_both(&app, &laptop, &phone, "User is banned").await;
 }
