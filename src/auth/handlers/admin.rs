@@ -339,10 +339,11 @@ fn paging(page: Option<&str>, per_page: Option<&str>) -> AppResult<(i64, i64, i6
     };
     let number = |name: &str, raw: Option<&str>, default: i64| match raw.filter(|r| !r.is_empty()) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse::<u64>()
-            .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
-            .map_err(|_| bad(format!("{name} must be a whole number, not '{raw}'"))),
+        // Digits only (Go's `ParseUint`: no sign); past `i64::MAX` is just a page past the end.
+        Some(raw) if raw.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(raw.parse::<i64>().unwrap_or(i64::MAX))
+        }
+        Some(raw) => Err(bad(format!("{name} must be a whole number, not '{raw}'"))),
     };
     let page = number("page", page, 1)?.max(1);
     let per_page = number("per_page", per_page, 50)?;

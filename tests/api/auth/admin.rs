@@ -332,6 +332,7 @@ async fn pages_that_are_not_whole_numbers_are_refused_not_read_as_the_default(po
             "page=-1",
             "page=abc",
             "page=1.5",
+            "page=+2",
             "per_page=0",
             "per_page=-5",
             "per_page=ten",
@@ -361,6 +362,8 @@ async fn pages_that_are_not_whole_numbers_are_refused_not_read_as_the_default(po
     }
     let (status, _, _, emails) = listed(&app, "page=0").await;
     assert_eq!((status, emails), (200, vec!["ann@example.com".to_owned()]));
+    let (status, _, _, emails) = listed(&app, "page=99999999999999999999").await;
+    assert_eq!((status, emails), (200, vec![]));
 }
 
 #[sqlx::test]
