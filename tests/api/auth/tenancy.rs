@@ -409,6 +409,59 @@ async fn an_invitation_cannot_be_accepted_by_someone_else(pool: PgPool) {
     assert_eq!(accept(&pool, &claims(&bob), &token).await.unwrap(), org);
 }
 
+/// The invitation is checked against the account as it is now, not the token's claims: not with
+/// the token of an ended session, nor for the address the account had when the token was minted.
+#[sqlx::test]
+async fn an_invitation_needs_a_live_session_and_the_accounts_current_address(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let (org, ann) = org_with_admin(&app, "ann@example.com").await;
+    let bob = app.signup_confirmed("bob@example.com", PASSWORD).await;
+    let carol = app.signup_confirmed("carol@example.com", PASSWORD).await;
+    for email in ["bob@example.com", "carol@example.com"] {
+        invite(&pool, &at(&claims(&ann), "aal2"), org, email, "sales_rep").await;
+    }
+    let token_for = |email: &'static str| {
+        let pool = pool.clone();
+        async move { invitation_token(&latest_mail(&pool, email, "org_invitation").await.unwrap()) }
+    };
+    let r = app
+        .as_user(Method::POST, "/logout", str_of(&bob, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = app
+        .admin(Method::PUT, &format!("/admin/users/{}", user_id(&carol)))
+        .json(&json!({ "email": "carol@elsewhere.example" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let signed_out = accept(&pool, &claims(&bob), &token_for("bob@example.com").await).await;
+    let moved = accept(
+        &pool,
+        &claims(&carol),
+        &token_for("carol@example.com").await,
+    )
+    .await;
+
+    let code = |r: Result<Uuid, sqlx::Error>| {
+        r.unwrap_err()
+            .as_database_error()
+            .and_then(|e| e.code().map(|c| c.into_owned()))
+    };
+    assert_eq!(code(signed_out).as_deref(), Some("PT403"));
+    assert_eq!(code(moved).as_deref(), Some("P0001"));
+    let members: i64 =
+        sqlx::query_scalar("select count(*) from public.org_members where org_id = $1")
+            .bind(org)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(members, 1, "ann alone");
+}
+
 #[sqlx::test]
 async fn an_unknown_invitation_token_is_refused(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
