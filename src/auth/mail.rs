@@ -381,8 +381,8 @@ pub async fn void_confirmation(conn: &mut PgConnection, user: Uuid) -> sqlx::Res
 
 /// Deletes `user`'s links and codes that sign in (sign-up confirmation, recovery, magic link,
 /// invitation) once one of them has been used, as GoTrue does: the others still lying in the
-/// mailbox (or in a forwarded mail, a link scanner's log) no longer open the account. A pending
-/// change of address and a re-authentication nonce are left alone.
+/// mailbox (or in a forwarded mail, a link scanner's log) no longer open the account. Unlike
+/// GoTrue, a pending change of address keeps its links (and a re-authentication nonce stays).
 pub async fn void_sign_in_links(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<()> {
     let kinds = [
         TokenKind::Confirmation,
