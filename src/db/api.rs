@@ -42,7 +42,7 @@ pub async fn connect(config: &Config, owner: &PgPool) -> anyhow::Result<ApiPool>
         Some(url) => {
             let options = PgConnectOptions::from_str(url.expose_secret())
                 .context("BIZBASE_API_DATABASE_URL: not a valid PostgreSQL connection string")?;
-            let options = super::without_jit(options);
+            let options = super::connection_settings(options);
             let pool = super::pool_options(config)
                 .connect_with(options)
                 .await
@@ -50,7 +50,7 @@ pub async fn connect(config: &Config, owner: &PgPool) -> anyhow::Result<ApiPool>
             check(&pool).await.context("BIZBASE_API_DATABASE_URL")?;
             return Ok(ApiPool::Separate(pool));
         }
-        None => super::without_jit(
+        None => super::connection_settings(
             owner
                 .connect_options()
                 .as_ref()

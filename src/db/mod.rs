@@ -13,7 +13,7 @@ use std::{str::FromStr, time::Duration};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use sqlx::{
-    Connection, PgPool,
+    ConnectOptions, Connection, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
@@ -45,7 +45,7 @@ impl Database {
                 (pg.connect_options(), Some(pg))
             }
         };
-        let options = without_jit(options);
+        let options = connection_settings(options);
         let pool = pool_options(config)
             .connect_with(options.clone())
             .await
@@ -88,13 +88,19 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
         })
 }
 
-/// `options` with PostgreSQL's JIT compilation off for the session. JIT compiles a costly plan
-/// before running it, and that compilation cannot be interrupted: a data-API read with a few
-/// hundred embeds (one request, any signed-in caller) compiled for close to a minute past its
-/// 8 s `statement_timeout` and the request's own timeout. Short OLTP statements gain nothing
-/// from it.
-pub fn without_jit(options: PgConnectOptions) -> PgConnectOptions {
-    options.options([("jit", "off")])
+/// `options` as bizbase's pools connect:
+/// - PostgreSQL's JIT compilation off for the session. JIT compiles a costly plan before running
+///   it, and that compilation cannot be interrupted: a data-API read with a few hundred embeds (one
+///   request, any signed-in caller) compiled for close to a minute past its 8 s
+///   `statement_timeout` and the request's own timeout. Short OLTP statements gain nothing from it.
+/// - Each statement's text logged at TRACE, not sqlx's DEBUG: the statement that begins a caller's
+///   transaction carries their claims (address, organizations) and request headers as literals,
+///   which `BIZBASE_LOG=debug` must not write out (docs/LOGGING.md). Slow statements are still
+///   logged at WARN.
+pub fn connection_settings(options: PgConnectOptions) -> PgConnectOptions {
+    options
+        .options([("jit", "off")])
+        .log_statements(log::LevelFilter::Trace)
 }
 
 /// Where a connection goes, without credentials (for messages and logs).

@@ -250,3 +250,85 @@ async fn bizbase_serve_answers_on_both_addresses_and_one_signal_stops_both(pool:
         "the operations listener is closed"
     );
 }
+
+/// `BIZBASE_LOG=debug` (what one turns on to chase a problem) must not write out callers' personal
+/// data: the statement beginning a caller's transaction carries their claims — address included —
+/// as literals, which sqlx logged at DEBUG.
+#[sqlx::test]
+async fn debug_logs_do_not_show_the_claims_of_callers(pool: PgPool) {
+    let url = crate::business::database_url(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _) = two_free_ports();
+    let log_path = dir.path().join("serve.log");
+    let env = [
+        ("DATABASE_URL", url),
+        ("BIZBASE_DATA_DIR", dir.path().display().to_string()),
+        ("BIZBASE_ADDR", format!("127.0.0.1:{port}")),
+        ("BIZBASE_LOG", "debug".into()),
+        ("BIZBASE_AUTH_AUTOCONFIRM", "true".into()),
+        ("NO_COLOR", "1".into()),
+    ];
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_bizbase"))
+        .arg("serve")
+        .envs(env.clone())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let keys = std::process::Command::new(env!("CARGO_BIN_EXE_bizbase"))
+        .args(["keys", "--json"])
+        .envs(env)
+        .output()
+        .unwrap();
+    let keys: serde_json::Value = serde_json::from_slice(&keys.stdout).unwrap();
+    let anon = keys["anon_key"].as_str().unwrap();
+
+    let session: serde_json::Value = client
+        .post(format!("{base}/auth/v1/signup"))
+        .header("apikey", anon)
+        .json(&serde_json::json!({ "email": "ann.logged@example.com", "password": "correct-horse-42" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let read = client
+        .get(format!("{base}/rest/v1/orgs?select=id"))
+        .header("apikey", anon)
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let pid = server.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    server.wait().await.unwrap();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("DEBUG"), "debug logging was on: {log}");
+    assert!(log.contains("/rest/v1/orgs"), "the read was logged");
+    assert!(
+        !log.contains("ann.logged@example.com"),
+        "a caller's address in the log:\n{}",
+        log.lines()
+            .filter(|l| l.contains("ann.logged@example.com"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
