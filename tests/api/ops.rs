@@ -188,6 +188,23 @@ async fn with_an_operations_address_metrics_leave_the_api_address(pool: PgPool) 
     );
 }
 
+/// Waits (up to a minute) until the `bizbase serve` at `base` answers `/ready` with 200.
+async fn until_ready(client: &reqwest::Client, base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bizbase serve never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Two distinct free ports on loopback (both bound at once, then let go for `bizbase serve`).
 fn two_free_ports() -> (u16, u16) {
     let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -215,19 +232,7 @@ async fn bizbase_serve_answers_on_both_addresses_and_one_signal_stops_both(pool:
         .unwrap();
     let client = reqwest::Client::new();
     let get = |port: u16, path: &str| client.get(format!("http://127.0.0.1:{port}{path}")).send();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Ok(r) = get(admin, "/ready").await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "bizbase serve never became ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    until_ready(&client, &format!("http://127.0.0.1:{admin}")).await;
 
     let api_health = get(api, "/health").await.unwrap().status().as_u16();
     let api_metrics = get(api, "/metrics").await.unwrap().status().as_u16();
@@ -277,16 +282,7 @@ async fn debug_logs_do_not_show_the_claims_of_callers(pool: PgPool) {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(std::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    until_ready(&client, &base).await;
     let keys = std::process::Command::new(env!("CARGO_BIN_EXE_bizbase"))
         .args(["keys", "--json"])
         .envs(env)
