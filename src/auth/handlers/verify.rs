@@ -157,6 +157,11 @@ async fn apply(
             .execute(&mut *tx)
             .await?;
         user::set_identity_email(tx, found.id, &address, true).await?;
+        // The address is confirmed now: an unspent sign-up link no longer signs anyone in (the
+        // other branch voids it with the rest of the sign-in links).
+        if was_unconfirmed {
+            mail::void_confirmation(tx, found.id).await?;
+        }
     } else {
         // A token mailed to an address the account no longer has (an admin changed it) proves
         // nothing about the account's address now.
@@ -194,9 +199,6 @@ async fn apply(
             )
             .await?;
         }
-    }
-    if was_unconfirmed {
-        mail::void_confirmation(tx, found.id).await?;
     }
     user::mark_identity_verified(tx, found.id).await?;
     audit::record(
