@@ -434,6 +434,8 @@ async fn a_slow_upload_holds_no_database_connection_while_its_bytes_arrive(pool:
     );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!((rows(&app).await, blobs(&app)), (1, 1));
+    // The app's own pool: left open, its connection would keep sqlx from dropping the database.
+    app.pool.close().await;
 }
 
 #[sqlx::test]
