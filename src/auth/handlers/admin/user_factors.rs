@@ -53,7 +53,8 @@ pub async fn delete_factor(
 ) -> AppResult<Json<Value>> {
     let (id, factor_id) = factor_path(&id, &factor_id)?;
     let mut tx = app.pool.begin().await?;
-    let factor = crate::auth::handlers::factors::remove_factor(&mut tx, id, factor_id).await?;
+    let factor =
+        crate::auth::handlers::factors::remove_factor(&mut tx, id, factor_id, |_| Ok(())).await?;
     factor_answer(tx, &client, "factor_deleted_by_admin", id, &factor).await
 }
 

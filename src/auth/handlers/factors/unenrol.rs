@@ -20,15 +20,18 @@ use crate::{
 };
 
 /// Deletes a factor of `user_id` (with its pending recovery codes), downgrading sessions it raised,
-/// and returns it.
+/// and returns it. `allowed` sees the factor, read under the user's lock, before anything changes:
+/// its error leaves everything as it was.
 pub async fn remove_factor(
     conn: &mut PgConnection,
     user_id: Uuid,
     factor_id: Uuid,
+    allowed: impl FnOnce(&FactorRow) -> AppResult<()>,
 ) -> AppResult<FactorRow> {
     // First, also when an admin removes the factor: in turn with the user's own MFA writes.
     user::lock(conn, user_id).await?;
     let (factor, _, _) = own_factor(conn, user_id, factor_id, true).await?;
+    allowed(&factor)?;
     sqlx::query("update auth.sessions set aal = 'aal1', factor_id = null where factor_id = $1")
         .bind(factor_id)
         .execute(&mut *conn)
@@ -60,15 +63,17 @@ pub async fn delete_factor(
 ) -> AppResult<Json<Value>> {
     let factor_id = parse_factor_id(&id)?;
     let mut tx = app.pool.begin().await?;
-    user::lock(&mut tx, me.user.id).await?;
-    let (factor, _, _) = own_factor(&mut tx, me.user.id, factor_id, true).await?;
-    if factor.status == "verified" && me.session.aal != "aal2" {
-        return Err(AppError::Unprocessable {
-            code: "insufficient_aal",
-            message: "AAL2 required to unenroll verified factor".into(),
-        });
-    }
-    remove_factor(&mut tx, me.user.id, factor_id).await?;
+    let aal = me.session.aal.as_str();
+    remove_factor(&mut tx, me.user.id, factor_id, |factor| {
+        if factor.status == "verified" && aal != "aal2" {
+            return Err(AppError::Unprocessable {
+                code: "insufficient_aal",
+                message: "AAL2 required to unenroll verified factor".into(),
+            });
+        }
+        Ok(())
+    })
+    .await?;
     audit::record(
         &mut tx,
         "factor_unenrolled",
