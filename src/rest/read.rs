@@ -35,8 +35,19 @@ pub fn table<'a>(
 pub struct Page {
     /// The page statement.
     pub text: String,
-    /// `explain (format json)` of the filtered source, when the count needs the planner.
+    /// The filtered source whose plan estimates the total, when the count needs the planner.
     pub estimate: Option<String>,
+}
+
+impl Page {
+    /// The same page over a common table expression `cte` (`name as (…)`) that both the page
+    /// and its count read, so what `cte` runs (a function's body) runs once.
+    pub fn over(self, cte: &str) -> Page {
+        Page {
+            text: format!("with {cte} select * from ({}) pgrst_p", self.text),
+            estimate: self.estimate.map(|e| format!("with {cte} {e}")),
+        }
+    }
 }
 
 /// Builds the page statement.
@@ -79,7 +90,7 @@ pub fn page_sql(
         Some(Count::Planned) | None => "null::bigint".to_owned(),
     };
     let estimate = matches!(count, Some(Count::Planned | Count::Estimated))
-        .then(|| format!("explain (format json) select 1 {source}"));
+        .then(|| format!("select 1 {source}"));
     Ok(Page {
         text: format!(
             "with pgrst_source as (select {list} {page_source}{order} limit {limit} offset {offset}) \
@@ -116,7 +127,8 @@ pub async fn fetch_page(
             .await?;
     let exact_enough = count == Some(Count::Estimated) && counted.is_some_and(|c| c <= max_rows);
     let total = match estimate {
-        Some(explain) if !exact_enough => {
+        Some(source) if !exact_enough => {
+            let explain = format!("explain (format json) {source}");
             let (plan,): (sqlx::types::Json<Value>,) =
                 Sql::apply(binds, sqlx::query_as(sqlx::AssertSqlSafe(explain)))
                     .fetch_one(conn)
@@ -175,23 +187,7 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
     let json = json.unwrap_or_else(|| "[]".to_owned());
     tx.finish();
     let offset = query.root().offset.unwrap_or(0);
-    if let Some(t) = total
-        && offset > 0
-        && offset > t
-        && n == 0
-    {
-        return Err(
-            PgrstError::new(416, "PGRST103", "Requested range not satisfiable")
-                .details(format!(
-                    "An offset of {offset} was requested, but there are only {t} rows."
-                ))
-                .into(),
-        );
-    }
-    let status = match total {
-        Some(t) if n < t => StatusCode::PARTIAL_CONTENT,
-        _ => StatusCode::OK,
-    };
+    let status = range_status(offset, n, total)?;
     let (ct, body) = body(accept, json, n)?;
     Ok(respond(
         status,
@@ -199,4 +195,20 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
         Some(content_range(offset, n, total)),
         (!head).then_some(body),
     ))
+}
+
+/// A page's status: 206 when it holds less than the counted total, 416 (PGRST103) when its offset
+/// lies past the total.
+pub fn range_status(offset: i64, rows: i64, total: Option<i64>) -> Result<StatusCode, PgrstError> {
+    match total {
+        Some(t) if offset > 0 && offset > t && rows == 0 => {
+            Err(
+                PgrstError::new(416, "PGRST103", "Requested range not satisfiable").details(
+                    format!("An offset of {offset} was requested, but there are only {t} rows."),
+                ),
+            )
+        }
+        Some(t) if rows < t => Ok(StatusCode::PARTIAL_CONTENT),
+        _ => Ok(StatusCode::OK),
+    }
 }

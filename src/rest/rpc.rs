@@ -1,16 +1,17 @@
 //! `/rest/v1/rpc/{function}`: `POST` with named arguments in a JSON object (or the whole body for a
 //! single unnamed `json`/`jsonb` parameter), `GET`/`HEAD` with arguments in the query string.
-//! Set-returning functions of a table's row type are filtered, ordered and paged like tables.
+//! Functions returning rows with named columns (a table's row type, `RETURNS TABLE (…)`, OUT
+//! parameters, a composite type) are selected, filtered, ordered and paged like tables.
 
 use axum::{http::StatusCode, response::Response};
 use serde_json::Value;
 
 use super::{
-    context::{Accept, Call},
+    context::{Accept, Call, Count},
     errors::{PgrstError, from_db},
-    read::{Fetched, Page, fetch_page, page_sql},
+    read::{Fetched, Page, fetch_page, page_sql, range_status},
     respond::{body, content_range, respond},
-    schema::Function,
+    schema::{Function, Table},
     sql::{Bind, Sql, ident, qualified},
 };
 use crate::{
@@ -120,22 +121,37 @@ pub async fn call(
         arguments(&mut sql, f, &args, payload.as_ref())
     );
     let tabular = f.returns_set || f.returns_composite;
-    let page = match (&f.return_table, tabular) {
-        (Some((ts, tn)), true) => {
-            let table = cache.table(ts, tn).ok_or_else(|| {
-                PgrstError::new(404, "PGRST205", "result table not in the schema cache")
-            })?;
-            page_sql(
-                &mut sql,
-                &cache,
-                query,
-                table,
-                &call,
-                prefer.count,
-                app.config.rest.max_rows,
-            )?
+    let max_rows = app.config.rest.max_rows;
+    // A record type of its own is read like a table of those columns.
+    let own_record = Table {
+        schema: f.schema.clone(),
+        name: f.name.clone(),
+        columns: f.result_columns.clone(),
+        primary_key: vec![],
+        is_view: true,
+    };
+    let table = match (&f.return_table, tabular) {
+        (Some((ts, tn)), true) => Some(cache.table(ts, tn).ok_or_else(|| {
+            PgrstError::new(404, "PGRST205", "result table not in the schema cache")
+        })?),
+        (None, true) if !own_record.columns.is_empty() => Some(&own_record),
+        _ => None,
+    };
+    let page = match table {
+        Some(table) => {
+            // A count reads the result again: the function runs once, into a materialized CTE.
+            let once = matches!(prefer.count, Some(Count::Exact | Count::Estimated));
+            let from = if once { "pgrst_call" } else { call.as_str() };
+            let page = page_sql(&mut sql, &cache, query, table, from, prefer.count, max_rows)?;
+            if once {
+                page.over(&format!(
+                    "pgrst_call as materialized (select * from {call})"
+                ))
+            } else {
+                page
+            }
         }
-        (None, true) => {
+        None if tabular => {
             if query
                 .select
                 .iter()
@@ -143,9 +159,7 @@ pub async fn call(
                 || !query.modifiers.is_empty()
             {
                 return Err(PgrstError::new(400, "PGRST127", "Feature not implemented")
-                    .details(
-                        "select, filters and order apply to functions returning a table's row type",
-                    )
+                    .details("select, filters and order apply to functions returning named columns")
                     .into());
             }
             let agg = if f.returns_set {
@@ -158,7 +172,7 @@ pub async fn call(
                 estimate: None,
             }
         }
-        (_, false) => Page {
+        None => Page {
             text: format!("select null::bigint, to_json({call})::text, 1::bigint"),
             estimate: None,
         },
@@ -169,7 +183,6 @@ pub async fn call(
     } else {
         Access::ReadWrite
     };
-    let max_rows = app.config.rest.max_rows;
     let Fetched {
         total,
         json,
@@ -202,7 +215,7 @@ pub async fn call(
     let json = json.unwrap_or_else(|| "null".to_owned());
     if !f.returns_set {
         // One row of a table type went through the table path, which builds an array.
-        let json = match (&f.return_table, n) {
+        let json = match (table, n) {
             (Some(_), 0) => "null".to_owned(),
             (Some(_), _) => body(Accept::Object, json, 1)?.1,
             (None, _) => json,
@@ -216,9 +229,10 @@ pub async fn call(
         ));
     }
     let offset = query.root().offset.unwrap_or(0);
+    let status = range_status(offset, n, total)?;
     let (ct, b) = body(accept, json, n)?;
     Ok(respond(
-        StatusCode::OK,
+        status,
         Some(ct),
         Some(content_range(offset, n, total)),
         (!head).then_some(b),

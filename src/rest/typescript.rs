@@ -134,6 +134,16 @@ pub fn generate(cache: &SchemaCache) -> String {
                     if f.returns_set { "[]" } else { "" }
                 ),
                 None if f.returns_void => "undefined".to_owned(),
+                // As `supabase gen types` writes a record's columns: without `| null`.
+                None if !f.result_columns.is_empty() => {
+                    let fields: Vec<String> = f
+                        .result_columns
+                        .iter()
+                        .map(|c| format!("{}: {}", key(&c.name), ts_type(cache, &c.data_type)))
+                        .collect();
+                    let set = if f.returns_set { "[]" } else { "" };
+                    format!("{{ {} }}{set}", fields.join("; "))
+                }
                 None if f.returns_composite || f.returns_set => "Json".to_owned(),
                 None => ts_type(cache, &f.return_type),
             };

@@ -87,6 +87,9 @@ pub struct Function {
     pub return_table: Option<(String, String)>,
     /// `format_type` of the return type.
     pub return_type: String,
+    /// The columns of a record it returns that is no table's row (`RETURNS TABLE (…)`, OUT
+    /// parameters, a composite type): what select, filters and order may name.
+    pub result_columns: Vec<Column>,
 }
 
 /// Everything the data API knows about the database.
@@ -201,13 +204,24 @@ impl SchemaCache {
             Option<String>,
             Option<String>,
             String,
+            sqlx::types::Json<Vec<Column>>,
         );
+        // A record's columns: a composite type's attributes, or the OUT / TABLE parameters.
         let fns: Vec<FnRow> = sqlx::query_as(
             "select n.nspname::text, p.proname::text, \
                coalesce(array(select coalesce(p.proargnames[i], '') from generate_series(1, p.pronargs) i), '{}'), \
                array(select format_type(t, null) from unnest(p.proargtypes) t), p.pronargdefaults, p.proretset, \
                t.typtype = 'c' or p.prorettype = 'record'::regtype, p.prorettype = 'void'::regtype, p.provolatile <> 'v', \
-               rn.nspname::text, rc.relname::text, format_type(p.prorettype, null) \
+               rn.nspname::text, rc.relname::text, format_type(p.prorettype, null), \
+               coalesce(case when rc.oid is not null then null \
+                 when t.typtype = 'c' then (select json_agg(json_build_object('name', a.attname, \
+                     'type', format_type(a.atttypid, a.atttypmod), 'nullable', true, 'has_default', false) order by a.attnum) \
+                   from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) \
+                 when p.prorettype = 'record'::regtype and p.proallargtypes is not null then \
+                   (select json_agg(json_build_object('name', u.name, 'type', format_type(u.ty, null), \
+                       'nullable', true, 'has_default', false) order by u.i) \
+                    from unnest(p.proargnames, p.proargmodes::text[], p.proallargtypes) with ordinality u(name, mode, ty, i) \
+                    where u.mode in ('o', 'b', 't')) end, '[]') \
              from pg_proc p join pg_namespace n on n.oid = p.pronamespace \
              join pg_type t on t.oid = p.prorettype \
              left join pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r', 'v', 'm', 'p', 'f') \
@@ -231,6 +245,7 @@ impl SchemaCache {
             rs,
             rt,
             return_type,
+            result_columns,
         ) in fns
         {
             let n = arg_types.len();
@@ -254,6 +269,7 @@ impl SchemaCache {
                     stable,
                     return_table: rs.zip(rt),
                     return_type,
+                    result_columns: result_columns.0,
                 });
         }
         let enum_rows: Vec<(String, String, String, Vec<String>)> = sqlx::query_as(

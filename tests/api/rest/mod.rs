@@ -148,6 +148,20 @@ create function public.small_ints() returns setof int
 create function public.pairs() returns table (n int, word text)
     language sql immutable as $$ values (1, 'one'), (2, 'two') $$;
 
+create function public.logged_pairs() returns table (n int, word text)
+    language plpgsql volatile as $$
+begin
+    insert into public.call_log (msg) values ('logged_pairs');
+    return query select * from public.pairs();
+end $$;
+
+create type public.span as (lo int, hi int);
+create function public.spans() returns setof public.span
+    language sql immutable as $$ select * from (values (1, 5), (6, 9), (3, 3)) v(lo, hi) $$;
+
+create function public.bounds(out lo int, out hi int)
+    language sql immutable as $$ select 1, 9 $$;
+
 create function public.fail(kind text) returns int
     language plpgsql immutable as $$
 begin

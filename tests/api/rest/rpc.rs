@@ -259,6 +259,73 @@ async fn table_returning_functions_without_a_row_type(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn functions_returning_their_own_columns_are_selected_filtered_ordered_and_paged(
+    pool: PgPool,
+) {
+    let app = Rest::start(pool).await;
+
+    let table = app
+        .get(
+            "/rpc/pairs",
+            &[("select", "word"), ("n", "gt.1"), ("order", "n.desc")],
+        )
+        .await;
+    let composite = send(
+        app.anon(
+            Method::GET,
+            "/rpc/spans",
+            &[("hi", "gte.5"), ("order", "hi.desc"), ("limit", "1")],
+        )
+        .header("prefer", "count=exact"),
+    )
+    .await;
+    let out_parameters = app.get("/rpc/bounds", &[("select", "hi")]).await;
+    let unknown_column = app.get("/rpc/pairs", &[("select", "nope")]).await;
+
+    assert_eq!(table.status, 200, "{}", table.text);
+    assert_eq!(table.json(), json!([{"word": "two"}]));
+    assert_eq!(composite.status, 206, "{}", composite.text);
+    assert_eq!(composite.json(), json!([{"lo": 6, "hi": 9}]));
+    assert_eq!(composite.header("content-range"), Some("0-0/2"));
+    assert_eq!(out_parameters.status, 200, "{}", out_parameters.text);
+    assert_eq!(out_parameters.json(), json!({"hi": 9}));
+    unknown_column.error(400, "42703");
+}
+
+#[sqlx::test]
+async fn a_counted_call_runs_the_function_once(pool: PgPool) {
+    let app = Rest::start(pool.clone()).await;
+
+    let r = send(
+        app.anon(Method::POST, "/rpc/logged_pairs", &[("limit", "1")])
+            .header("prefer", "count=exact")
+            .json(&json!({})),
+    )
+    .await;
+
+    assert_eq!(r.status, 206, "{}", r.text);
+    assert_eq!(r.header("content-range"), Some("0-0/2"));
+    let runs: i64 = sqlx::query_scalar("select count(*) from public.call_log")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(runs, 1);
+}
+
+#[sqlx::test]
+async fn an_offset_past_a_counted_result_is_416(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let r = send(
+        app.anon(Method::GET, "/rpc/spans", &[("offset", "5")])
+            .header("prefer", "count=exact"),
+    )
+    .await;
+
+    r.error(416, "PGRST103");
+}
+
+#[sqlx::test]
 async fn a_function_returning_one_row_answers_an_object(pool: PgPool) {
     let app = Rest::start(pool).await;
 

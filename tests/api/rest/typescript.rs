@@ -119,6 +119,12 @@ async fn the_database_type_describes_tables_views_relationships_functions_and_en
     assert!(ts.contains(
         "      all_moods: { Args: Record<PropertyKey, never>; Returns: Database[\"public\"][\"Tables\"][\"moods\"][\"Row\"][] }\n"
     ));
+    assert!(ts.contains(
+        "      pairs: { Args: Record<PropertyKey, never>; Returns: { n: number; word: string }[] }\n"
+    ), "{ts}");
+    assert!(ts.contains(
+        "      bounds: { Args: Record<PropertyKey, never>; Returns: { lo: number; hi: number } }\n"
+    ), "{ts}");
     assert!(ts.contains("      mood: \"happy\" | \"sad\"\n"));
 }
 
