@@ -73,10 +73,15 @@ pub fn resolve<'a>(
 ) -> Result<Relation<'a>, PgrstError> {
     let mut found: Vec<Relation<'a>> = Vec::new();
     for fk in &cache.foreign_keys {
+        let by_column = fk.columns.len() == 1 && fk.columns[0] == name;
         // Many-to-one: parent.fk → target (by table name, or by the FK column / constraint name).
-        let names_target = fk.ref_table.1 == name
-            || fk.name == name
-            || fk.columns.len() == 1 && fk.columns[0] == name;
+        // A table referencing itself names its children by the table's name (one-to-many, below)
+        // and its parent by the column, without a hint, as PostgREST does.
+        let names_target = if fk.table == fk.ref_table {
+            (by_column || fk.name == name) && hint.is_none()
+        } else {
+            fk.ref_table.1 == name || fk.name == name || by_column
+        };
         if same(parent, &fk.table)
             && names_target
             && matches_hint(fk, hint)
@@ -96,8 +101,8 @@ pub fn resolve<'a>(
             && matches_hint(fk, hint)
             && let Some(target) = cache.table(&fk.table.0, &fk.table.1)
         {
-            // A foreign key that is also the child's primary key makes it one-to-one.
-            let to_one = !target.primary_key.is_empty() && target.primary_key == fk.columns;
+            // A foreign key that is also a unique key of the child makes it one-to-one.
+            let to_one = target.is_unique(&fk.columns);
             found.push(Relation {
                 target,
                 to_one,

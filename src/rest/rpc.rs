@@ -129,6 +129,7 @@ pub async fn call(
         columns: f.result_columns.clone(),
         primary_key: vec![],
         is_view: true,
+        unique_keys: vec![],
     };
     let table = match (&f.return_table, tabular) {
         (Some((ts, tn)), true) => Some(cache.table(ts, tn).ok_or_else(|| {

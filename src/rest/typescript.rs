@@ -87,7 +87,7 @@ pub fn generate(cache: &SchemaCache) -> String {
                     .iter()
                     .filter(|fk| fk.table.0 == t.schema && fk.table.1 == t.name)
                 {
-                    let one_to_one = fk.columns == t.primary_key;
+                    let one_to_one = t.is_unique(&fk.columns);
                     let _ = writeln!(
                         out,
                         "          {{\n            foreignKeyName: {:?}\n            columns: {:?}\n            isOneToOne: {one_to_one}\n            referencedRelation: {:?}\n            referencedColumns: {:?}\n          }},",

@@ -42,12 +42,27 @@ pub struct Table {
     pub primary_key: Vec<String>,
     /// A view (no writes through the API unless auto-updatable; PostgreSQL decides).
     pub is_view: bool,
+    /// The column sets of its unique indexes (primary key included; partial and expression
+    /// indexes left out).
+    pub unique_keys: Vec<Vec<String>>,
 }
 
 impl Table {
     /// A column by name.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether `columns` (in any order) are unique in this table: a foreign key made of them
+    /// points from at most one row, so its relationship is one-to-one.
+    pub fn is_unique(&self, columns: &[String]) -> bool {
+        let mut wanted: Vec<&String> = columns.iter().collect();
+        wanted.sort();
+        self.unique_keys.iter().any(|key| {
+            let mut have: Vec<&String> = key.iter().collect();
+            have.sort();
+            have == wanted
+        })
     }
 }
 
@@ -125,6 +140,7 @@ impl SchemaCache {
             bool,
             sqlx::types::Json<Vec<Column>>,
             Vec<String>,
+            sqlx::types::Json<Vec<Vec<String>>>,
         );
         let rows: Vec<TableRow> = sqlx::query_as(
             "select n.nspname::text, c.relname::text, c.relkind in ('v', 'm'), \
@@ -135,7 +151,12 @@ impl SchemaCache {
                coalesce((select array_agg(a.attname::text order by k.n) from pg_index i \
                   cross join unnest(i.indkey) with ordinality k(attnum, n) \
                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum \
-                  where i.indrelid = c.oid and i.indisprimary), '{}') \
+                  where i.indrelid = c.oid and i.indisprimary), '{}'), \
+               coalesce((select json_agg(u.cols) from (select array_agg(a.attname::text order by k.n) cols \
+                  from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, n) \
+                  join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum \
+                  where i.indrelid = c.oid and i.indisunique and i.indpred is null and i.indexprs is null \
+                    and k.n <= i.indnkeyatts group by i.indexrelid) u), '[]') \
              from pg_class c join pg_namespace n on n.oid = c.relnamespace \
              where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p') and c.relname <> '_sqlx_migrations'",
         )
@@ -144,18 +165,21 @@ impl SchemaCache {
         .await?;
         let tables = rows
             .into_iter()
-            .map(|(schema, name, is_view, columns, primary_key)| {
-                (
-                    (schema.clone(), name.clone()),
-                    Table {
-                        schema,
-                        name,
-                        columns: columns.0,
-                        primary_key,
-                        is_view,
-                    },
-                )
-            })
+            .map(
+                |(schema, name, is_view, columns, primary_key, unique_keys)| {
+                    (
+                        (schema.clone(), name.clone()),
+                        Table {
+                            schema,
+                            name,
+                            columns: columns.0,
+                            primary_key,
+                            is_view,
+                            unique_keys: unique_keys.0,
+                        },
+                    )
+                },
+            )
             .collect();
         type FkRow = (
             String,

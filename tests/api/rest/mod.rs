@@ -9,6 +9,7 @@ mod identity;
 mod login_role;
 mod openapi;
 mod read;
+mod relationships;
 mod rpc;
 mod typescript;
 mod write;
@@ -112,6 +113,21 @@ insert into public.notes (id, owner, body) values
     (1, '11111111-1111-1111-1111-111111111111', 'u1 note a'),
     (2, '11111111-1111-1111-1111-111111111111', 'u1 note b'),
     (3, '22222222-2222-2222-2222-222222222222', 'u2 note');
+
+-- A tree (a table referencing itself) and a one-to-one link through a unique foreign key.
+create table public.categories (
+    id int primary key,
+    name text not null,
+    parent_id int references public.categories (id)
+);
+insert into public.categories values (1, 'root', null), (2, 'child a', 1), (3, 'child b', 1), (4, 'leaf', 2);
+create table public.author_bios (
+    id int primary key,
+    author_id int not null unique references public.authors (id),
+    bio text not null
+);
+insert into public.author_bios values (1, 1, 'Ada wrote first');
+grant select on public.categories, public.author_bios to anon;
 
 create function public.add(a int, b int) returns int
     language sql immutable as $$ select a + b $$;

@@ -103,6 +103,8 @@ async fn the_database_type_describes_tables_views_relationships_functions_and_en
     assert!(relationships.contains("foreignKeyName: \"moods_author_id_fkey\""));
     assert!(relationships.contains("columns: [\"author_id\"]"));
     assert!(relationships.contains("isOneToOne: false"));
+    // A unique foreign key is one-to-one.
+    assert!(entry(&ts, "Tables", "author_bios").contains("isOneToOne: true"));
     assert!(relationships.contains("referencedRelation: \"authors\""));
 
     let view = entry(&ts, "Views", "author_names");

@@ -1,0 +1,90 @@
+//! Relationships PostgREST reads from more than a plain foreign key: a table referencing itself
+//! (children by the table's name, the parent by the column) and a unique foreign key, which makes
+//! the referencing side one-to-one.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::Rest;
+
+#[sqlx::test]
+async fn a_tree_embeds_its_children_by_the_table_name_and_its_parent_by_the_column(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let children = app
+        .get(
+            "/categories",
+            &[
+                ("select", "name,categories(name)"),
+                ("id", "eq.1"),
+                ("categories.order", "name.desc"),
+            ],
+        )
+        .await;
+    let parent = app
+        .get(
+            "/categories",
+            &[("select", "name,parent:parent_id(name)"), ("id", "eq.4")],
+        )
+        .await;
+    let hinted = app
+        .get(
+            "/categories",
+            &[
+                ("select", "name,kids:categories!parent_id(name)"),
+                ("id", "eq.2"),
+            ],
+        )
+        .await;
+    let root_has_no_parent = app
+        .get(
+            "/categories",
+            &[("select", "name,parent_id(name)"), ("id", "eq.1")],
+        )
+        .await;
+
+    assert_eq!(children.status, 200, "{}", children.text);
+    assert_eq!(
+        children.json(),
+        json!([{"name": "root", "categories": [{"name": "child b"}, {"name": "child a"}]}])
+    );
+    assert_eq!(parent.status, 200, "{}", parent.text);
+    assert_eq!(
+        parent.json(),
+        json!([{"name": "leaf", "parent": {"name": "child a"}}])
+    );
+    assert_eq!(hinted.status, 200, "{}", hinted.text);
+    assert_eq!(
+        hinted.json(),
+        json!([{"name": "child a", "kids": [{"name": "leaf"}]}])
+    );
+    assert_eq!(
+        root_has_no_parent.json(),
+        json!([{"name": "root", "parent_id": null}])
+    );
+}
+
+#[sqlx::test]
+async fn a_unique_foreign_key_embeds_one_object_or_null(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let r = app
+        .get(
+            "/authors",
+            &[
+                ("select", "name,author_bios(bio)"),
+                ("id", "lte.2"),
+                ("order", "id"),
+            ],
+        )
+        .await;
+
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!([
+            {"name": "Ada", "author_bios": {"bio": "Ada wrote first"}},
+            {"name": "Brian", "author_bios": null}
+        ])
+    );
+}
