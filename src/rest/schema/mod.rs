@@ -146,7 +146,8 @@ impl SchemaCache {
             "select n.nspname::text, c.relname::text, c.relkind in ('v', 'm'), \
                coalesce((select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), \
                   'nullable', not a.attnotnull, 'has_default', a.atthasdef or a.attidentity <> '' or a.attgenerated <> '', \
-                  'default', (select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum and a.attgenerated = '')) order by a.attnum) \
+                  'default', case when a.attidentity = 'd' then format('nextval(%L::regclass)', pg_get_serial_sequence(c.oid::regclass::text, a.attname)) \
+                    else (select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d where d.adrelid = a.attrelid and d.adnum = a.attnum and a.attgenerated = '') end) order by a.attnum) \
                  from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]'), \
                coalesce((select array_agg(a.attname::text order by k.n) from pg_index i \
                   cross join unnest(i.indkey) with ordinality k(attnum, n) \

@@ -196,8 +196,9 @@ pub(super) fn statement(
                 }
             };
             if cols.is_empty() {
+                // Rows without keys (`{}`, `[{}, {}]`): one row of defaults each.
                 format!(
-                    "insert into {from} select * from json_populate_recordset(null::{from}, {p}::json) where false"
+                    "insert into {from} as {alias} select from jsonb_array_elements({p}::jsonb){conflict}"
                 )
             } else if prefer.missing_default {
                 // Prefer: missing=default — a listed column absent from a row takes its DEFAULT.
@@ -243,18 +244,27 @@ pub(super) fn statement(
                 &[obj],
             )?;
             if cols.is_empty() {
-                return Err(PgrstError::new(400, "PGRST102", "Empty or invalid json")
-                    .details("nothing to update"));
+                // `{}` changes nothing and matches no row, as in PostgREST.
+                let first = table
+                    .columns
+                    .first()
+                    .map(|c| ident(&c.name))
+                    .ok_or_else(|| {
+                        PgrstError::new(400, "PGRST102", "Empty or invalid json")
+                            .details("nothing to update")
+                    })?;
+                format!("update {from} as {alias} set {first} = {alias}.{first} where false")
+            } else {
+                let p = sql.bind(Bind::Json(payload.clone()));
+                let sets = cols
+                    .iter()
+                    .map(|c| format!("{0} = pgrst_body.{0}", ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "update {from} as {alias} set {sets} from (select * from json_populate_record(null::{from}, {p}::json)) pgrst_body{where_}"
+                )
             }
-            let p = sql.bind(Bind::Json(payload.clone()));
-            let sets = cols
-                .iter()
-                .map(|c| format!("{0} = pgrst_body.{0}", ident(c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!(
-                "update {from} as {alias} set {sets} from (select * from json_populate_record(null::{from}, {p}::json)) pgrst_body{where_}"
-            )
         }
         Write::Delete => format!("delete from {from} as {alias}{where_}"),
     };

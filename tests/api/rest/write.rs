@@ -123,6 +123,73 @@ async fn missing_default_fills_absent_keys_with_defaults(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn missing_default_numbers_rows_without_an_identity_value(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let r = send(
+        app.anon(
+            Method::POST,
+            "/books",
+            &[("columns", "\"id\",\"title\""), ("select", "id,title")],
+        )
+        .header("prefer", "return=representation, missing=default")
+        .json(&json!([{"title": "Iota"}, {"id": 500, "title": "Kappa"}])),
+    )
+    .await;
+
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!([{"id": 100, "title": "Iota"}, {"id": 500, "title": "Kappa"}])
+    );
+}
+
+#[sqlx::test]
+async fn rows_without_keys_are_rows_of_defaults_and_an_empty_patch_changes_nothing(pool: PgPool) {
+    sqlx::raw_sql(
+        "create table public.pings (id serial primary key, note text not null default 'ping'); \
+         grant select, insert, update on public.pings to anon;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = Rest::start(pool).await;
+
+    let one = send(
+        app.anon(Method::POST, "/pings", &[])
+            .header("prefer", "return=representation")
+            .json(&json!({})),
+    )
+    .await;
+    let two = send(
+        app.anon(Method::POST, "/pings", &[("select", "id")])
+            .header("prefer", "return=representation")
+            .json(&json!([{}, {}])),
+    )
+    .await;
+    let patched = send(
+        app.anon(Method::PATCH, "/pings", &[("id", "eq.1")])
+            .header("prefer", "return=representation")
+            .json(&json!({})),
+    )
+    .await;
+    let minimal = send(
+        app.anon(Method::PATCH, "/pings", &[("id", "eq.1")])
+            .json(&json!({})),
+    )
+    .await;
+
+    assert_eq!(one.status, 201, "{}", one.text);
+    assert_eq!(one.json(), json!([{"id": 1, "note": "ping"}]));
+    assert_eq!(two.status, 201, "{}", two.text);
+    assert_eq!(two.json(), json!([{"id": 2}, {"id": 3}]));
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(patched.json(), json!([]));
+    assert_eq!(minimal.status, 204, "{}", minimal.text);
+    assert_eq!(app.scalar("select count(*) from public.pings").await, 3);
+}
+
+#[sqlx::test]
 async fn representation_with_select_and_an_embed(pool: PgPool) {
     let app = Rest::start(pool).await;
 
