@@ -94,7 +94,16 @@ pub fn select_list(
         match item {
             SelectItem::Star => out.push(format!("{}.*", level.alias)),
             SelectItem::Field { alias, field, cast } => {
-                let (expr, _) = field_expr(sql, level, field)?;
+                // `count` naming no column is the row count PostgREST keeps from before its
+                // aggregates (`select=count`, `rel(count)`), allowed while they are disabled.
+                let legacy_count = field.name == "count"
+                    && field.path.is_empty()
+                    && level.table.column("count").is_none();
+                let (expr, _) = if legacy_count {
+                    ("count(*)".to_owned(), String::new())
+                } else {
+                    field_expr(sql, level, field)?
+                };
                 let expr = match cast {
                     Some(ty) => format!("({expr})::{ty}"),
                     None => expr,

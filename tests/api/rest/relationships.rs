@@ -1,6 +1,6 @@
 //! Relationships PostgREST reads from more than a plain foreign key: a table referencing itself
 //! (children by the table's name, the parent by the column) and a unique foreign key, which makes
-//! the referencing side one-to-one.
+//! the referencing side one-to-one; and the row count `count` PostgREST keeps from before aggregates.
 
 use serde_json::json;
 use sqlx::PgPool;
@@ -87,4 +87,35 @@ async fn a_unique_foreign_key_embeds_one_object_or_null(pool: PgPool) {
             {"name": "Brian", "author_bios": null}
         ])
     );
+}
+
+#[sqlx::test]
+async fn count_without_parentheses_counts_rows_of_the_table_or_of_an_embed(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let embedded = app
+        .get(
+            "/authors",
+            &[("select", "name,books(count)"), ("order", "id")],
+        )
+        .await;
+    let whole = app
+        .get("/books", &[("select", "count"), ("author_id", "eq.2")])
+        .await;
+    let aliased = app.get("/books", &[("select", "n:count")]).await;
+    let with_parentheses = app.get("/books", &[("select", "count()")]).await;
+
+    assert_eq!(embedded.status, 200, "{}", embedded.text);
+    assert_eq!(
+        embedded.json(),
+        json!([
+            {"name": "Ada", "books": [{"count": 2}]},
+            {"name": "Brian", "books": [{"count": 2}]},
+            {"name": "Carol", "books": [{"count": 0}]}
+        ])
+    );
+    assert_eq!(whole.json(), json!([{"count": 2}]));
+    assert_eq!(aliased.json(), json!([{"n": 5}]));
+    // The aggregate itself stays disabled, as PostgREST's default.
+    with_parentheses.error(400, "PGRST123");
 }
