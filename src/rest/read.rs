@@ -75,7 +75,7 @@ pub fn page_sql(
     } else {
         format!(" where {}", conds.join(" and "))
     };
-    let order = build::order_by(sql, &level, &mods.order)?;
+    let order = build::order_by(sql, cache, &level, &query.select, &mods.order)?;
     let limit = mods.limit.unwrap_or(max_rows).min(max_rows);
     let offset = mods.offset.unwrap_or(0);
     let source = format!("from {from} {}{where_}", level.alias);

@@ -250,7 +250,7 @@ fn embed_body(
         child.alias,
         embeds.joins(),
         conds.join(" and "),
-        order_by(sql, &child, &mods.order)?,
+        order_by(sql, cache, &child, items, &mods.order)?,
         paging(&mods),
     );
     Ok(EmbedBody { text, row })
@@ -332,7 +332,9 @@ pub fn check_embedded(sql: &Sql, query: &Query) -> Result<(), PgrstError> {
 /// ` order by …` (empty when no terms).
 pub fn order_by(
     sql: &mut Sql,
+    cache: &SchemaCache,
     level: &Level<'_>,
+    items: &[SelectItem],
     terms: &[OrderTerm],
 ) -> Result<String, PgrstError> {
     if terms.is_empty() {
@@ -340,7 +342,10 @@ pub fn order_by(
     }
     let mut parts = Vec::new();
     for t in terms {
-        let (expr, _) = field_expr(sql, level, &t.field)?;
+        let expr = match &t.relation {
+            None => field_expr(sql, level, &t.field)?.0,
+            Some(name) => related_order(sql, cache, level, items, name, &t.field)?,
+        };
         let dir = if t.desc { " desc" } else { " asc" };
         let nulls = match t.nulls {
             Some(Nulls::First) => " nulls first",
@@ -350,6 +355,56 @@ pub fn order_by(
         parts.push(format!("{expr}{dir}{nulls}"));
     }
     Ok(format!(" order by {}", parts.join(", ")))
+}
+
+/// `rel(field)` in `order`: the field of the one row a to-one relation holds, as a subquery.
+/// `rel` is an embed's alias or name in `items`, else a relation of the level's table.
+fn related_order(
+    sql: &mut Sql,
+    cache: &SchemaCache,
+    level: &Level<'_>,
+    items: &[SelectItem],
+    name: &str,
+    field: &Field,
+) -> Result<String, PgrstError> {
+    let (relation, hint) = items
+        .iter()
+        .find_map(|item| match item {
+            SelectItem::Embed {
+                alias,
+                relation,
+                hint,
+                ..
+            } if alias.as_deref().unwrap_or(relation) == name => {
+                Some((relation.as_str(), hint.as_deref()))
+            }
+            _ => None,
+        })
+        .unwrap_or((name, None));
+    let rel = relation::resolve(cache, level.table, relation, hint)?;
+    if !rel.to_one {
+        return Err(PgrstError::new(
+            400,
+            "PGRST118",
+            format!("A related order on '{name}' is not possible"),
+        )
+        .details(format!(
+            "'{}' and '{name}' do not form a many-to-one or one-to-one relationship",
+            level.table.name
+        )));
+    }
+    let child = Level {
+        table: rel.target,
+        alias: sql.alias(),
+        path: vec![],
+    };
+    let (expr, _) = field_expr(sql, &child, field)?;
+    Ok(format!(
+        "(select {expr} from {} {} where {})",
+        qualified(&child.table.schema, &child.table.name),
+        child.alias,
+        rel.join_condition(&level.alias, &child.alias)
+    ))
 }
 
 /// ` limit … offset …`.

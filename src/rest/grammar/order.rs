@@ -1,4 +1,4 @@
-//! `order=c1.desc.nullslast,c2`.
+//! `order=c1.desc.nullslast,c2,rel(c3).asc`.
 
 use super::{Field, ParseError, text::Cursor};
 
@@ -14,6 +14,8 @@ pub enum Nulls {
 /// One sort key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderTerm {
+    /// `rel(field)`: a column of a to-one embedded resource (its name or alias in `select`).
+    pub relation: Option<String>,
     /// Column or JSON path.
     pub field: Field,
     /// Descending.
@@ -27,8 +29,15 @@ pub fn parse_order(param: &str, input: &str) -> Result<Vec<OrderTerm>, ParseErro
     let mut c = Cursor::new(param, input);
     let mut terms = Vec::new();
     loop {
-        let field = c.field()?;
+        let mut field = c.field()?;
+        let mut relation = None;
+        if field.path.is_empty() && c.eat("(") {
+            relation = Some(field.name);
+            field = c.field()?;
+            c.expect(")")?;
+        }
         let mut term = OrderTerm {
+            relation,
             field,
             desc: false,
             nulls: None,

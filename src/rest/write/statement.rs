@@ -84,6 +84,7 @@ fn conditions(sql: &mut Sql, level: &Level<'_>, root: &Modifiers) -> Result<Stri
 /// the rows picked would be arbitrary, so one is required (PGRST109).
 fn limited(
     sql: &mut Sql,
+    cache: &SchemaCache,
     level: &Level<'_>,
     from: &str,
     root: &Modifiers,
@@ -110,7 +111,7 @@ fn limited(
         path: vec![],
     };
     let filters = conditions(sql, &inner, root)?;
-    let order = build::order_by(sql, &inner, &root.order)?;
+    let order = build::order_by(sql, cache, &inner, &[], &root.order)?;
     let (outer, a, paging) = (&level.alias, &inner.alias, build::paging(root));
     if key.is_empty() {
         return Ok(format!(
@@ -150,7 +151,7 @@ pub(super) fn statement(
     let alias = level.alias.clone();
     let root = query.root();
     let where_ = if kind != Write::Insert && (root.limit.is_some() || root.offset.is_some()) {
-        limited(sql, &level, &from, &root)?
+        limited(sql, cache, &level, &from, &root)?
     } else {
         conditions(sql, &level, &root)?
     };

@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::Rest;
+use super::{Rest, strings};
 
 #[sqlx::test]
 async fn a_tree_embeds_its_children_by_the_table_name_and_its_parent_by_the_column(pool: PgPool) {
@@ -118,4 +118,43 @@ async fn count_without_parentheses_counts_rows_of_the_table_or_of_an_embed(pool:
     assert_eq!(aliased.json(), json!([{"n": 5}]));
     // The aggregate itself stays disabled, as PostgREST's default.
     with_parentheses.error(400, "PGRST123");
+}
+
+#[sqlx::test]
+async fn rows_are_ordered_by_a_column_of_a_to_one_relation(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let by_alias = app
+        .get(
+            "/books",
+            &[
+                ("select", "title,author:authors(name)"),
+                ("author_id", "not.is.null"),
+                ("order", "author(name).desc,id"),
+            ],
+        )
+        .await;
+    let not_embedded = app
+        .get(
+            "/books",
+            &[
+                ("select", "title"),
+                ("order", "authors(name).asc.nullsfirst,id"),
+                ("limit", "2"),
+            ],
+        )
+        .await;
+    let to_many = app.get("/authors", &[("order", "books(title)")]).await;
+
+    assert_eq!(by_alias.status, 200, "{}", by_alias.text);
+    assert_eq!(
+        strings(&by_alias.json(), "title"),
+        ["Gamma", "Delta, with comma", "Alpha", "Beta"]
+    );
+    assert_eq!(not_embedded.status, 200, "{}", not_embedded.text);
+    assert_eq!(
+        not_embedded.json(),
+        json!([{"title": "Epsilon"}, {"title": "Alpha"}])
+    );
+    to_many.error(400, "PGRST118");
 }
