@@ -1,16 +1,42 @@
 //! The SQL of conditions: `and`/`or`/`not` trees and each filter's operator, with values bound.
 
-use super::{Level, field_expr};
+use super::{Embeds, Level, field_expr, presence};
 use crate::rest::{
     errors::PgrstError,
     grammar::{Filter, Logic, LogicOp, Op, Operand, Quantifier},
     sql::{Bind, Sql},
 };
 
-/// The SQL of one condition tree.
-pub fn condition(sql: &mut Sql, level: &Level<'_>, logic: &Logic) -> Result<String, PgrstError> {
+/// The SQL of one condition tree. A filter naming one of the level's `embeds` rather than a
+/// column (`rel=is.null`, `or=(rel.not.is.null,…)`) tests whether the embed found rows; other
+/// operators on an embed are PGRST120.
+pub fn condition(
+    sql: &mut Sql,
+    level: &Level<'_>,
+    embeds: &Embeds,
+    logic: &Logic,
+) -> Result<String, PgrstError> {
     match logic {
-        Logic::Filter(f) => filter(sql, level, f),
+        Logic::Filter(f) => match embedded(level, embeds, f) {
+            Some((expr, to_one)) => {
+                let present = match (&f.op, &f.operand) {
+                    (Op::Is, Operand::Is("null")) => false,
+                    (Op::Is, Operand::Is("not_null")) => true,
+                    _ => {
+                        return Err(PgrstError::new(
+                            400,
+                            "PGRST120",
+                            "Bad operator on the embedded resource",
+                        )
+                        .details(
+                            "Only is null or not is null filters are allowed on embedded resources",
+                        ));
+                    }
+                };
+                Ok(presence(expr, to_one, present != f.negate))
+            }
+            None => filter(sql, level, f),
+        },
         Logic::Tree {
             op,
             negate,
@@ -19,12 +45,24 @@ pub fn condition(sql: &mut Sql, level: &Level<'_>, logic: &Logic) -> Result<Stri
             let joiner = if *op == LogicOp::And { " and " } else { " or " };
             let parts = children
                 .iter()
-                .map(|c| condition(sql, level, c))
+                .map(|c| condition(sql, level, embeds, c))
                 .collect::<Result<Vec<_>, _>>()?;
             let body = format!("({})", parts.join(joiner));
             Ok(if *negate { format!("not {body}") } else { body })
         }
     }
+}
+
+/// The expression and cardinality of the embed `f` names, when it names one and no column.
+fn embedded<'e>(level: &Level<'_>, embeds: &'e Embeds, f: &Filter) -> Option<(&'e str, bool)> {
+    if !f.field.path.is_empty() || level.table.column(&f.field.name).is_some() {
+        return None;
+    }
+    embeds
+        .exprs
+        .iter()
+        .find(|(k, _, _)| *k == f.field.name)
+        .map(|(_, expr, to_one)| (expr.as_str(), *to_one))
 }
 
 fn filter(sql: &mut Sql, level: &Level<'_>, f: &Filter) -> Result<String, PgrstError> {

@@ -7,7 +7,7 @@ pub use filter::condition;
 
 use super::{
     errors::PgrstError,
-    grammar::{Field, Join, JsonKey, Logic, Nulls, Op, Operand, OrderTerm, SelectItem},
+    grammar::{Field, Join, JsonKey, Logic, Nulls, OrderTerm, SelectItem},
     query::{Modifiers, Query},
     relation::{self, Relation},
     schema::{SchemaCache, Table},
@@ -152,7 +152,10 @@ pub fn select_list(
                 if *join == Join::Inner {
                     out_embeds.inner.push(presence(&expr, rel.to_one, true));
                 }
-                out.push(format!("{expr} as {}", ident(&key)));
+                // `rel()` (often `rel!inner()`) filters without showing the relation.
+                if !items.is_empty() {
+                    out.push(format!("{expr} as {}", ident(&key)));
+                }
                 out_embeds.exprs.push((key, expr, rel.to_one));
             }
         }
@@ -266,8 +269,8 @@ fn presence(expr: &str, to_one: bool, present: bool) -> String {
     }
 }
 
-/// The conditions of one level: column filters and logic trees, and `rel=is.null` /
-/// `rel=not.is.null` on its embedded resources (other operators on an embed are PGRST120).
+/// The conditions of one level: `!inner` embeds, column filters and logic trees, and
+/// `rel=is.null` / `rel=not.is.null` on its embedded resources (see [`condition`]).
 pub fn conditions(
     sql: &mut Sql,
     level: &Level<'_>,
@@ -276,32 +279,7 @@ pub fn conditions(
 ) -> Result<Vec<String>, PgrstError> {
     let mut out = embeds.inner.clone();
     for f in filters {
-        if let Logic::Filter(filter) = f
-            && filter.field.path.is_empty()
-            && level.table.column(&filter.field.name).is_none()
-            && let Some((_, expr, to_one)) = embeds
-                .exprs
-                .iter()
-                .find(|(k, _, _)| *k == filter.field.name)
-        {
-            let present = match (&filter.op, &filter.operand) {
-                (Op::Is, Operand::Is("null")) => false,
-                (Op::Is, Operand::Is("not_null")) => true,
-                _ => {
-                    return Err(PgrstError::new(
-                        400,
-                        "PGRST120",
-                        "Bad operator on the embedded resource",
-                    )
-                    .details(
-                        "Only is null or not is null filters are allowed on embedded resources",
-                    ));
-                }
-            };
-            out.push(presence(expr, *to_one, present != filter.negate));
-            continue;
-        }
-        out.push(condition(sql, level, f)?);
+        out.push(condition(sql, level, embeds, f)?);
     }
     Ok(out)
 }

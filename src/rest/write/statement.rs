@@ -68,7 +68,7 @@ fn columns(
 fn conditions(sql: &mut Sql, level: &Level<'_>, root: &Modifiers) -> Result<String, PgrstError> {
     let mut conds = Vec::new();
     for f in &root.filters {
-        conds.push(build::condition(sql, level, f)?);
+        conds.push(build::condition(sql, level, &build::Embeds::default(), f)?);
     }
     Ok(if conds.is_empty() {
         String::new()

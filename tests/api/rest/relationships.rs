@@ -158,3 +158,47 @@ async fn rows_are_ordered_by_a_column_of_a_to_one_relation(pool: PgPool) {
     );
     to_many.error(400, "PGRST118");
 }
+
+#[sqlx::test]
+async fn an_empty_embed_filters_without_showing_and_embed_presence_joins_or_trees(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    let hidden = app
+        .get(
+            "/authors",
+            &[("select", "name,books!inner()"), ("books.pages", "gt.250")],
+        )
+        .await;
+    let either = app
+        .get(
+            "/authors",
+            &[
+                ("select", "name,books(title)"),
+                ("books.pages", "gt.250"),
+                ("or", "(books.not.is.null,id.eq.1)"),
+                ("order", "id"),
+            ],
+        )
+        .await;
+    let bad_operator = app
+        .get(
+            "/authors",
+            &[
+                ("select", "name,books(title)"),
+                ("or", "(books.eq.1,id.eq.1)"),
+            ],
+        )
+        .await;
+
+    assert_eq!(hidden.status, 200, "{}", hidden.text);
+    assert_eq!(hidden.json(), json!([{"name": "Brian"}]));
+    assert_eq!(either.status, 200, "{}", either.text);
+    assert_eq!(
+        either.json(),
+        json!([
+            {"name": "Ada", "books": []},
+            {"name": "Brian", "books": [{"title": "Delta, with comma"}]}
+        ])
+    );
+    bad_operator.error(400, "PGRST120");
+}
