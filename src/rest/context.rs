@@ -141,9 +141,18 @@ pub enum Accept {
     Object,
     /// CSV.
     Csv,
+    /// A JSON array without null-valued fields (`application/vnd.pgrst.array+json;nulls=stripped`).
+    StrippedJson,
+    /// One object without null-valued fields (`application/vnd.pgrst.object+json;nulls=stripped`).
+    StrippedObject,
 }
 
 impl Accept {
+    /// Whether one object is asked for rather than an array.
+    pub fn is_object(self) -> bool {
+        matches!(self, Self::Object | Self::StrippedObject)
+    }
+
     /// Reads `Accept`; unsupported media → PGRST107.
     pub fn parse(headers: &HeaderMap) -> Result<Self, PgrstError> {
         let raw = headers
@@ -151,8 +160,12 @@ impl Accept {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("*/*");
         for part in raw.split(',') {
-            let media = part.split(';').next().unwrap_or("").trim();
+            let mut params = part.split(';');
+            let media = params.next().unwrap_or("").trim();
+            let stripped = params.any(|p| p.trim().eq_ignore_ascii_case("nulls=stripped"));
             match media {
+                "application/vnd.pgrst.object+json" if stripped => return Ok(Self::StrippedObject),
+                "application/vnd.pgrst.array+json" if stripped => return Ok(Self::StrippedJson),
                 "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => {
                     return Ok(Self::Object);
                 }

@@ -78,6 +78,8 @@ create function public.js_log_it(msg text) returns void
     language sql volatile as $$ insert into public.js_log (msg) values (msg) $$;
 create function public.js_sum(nums int[]) returns int
     language sql immutable as $$ select coalesce(sum(n), 0)::int from unnest(nums) n $$;
+create function public.js_author_names() returns table (id int, name text)
+    language sql stable as $$ select id, name from public.js_authors $$;
 create function public.js_whoami() returns json language sql stable as $$
     select json_build_object('role', current_user, 'uid', auth.uid(), 'email', auth.email()) $$;
 
@@ -447,6 +449,34 @@ test('rest: database errors arrive with their SQLSTATE, details and HTTP status'
   const table = await sb.from('js_nope').select();
   assert.equal(table.error?.code, 'PGRST205');
   assert.equal(table.status, 404);
+});
+
+test('rest: stripNulls(), count of a referenced table, order by a referenced column, rpc returning a table', T, async () => {
+  const stripped = await sb.from('js_books').select('id, pages, available').in('id', [3, 4]).order('id').stripNulls();
+  assertNoError(stripped.error, 'stripNulls()');
+  assert.deepEqual(stripped.data, [{ id: 3 }, { id: 4, pages: 300, available: true }]);
+
+  // Other tests add books of their own: compare with an exact count read beside it.
+  const counts = await sb.from('js_authors').select('id, name, js_books(count)').in('id', [1, 2]).order('id');
+  assertNoError(counts.error, 'a referenced table with count');
+  for (const author of counts.data) {
+    const { count } = await sb.from('js_books').select('*', { count: 'exact', head: true }).eq('author_id', author.id);
+    assert.ok(count >= 2, `author ${author.id} has the fixture's two books`);
+    assert.deepEqual(author.js_books, [{ count }]);
+  }
+
+  const byAuthor = await sb
+    .from('js_books')
+    .select('id, js_authors(name)')
+    .in('id', [1, 2, 3, 4])
+    .order('js_authors(name)', { ascending: false })
+    .order('id');
+  assertNoError(byAuthor.error, 'order by a referenced column');
+  assert.deepEqual(byAuthor.data.map((b) => b.id), [3, 4, 1, 2]);
+
+  const table = await sb.rpc('js_author_names').select('name').gt('id', 1).order('id', { ascending: false });
+  assertNoError(table.error, 'rpc returning a table, filtered and ordered');
+  assert.deepEqual(table.data, [{ name: 'Carol' }, { name: 'Brian' }]);
 });
 
 test('rest: rpc: named arguments, GET, set-returning with filters, arrays, void', T, async () => {

@@ -29,19 +29,17 @@ impl Field {
         }
     }
 
-    /// The key a selected field gets in the result: the last path key, else the column name.
+    /// The key a selected field gets in the result, as PostgREST names it: the path's last
+    /// object key (`data->a->0` → `a`), else the column name (`tags->0` → `tags`).
     pub fn output_name(&self) -> String {
-        match self.path.last() {
-            Some(JsonStep {
-                key: JsonKey::Name(k),
-                ..
-            }) => k.clone(),
-            Some(JsonStep {
-                key: JsonKey::Index(i),
-                ..
-            }) => i.to_string(),
-            None => self.name.clone(),
-        }
+        self.path
+            .iter()
+            .rev()
+            .find_map(|step| match &step.key {
+                JsonKey::Name(k) => Some(k.clone()),
+                JsonKey::Index(_) => None,
+            })
+            .unwrap_or_else(|| self.name.clone())
     }
 }
 

@@ -53,6 +53,16 @@ fn select_json_paths_name_the_result_after_the_last_key() {
     };
     assert_eq!(alias.as_deref(), Some("x"));
     assert_eq!(field.path[0].key, JsonKey::Index(0));
+    // An index names no key: the last key before it, else the column (as PostgREST).
+    let items = parse_select("select", "data->0,data->a->1").unwrap();
+    let names: Vec<String> = items
+        .iter()
+        .map(|i| match i {
+            SelectItem::Field { field, .. } => field.output_name(),
+            _ => panic!(),
+        })
+        .collect();
+    assert_eq!(names, ["data", "a"]);
 }
 
 #[test]

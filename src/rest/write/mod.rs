@@ -13,7 +13,7 @@ use serde_json::Value;
 use statement::statement;
 
 use super::{
-    context::{Accept, Call},
+    context::Call,
     errors::{PgrstError, from_db},
     read::table,
     respond::{body, content_range, not_singular, respond},
@@ -49,8 +49,7 @@ pub async fn write(call: &Call<'_>, kind: Write, payload: Option<Value>) -> AppR
     } = *call;
     let cache = app.rest.get();
     let table = table(&cache, schema, name)?;
-    let wants_body =
-        prefer.return_.as_deref() == Some("representation") || accept == Accept::Object;
+    let wants_body = prefer.return_.as_deref() == Some("representation") || accept.is_object();
     let headers_only = kind == Write::Insert && prefer.return_.as_deref() == Some("headers-only");
     let mut sql = Sql::default();
     let representation = wants_body || headers_only;
@@ -103,7 +102,7 @@ pub async fn write(call: &Call<'_>, kind: Write, payload: Option<Value>) -> AppR
         .details(format!("The query affects {affected} rows"))
         .into());
     }
-    if accept == Accept::Object && affected != 1 {
+    if accept.is_object() && affected != 1 {
         return Err(not_singular(affected).into());
     }
     if prefer.rollback {
