@@ -98,9 +98,10 @@ pub fn from_db(e: sqlx::Error, anon: bool) -> AppError {
         return AppError::Database(e);
     };
     let status = status_for(&code, anon);
-    // A cancelled statement (the role's statement timeout) is the caller's load, not our fault:
-    // PostgREST reports it as 57014 and clients look for that code.
-    if status >= 500 && code != "57014" {
+    // 5xx are internal faults, told only by the request id — except what clients act on, as
+    // PostgREST reports them: a cancelled statement (the role's statement timeout: 57014), a
+    // serialization failure to retry (40001), and a status a function raised on purpose (PT5xx).
+    if status >= 500 && !matches!(code.as_str(), "57014" | "40001") && !code.starts_with("PT") {
         return AppError::Database(e);
     }
     let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();

@@ -184,6 +184,12 @@ begin
     if kind = 'custom' then
         raise sqlstate 'PT402' using message = 'Payment required', detail = 'pay up', hint = 'card';
     end if;
+    if kind = 'unavailable' then
+        raise sqlstate 'PT503' using message = 'Try later', hint = 'maintenance';
+    end if;
+    if kind = 'internal' then
+        raise sqlstate 'XX000' using message = 'secret internals';
+    end if;
     raise exception 'boom: %', kind using hint = 'try again';
 end $$;
 

@@ -357,6 +357,8 @@ async fn raised_exceptions_keep_their_message_detail_and_hint(pool: PgPool) {
 
     let custom = app.get("/rpc/fail", &[("kind", "custom")]).await;
     let plain = app.get("/rpc/fail", &[("kind", "plain")]).await;
+    let unavailable = app.get("/rpc/fail", &[("kind", "unavailable")]).await;
+    let internal = app.get("/rpc/fail", &[("kind", "internal")]).await;
 
     let e = custom.error(402, "PT402");
     assert_eq!(e["message"], "Payment required");
@@ -365,4 +367,10 @@ async fn raised_exceptions_keep_their_message_detail_and_hint(pool: PgPool) {
     let e = plain.error(400, "P0001");
     assert_eq!(e["message"], "boom: plain");
     assert_eq!(e["hint"], "try again");
+    // A 5xx a function raises on purpose is the function's answer; any other stays internal.
+    let e = unavailable.error(503, "PT503");
+    assert_eq!(e["message"], "Try later");
+    assert_eq!(e["hint"], "maintenance");
+    assert_eq!(internal.status, 500);
+    assert!(!internal.text.contains("secret"), "{}", internal.text);
 }
