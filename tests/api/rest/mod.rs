@@ -187,6 +187,9 @@ begin
     if kind = 'unavailable' then
         raise sqlstate 'PT503' using message = 'Try later', hint = 'maintenance';
     end if;
+    if kind = 'serialize' then
+        raise sqlstate '40001' using message = 'could not serialize access';
+    end if;
     if kind = 'internal' then
         raise sqlstate 'XX000' using message = 'secret internals';
     end if;

@@ -359,6 +359,7 @@ async fn raised_exceptions_keep_their_message_detail_and_hint(pool: PgPool) {
     let plain = app.get("/rpc/fail", &[("kind", "plain")]).await;
     let unavailable = app.get("/rpc/fail", &[("kind", "unavailable")]).await;
     let internal = app.get("/rpc/fail", &[("kind", "internal")]).await;
+    let serialize = app.get("/rpc/fail", &[("kind", "serialize")]).await;
 
     let e = custom.error(402, "PT402");
     assert_eq!(e["message"], "Payment required");
@@ -371,6 +372,7 @@ async fn raised_exceptions_keep_their_message_detail_and_hint(pool: PgPool) {
     let e = unavailable.error(503, "PT503");
     assert_eq!(e["message"], "Try later");
     assert_eq!(e["hint"], "maintenance");
+    serialize.error(500, "40001");
     assert_eq!(internal.status, 500);
     assert!(!internal.text.contains("secret"), "{}", internal.text);
 }
