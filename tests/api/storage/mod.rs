@@ -6,6 +6,7 @@ mod buckets;
 mod business;
 mod objects;
 mod s3;
+mod serving;
 mod signed;
 mod sweep;
 mod transfer;

@@ -4,6 +4,8 @@
 //! The row is read in the caller's identity transaction (RLS SELECT decides); objects of a public
 //! bucket are readable by anyone, so their row is read past RLS.
 
+mod headers;
+
 use axum::{
     Json,
     body::Body,
@@ -212,21 +214,6 @@ fn set(response: &mut Response, name: header::HeaderName, value: &str) {
     }
 }
 
-/// `?download` / `?download=name.ext` as `Content-Disposition`.
-fn disposition(query: Option<&str>) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).ok()?;
-    let (_, name) = pairs.into_iter().find(|(k, _)| k == "download")?;
-    if name.is_empty() {
-        return Some("attachment;".to_owned());
-    }
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
-    Some(format!(
-        "attachment; filename={encoded}; filename*=UTF-8''{encoded}"
-    ))
-}
-
 /// Sends the object's bytes (or headers for `HEAD`), honouring `Range`, `If-None-Match` and
 /// `?download`.
 pub(super) async fn serve(
@@ -305,13 +292,19 @@ pub(super) async fn serve(
             header::CONTENT_LENGTH,
             &(end - start).to_string(),
         );
-        set(
-            &mut response,
-            header::CONTENT_TYPE,
+        let content_type = headers::served_content_type(
             row.meta_str("mimetype")
                 .unwrap_or("application/octet-stream"),
         );
-        if let Some(d) = disposition(query) {
+        set(&mut response, header::CONTENT_TYPE, content_type);
+        if headers::script_capable(content_type) {
+            set(
+                &mut response,
+                header::CONTENT_SECURITY_POLICY,
+                headers::SANDBOX,
+            );
+        }
+        if let Some(d) = headers::disposition(query) {
             set(&mut response, header::CONTENT_DISPOSITION, &d);
         }
         response

@@ -1,0 +1,124 @@
+//! What downloads send besides the bytes: the served content type of markup (never HTML).
+
+use reqwest::{Method, Response};
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::{call, create_bucket, upload};
+use crate::harness::{TestApp, json};
+
+/// The three ways an object is downloaded: as the caller, by public URL, by signed URL.
+async fn every_download(app: &TestApp, bucket: &str, name: &str) -> Vec<Response> {
+    let signed = json(
+        call(
+            app,
+            Method::POST,
+            &format!("/object/sign/{bucket}/{name}"),
+            &app.service_key,
+        )
+        .json(&json!({ "expiresIn": 60 }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let signed_url = signed["signedURL"].as_str().unwrap().to_owned();
+    let mut answers = Vec::new();
+    for path in [
+        format!("/object/{bucket}/{name}"),
+        format!("/object/authenticated/{bucket}/{name}"),
+    ] {
+        answers.push(
+            call(app, Method::GET, &path, &app.service_key)
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    for path in [format!("/object/public/{bucket}/{name}"), signed_url] {
+        answers.push(
+            app.client
+                .get(app.url(&format!("/storage/v1{path}")))
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    answers
+}
+
+#[sqlx::test]
+async fn html_is_served_as_plain_text_on_every_download_route_and_kept_as_uploaded(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "site", json!({ "public": true })).await;
+    let page = b"<script>alert(document.cookie)</script>";
+    for (name, content_type) in [
+        ("a.html", "text/html"),
+        ("b.html", "Text/HTML; charset=utf-8"),
+    ] {
+        let r = upload(&app, &app.service_key, "site", name, page, content_type).await;
+        assert_eq!(r.status(), 200);
+    }
+
+    for name in ["a.html", "b.html"] {
+        for r in every_download(&app, "site", name).await {
+            let url = r.url().to_string();
+            assert_eq!(r.status(), 200, "{url}");
+            assert_eq!(r.headers()["content-type"], "text/plain", "{url}");
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{url}");
+            assert_eq!(r.bytes().await.unwrap().as_ref(), page);
+        }
+    }
+    let head = call(&app, Method::HEAD, "/object/site/a.html", &app.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["content-type"], "text/plain");
+    let info = json(
+        call(
+            &app,
+            Method::GET,
+            "/object/info/site/b.html",
+            &app.service_key,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        info["content_type"], "Text/HTML; charset=utf-8",
+        "the stored type stays what was uploaded"
+    );
+}
+
+#[sqlx::test]
+async fn script_capable_xml_is_served_sandboxed_and_other_types_are_not(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "site", json!({ "public": true })).await;
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>";
+    for (name, content_type) in [
+        ("logo.svg", "image/svg+xml"),
+        ("page.xhtml", "application/xhtml+xml"),
+        ("feed.xml", "Text/XML"),
+        ("photo.png", "image/png"),
+    ] {
+        upload(&app, &app.service_key, "site", name, svg, content_type).await;
+    }
+
+    for name in ["logo.svg", "page.xhtml", "feed.xml"] {
+        for r in every_download(&app, "site", name).await {
+            let csp = r.headers().get("content-security-policy");
+            assert!(
+                csp.is_some_and(|v| v.to_str().unwrap().contains("sandbox")),
+                "{}: {csp:?}",
+                r.url()
+            );
+        }
+    }
+    let svg = every_download(&app, "site", "logo.svg").await;
+    assert_eq!(svg[0].headers()["content-type"], "image/svg+xml");
+    for r in every_download(&app, "site", "photo.png").await {
+        assert!(!r.headers().contains_key("content-security-policy"));
+    }
+}
