@@ -10,10 +10,10 @@
 use axum::{
     Json,
     extract::{Path, RawQuery, Request, State},
-    http::{HeaderMap, HeaderValue, Method, header},
+    http::{HeaderMap, Method},
     response::Response,
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -235,7 +235,8 @@ pub async fn sign_many(
 }
 
 /// `GET`/`HEAD /object/sign/{bucket}/{path}?token=…[&download]`: the object, without apikey or
-/// session, as the other downloads serve it (ranges, ETags), plus `Expires` from the token.
+/// session, as the other downloads serve it (ranges, ETags), plus `Expires` from the token and a
+/// `Cache-Control` lifetime that ends with it.
 pub async fn download(
     State(s): State<Storage>,
     method: Method,
@@ -246,15 +247,8 @@ pub async fn download(
     let token = token_in(query.as_deref())?;
     let claims = verify(&s.app, &token, &bucket, &name, Scope::Download)?;
     let row = download::row_past_rls(&s, &bucket, &name).await?;
-    let mut response =
-        download::serve(&*s.store, &row, &method, &headers, query.as_deref()).await?;
-    let expires = DateTime::from_timestamp(claims.exp, 0)
-        .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-        .and_then(|t| HeaderValue::from_str(&t).ok());
-    if let Some(expires) = expires {
-        response.headers_mut().insert(header::EXPIRES, expires);
-    }
-    Ok(response)
+    let query = query.as_deref();
+    download::serve(&*s.store, &row, &method, &headers, query, Some(claims.exp)).await
 }
 
 /// `POST /object/upload/sign/{bucket}/{path}` [`x-upsert: true`] (`createSignedUploadUrl`): a

@@ -1,5 +1,5 @@
 //! Header values of a download that depend on what is stored: the content type a browser is
-//! given and `Content-Disposition` for `?download`.
+//! given, `Content-Disposition` for `?download`, and the caching of a signed download.
 
 /// `Content-Security-Policy` of a download a browser could run scripts in: no script, no
 /// subresource, a unique origin (inline styles stay, so an SVG still looks right).
@@ -40,6 +40,62 @@ pub fn disposition(query: Option<&str>) -> Option<String> {
     ))
 }
 
+/// Cache-Control directives that give a response a lifetime of its own.
+const LIFETIMES: [&str; 5] = [
+    "max-age",
+    "s-maxage",
+    "immutable",
+    "stale-while-revalidate",
+    "stale-if-error",
+];
+
+/// The `Cache-Control` of a signed download whose token lives `left` more seconds: the stored
+/// directives without their lifetimes, plus `max-age` of the stored one or `left`, whichever is
+/// shorter. A cache may then keep the response no longer than the URL is valid (Supabase sends
+/// only `Expires` there).
+pub fn signed_cache_control(stored: Option<&str>, left: u64) -> String {
+    let mut kept = Vec::new();
+    let mut age = left;
+    for directive in directives(stored.unwrap_or("")) {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        let name = name.trim().to_ascii_lowercase();
+        if name == "max-age" {
+            if let Ok(stored_age) = value.trim().trim_matches('"').parse::<u64>() {
+                age = age.min(stored_age);
+            }
+        } else if !LIFETIMES.contains(&name.as_str()) {
+            kept.push(directive);
+        }
+    }
+    let max_age = format!("max-age={age}");
+    kept.push(&max_age);
+    kept.join(", ")
+}
+
+/// The comma-separated directives of a Cache-Control value (commas inside a quoted value do not
+/// separate), trimmed, empty ones dropped.
+fn directives(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +128,27 @@ mod tests {
         ] {
             assert!(!script_capable(other), "{other}");
         }
+    }
+
+    #[test]
+    fn signed_downloads_are_cached_no_longer_than_the_token_lives() {
+        assert_eq!(signed_cache_control(None, 60), "max-age=60");
+        assert_eq!(signed_cache_control(Some("max-age=3600"), 60), "max-age=60");
+        assert_eq!(signed_cache_control(Some("max-age=10"), 60), "max-age=10");
+        assert_eq!(
+            signed_cache_control(
+                Some("public, max-age=3600, s-maxage=9999, immutable, stale-if-error=99"),
+                60
+            ),
+            "public, max-age=60"
+        );
+        assert_eq!(
+            signed_cache_control(Some("no-cache"), 5),
+            "no-cache, max-age=5"
+        );
+        assert_eq!(
+            signed_cache_control(Some("private=\"a, max-age=9\", MAX-AGE=30"), 60),
+            "private=\"a, max-age=9\", max-age=30"
+        );
     }
 }

@@ -127,7 +127,7 @@ pub async fn authenticated(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let row = readable(&s, &method, &headers, &bucket, &name).await?;
-    serve(&*s.store, &row, &method, &headers, query.as_deref()).await
+    serve(&*s.store, &row, &method, &headers, query.as_deref(), None).await
 }
 
 /// `GET`/`HEAD /object/public/{bucket}/{path}`: public buckets only, no token needed.
@@ -139,7 +139,7 @@ pub async fn public(
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let row = public_row(&s, &bucket, &name).await?;
-    serve(&*s.store, &row, &method, &headers, query.as_deref()).await
+    serve(&*s.store, &row, &method, &headers, query.as_deref(), None).await
 }
 
 /// `GET /object/info/{bucket}/{path}` (and `/info/authenticated/…`).
@@ -215,13 +215,15 @@ fn set(response: &mut Response, name: header::HeaderName, value: &str) {
 }
 
 /// Sends the object's bytes (or headers for `HEAD`), honouring `Range`, `If-None-Match` and
-/// `?download`.
+/// `?download`. `expires` is the end (Unix seconds) of a signed URL's validity: its response
+/// says so (`Expires`) and may be cached no longer.
 pub(super) async fn serve(
     store: &dyn ObjectStore,
     row: &ObjectRow,
     method: &Method,
     headers: &HeaderMap,
     query: Option<&str>,
+    expires: Option<i64>,
 ) -> AppResult<Response> {
     let size = row.size();
     let etag = row.meta_str("eTag").unwrap_or("").to_owned();
@@ -311,11 +313,23 @@ pub(super) async fn serve(
     };
     set(&mut response, header::ETAG, &etag);
     set(&mut response, header::LAST_MODIFIED, &last_modified);
-    set(
-        &mut response,
-        header::CACHE_CONTROL,
-        row.meta_str("cacheControl").unwrap_or("no-cache"),
-    );
+    let stored_cache = row.meta_str("cacheControl");
+    match expires {
+        None => set(
+            &mut response,
+            header::CACHE_CONTROL,
+            stored_cache.unwrap_or("no-cache"),
+        ),
+        Some(exp) => {
+            let left = u64::try_from(exp.saturating_sub(Utc::now().timestamp())).unwrap_or(0);
+            let cache = headers::signed_cache_control(stored_cache, left);
+            set(&mut response, header::CACHE_CONTROL, &cache);
+            if let Some(at) = DateTime::from_timestamp(exp, 0) {
+                let at = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+                set(&mut response, header::EXPIRES, &at);
+            }
+        }
+    }
     set(&mut response, header::ACCEPT_RANGES, "bytes");
     Ok(response)
 }

@@ -1,4 +1,5 @@
-//! What downloads send besides the bytes: the served content type of markup (never HTML).
+//! What downloads send besides the bytes: the served content type of markup (never HTML) and the
+//! caching of signed downloads.
 
 use reqwest::{Method, Response};
 use serde_json::json;
@@ -121,4 +122,78 @@ async fn script_capable_xml_is_served_sandboxed_and_other_types_are_not(pool: Pg
     for r in every_download(&app, "site", "photo.png").await {
         assert!(!r.headers().contains_key("content-security-policy"));
     }
+}
+
+/// `max-age=<n>` of a Cache-Control value.
+fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|n| n.parse().ok())
+}
+
+#[sqlx::test]
+async fn a_signed_download_may_be_cached_no_longer_than_its_token_lives(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "files", json!({})).await;
+    // An upload that asks for an hour (and the form storage-js sends for Blobs, `max-age=3600`).
+    let r = call(&app, Method::POST, "/object/files/a.txt", &app.service_key)
+        .header("content-type", "text/plain")
+        .header("cache-control", "public, max-age=3600, immutable")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let signed = json(
+        call(
+            &app,
+            Method::POST,
+            "/object/sign/files/a.txt",
+            &app.service_key,
+        )
+        .json(&json!({ "expiresIn": 60 }))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/storage/v1{}",
+        signed["signedURL"].as_str().unwrap()
+    ));
+
+    for method in [Method::GET, Method::HEAD] {
+        let got = app.client.request(method, &url).send().await.unwrap();
+        assert_eq!(got.status(), 200);
+        assert!(got.headers().contains_key("expires"));
+        let cache = got.headers()["cache-control"].to_str().unwrap().to_owned();
+        let age = max_age(&cache).unwrap_or_else(|| panic!("no max-age in {cache:?}"));
+        assert!(age <= 60, "{cache:?} outlives the 60 s token");
+        assert!(
+            !cache.contains("3600") && !cache.contains("immutable"),
+            "{cache:?}"
+        );
+    }
+    let etag = app.client.get(&url).send().await.unwrap().headers()["etag"].clone();
+    let revalidated = app
+        .client
+        .get(&url)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    assert!(
+        max_age(revalidated.headers()["cache-control"].to_str().unwrap()).is_some_and(|a| a <= 60)
+    );
+    let direct = call(&app, Method::GET, "/object/files/a.txt", &app.service_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        direct.headers()["cache-control"],
+        "public, max-age=3600, immutable",
+        "other downloads keep the stored value"
+    );
 }
