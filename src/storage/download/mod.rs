@@ -96,7 +96,10 @@ pub(super) async fn row_past_rls(s: &Storage, bucket: &str, name: &str) -> AppRe
         .ok_or_else(object_not_found)
 }
 
-/// The row for an authenticated download: what RLS shows, else (public buckets) what anyone may read.
+/// The row for an authenticated download: what RLS shows, else (public buckets) what anyone may
+/// read. Only when neither has it is the bucket looked up, so a missing bucket is `NoSuchBucket`
+/// (as in Supabase) at no cost to downloads that succeed; an existing bucket that hides the object
+/// from the caller says only `NoSuchKey`.
 async fn readable(
     s: &Storage,
     method: &Method,
@@ -108,13 +111,10 @@ async fn readable(
     if let Some(row) = visible(s, &who, bucket, name).await? {
         return Ok(row);
     }
-    match public_row(s, bucket, name).await {
-        Ok(row) => Ok(row),
-        Err(AppError::NotFound {
-            code: "bucket_not_found",
-            ..
-        }) => Err(object_not_found()),
-        Err(e) => Err(e),
+    if buckets::find(&s.app.pool, bucket).await?.public {
+        row_past_rls(s, bucket, name).await
+    } else {
+        Err(object_not_found())
     }
 }
 

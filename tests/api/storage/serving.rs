@@ -1,11 +1,11 @@
-//! What downloads send besides the bytes: the served content type of markup (never HTML) and the
-//! caching of signed downloads.
+//! What downloads send besides the bytes: the served content type of markup (never HTML), the
+//! caching of signed downloads, and the answer for a bucket that does not exist.
 
 use reqwest::{Method, Response};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{call, create_bucket, upload};
+use super::{assert_storage_error, call, create_bucket, upload};
 use crate::harness::{TestApp, json};
 
 /// The three ways an object is downloaded: as the caller, by public URL, by signed URL.
@@ -196,4 +196,33 @@ async fn a_signed_download_may_be_cached_no_longer_than_its_token_lives(pool: Pg
         "public, max-age=3600, immutable",
         "other downloads keep the stored value"
     );
+}
+
+#[sqlx::test]
+async fn a_download_from_a_missing_bucket_is_no_such_bucket(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "private", json!({})).await;
+
+    for path in ["/object/nope/a.txt", "/object/authenticated/nope/a.txt"] {
+        for token in [&app.service_key, &app.anon_key] {
+            let r = call(&app, Method::GET, path, token).send().await.unwrap();
+            assert_storage_error(r, "404", "NoSuchBucket").await;
+        }
+    }
+    let info = call(
+        &app,
+        Method::GET,
+        "/object/info/nope/a.txt",
+        &app.service_key,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_storage_error(info, "404", "NoSuchBucket").await;
+    // A bucket that exists but hides the object from the caller still says only "no such key".
+    let hidden = call(&app, Method::GET, "/object/private/a.txt", &app.anon_key)
+        .send()
+        .await
+        .unwrap();
+    assert_storage_error(hidden, "404", "NoSuchKey").await;
 }
