@@ -154,9 +154,11 @@ pub struct TransferBody {
     destination_bucket: Option<String>,
 }
 
-/// `POST /object/move`: renames the row (SELECT + UPDATE under RLS; the new name must pass the
-/// UPDATE's check). The bytes stay where they are: they are stored by version, not by name. The
-/// destination bucket's MIME types and size limit apply as to an upload (else nothing moves).
+/// `POST /object/move`: renames the row (SELECT + UPDATE under RLS; the new row must pass the
+/// UPDATE's check). The mover becomes the owner, as in Supabase (a caller without a user id, such
+/// as service_role, leaves the owner as it was). The bytes stay where they are: they are stored by
+/// version, not by name. The destination bucket's MIME types and size limit apply as to an upload
+/// (else nothing moves).
 pub async fn move_object(
     State(s): State<Storage>,
     method: Method,
@@ -168,15 +170,20 @@ pub async fn move_object(
         .destination_bucket
         .unwrap_or_else(|| body.bucket_id.clone());
     let target = Target::resolve(&s, who, &to_bucket, body.destination_key, false).await?;
+    let (owner, owner_id) = access::owner(&target.who);
     let mut tx = identity::begin(&s.app.api_pool, &target.who, Access::ReadWrite).await?;
     let moved: Option<(Uuid, Option<Value>)> = sqlx::query_as(
-        "update storage.objects set bucket_id = $3, name = $4, last_accessed_at = now() \
+        "update storage.objects set bucket_id = $3, name = $4, last_accessed_at = now(), \
+           owner = case when $6::text is null then owner else $5 end, \
+           owner_id = coalesce($6, owner_id) \
          where bucket_id = $1 and name = $2 returning id, metadata",
     )
     .bind(&body.bucket_id)
     .bind(&body.source_key)
     .bind(&to_bucket)
     .bind(&target.name)
+    .bind(owner)
+    .bind(owner_id)
     .fetch_optional(&mut *tx)
     .await
     .map_err(|e| access::db_error(e, "key_already_exists", bucket_not_found()))?;

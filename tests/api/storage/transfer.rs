@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::{assert_storage_error, blobs, call, create_bucket, rows, upload};
+use super::{assert_storage_error, blobs, call, create_bucket, owner_of, rows, upload, user};
 use crate::harness::{TestApp, json};
 
 async fn list(app: &TestApp, body: Value) -> Vec<Value> {
@@ -259,4 +259,43 @@ async fn copy_and_move_keep_the_destination_buckets_types_and_size_limit(pool: P
     assert_eq!(r.status(), 200);
     let r = transfer("move", "small.png").send().await.unwrap();
     assert_storage_error(r, "409", "KeyAlreadyExists").await;
+}
+
+/// A move hands the object to the mover, as Supabase does, and the UPDATE policy's check sees the
+/// row as it will be (new name, new owner); a move by service_role (no user) keeps the owner.
+#[sqlx::test]
+async fn a_move_makes_the_mover_the_owner_and_policies_check_the_new_row(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    sqlx::raw_sql(
+        "create policy drop_select on storage.objects for select to authenticated \
+           using (bucket_id = 'drop'); \
+         create policy drop_update on storage.objects for update to authenticated \
+           using (bucket_id = 'drop') \
+           with check (bucket_id = 'drop' and owner_id = auth.uid()::text);",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    create_bucket(&app, "drop", json!({})).await;
+    let (alice, alice_id) = user(&app, "alice@example.com").await;
+    let (bob, bob_id) = user(&app, "bob@example.com").await;
+    let service = app.service_key.clone();
+    upload(&app, &service, "drop", "inbox/a.txt", b"a", "text/plain").await;
+    let mv = |token: &str, from: &str, to: &str| {
+        call(&app, Method::POST, "/object/move", token)
+            .json(&json!({ "bucketId": "drop", "sourceKey": from, "destinationKey": to }))
+            .send()
+    };
+
+    let r = mv(&alice, "inbox/a.txt", "alice/a.txt").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (owner_id, owner) = owner_of(&app, "alice/a.txt").await;
+    assert_eq!(owner_id.as_deref(), Some(alice_id.as_str()));
+    assert_eq!(owner.map(|o| o.to_string()), Some(alice_id.clone()));
+    let r = mv(&bob, "alice/a.txt", "bob/a.txt").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(owner_of(&app, "bob/a.txt").await.0, Some(bob_id.clone()));
+    let r = mv(&service, "bob/a.txt", "archive/a.txt").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(owner_of(&app, "archive/a.txt").await.0, Some(bob_id));
 }
