@@ -25,18 +25,40 @@ pub fn script_capable(content_type: &str) -> bool {
     essence == "text/xml" || essence == "application/xml" || essence.ends_with("+xml")
 }
 
-/// `?download` / `?download=name.ext` as `Content-Disposition`.
+/// `?download` / `?download=name.ext` as `Content-Disposition` (RFC 6266): `filename*` carries
+/// the name exactly (RFC 8187, UTF-8 percent-encoded), `filename` an ASCII stand-in for old
+/// clients (other characters become `_`), quoted unless it is a token.
 pub fn disposition(query: Option<&str>) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).ok()?;
     let (_, name) = pairs.into_iter().find(|(k, _)| k == "download")?;
     if name.is_empty() {
         return Some("attachment;".to_owned());
     }
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
+    let fallback: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    let is_token = fallback
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let fallback = if is_token {
+        fallback
+    } else {
+        format!("\"{fallback}\"")
+    };
+    let mut encoded = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
     Some(format!(
-        "attachment; filename={encoded}; filename*=UTF-8''{encoded}"
+        "attachment; filename={fallback}; filename*=UTF-8''{encoded}"
     ))
 }
 
@@ -128,6 +150,29 @@ mod tests {
         ] {
             assert!(!script_capable(other), "{other}");
         }
+    }
+
+    #[test]
+    fn dispositions_follow_rfc_6266() {
+        let d = |q: &str| disposition(Some(q));
+        assert_eq!(disposition(None), None);
+        assert_eq!(d("download").as_deref(), Some("attachment;"));
+        assert_eq!(
+            d("download=report.pdf").as_deref(),
+            Some("attachment; filename=report.pdf; filename*=UTF-8''report.pdf")
+        );
+        assert_eq!(
+            d("download=na%C3%AFve%20caf%C3%A9.txt").as_deref(),
+            Some(
+                "attachment; filename=\"na_ve caf_.txt\"; filename*=UTF-8''na%C3%AFve%20caf%C3%A9.txt"
+            )
+        );
+        assert_eq!(
+            d("download=a*b%22c%5C.txt").as_deref(),
+            Some("attachment; filename=a*b_c_.txt; filename*=UTF-8''a%2Ab%22c%5C.txt")
+        );
+        let evil = d("download=evil%0D%0ASet-Cookie:%20a=b").unwrap_or_default();
+        assert!(!evil.contains(['\r', '\n']), "{evil}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod access;
 mod buckets;
 mod business;
+mod keys;
 mod objects;
 mod s3;
 mod serving;

@@ -339,7 +339,8 @@ async fn public_buckets_serve_without_a_token_and_private_ones_do_not(pool: PgPo
     assert_eq!(open.status(), 200);
     assert_eq!(
         open.headers()["content-disposition"],
-        "attachment; filename=my%20logo.txt; filename*=UTF-8''my%20logo.txt"
+        "attachment; filename=\"my logo.txt\"; filename*=UTF-8''my%20logo.txt",
+        "RFC 6266: a quoted ASCII name, the exact one in filename*"
     );
     assert_eq!(open.text().await.unwrap(), "logo");
     let closed = app.get("/storage/v1/object/public/priv/secret.txt").await;
