@@ -125,9 +125,13 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The name suffix of the empty object that keeps a folder listed (Supabase Studio's).
+const FOLDER_PLACEHOLDER: &str = ".emptyFolderPlaceholder";
+
 impl Target {
     /// The destination `bucket_id`/`name` written by `who`: the key checked, the bucket found
-    /// (past RLS, as Supabase does) and its size limit capped by the global one.
+    /// (past RLS, as Supabase does) and its size limit capped by the global one. A folder
+    /// placeholder must be empty (limit 0).
     pub async fn resolve(
         s: &Storage,
         who: Identity,
@@ -138,10 +142,14 @@ impl Target {
         names::key(&name)?;
         let bucket = buckets::find(&s.app.pool, bucket_id).await?;
         let global = s.app.config.storage.file_size_limit;
-        let limit = bucket
-            .file_size_limit
-            .and_then(|l| u64::try_from(l).ok())
-            .map_or(global, |l| l.min(global));
+        let limit = if name.ends_with(FOLDER_PLACEHOLDER) {
+            0
+        } else {
+            bucket
+                .file_size_limit
+                .and_then(|l| u64::try_from(l).ok())
+                .map_or(global, |l| l.min(global))
+        };
         Ok(Self {
             who,
             bucket,
@@ -152,6 +160,15 @@ impl Target {
         })
     }
 
+    /// Whether the bucket takes content of this type. A folder placeholder is taken whatever its
+    /// type, as in Supabase: it holds no bytes to serve.
+    fn admits_type(&self, content_type: &str) -> AppResult<()> {
+        if self.name.ends_with(FOLDER_PLACEHOLDER) {
+            return Ok(());
+        }
+        names::mime_allowed(content_type, self.bucket.allowed_mime_types.as_deref())
+    }
+
     /// Whether an object already stored (copied or moved here) meets this destination's rules, as
     /// an upload of it would: its MIME type among the bucket's, its size within the limit. An object
     /// whose metadata does not say its type is refused by a bucket that restricts types.
@@ -160,7 +177,7 @@ impl Target {
         let mimetype = field("mimetype")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        names::mime_allowed(mimetype, self.bucket.allowed_mime_types.as_deref())?;
+        self.admits_type(mimetype)?;
         match field("size").and_then(Value::as_u64) {
             Some(size) if size > self.limit => Err(AppError::PayloadTooLarge),
             _ => Ok(()),
@@ -293,10 +310,7 @@ async fn store_object<S>(
 where
     S: Stream<Item = Result<Bytes, AppError>>,
 {
-    names::mime_allowed(
-        &described.content_type,
-        target.bucket.allowed_mime_types.as_deref(),
-    )?;
+    target.admits_type(&described.content_type)?;
     let version = store::new_version();
     let location = store::location(&version);
     let id = Uuid::new_v4();

@@ -1,4 +1,5 @@
-//! Object keys: any UTF-8 text but controls, S3's "avoid" characters and invisible code points.
+//! Object keys: any UTF-8 text but controls, S3's "avoid" characters and invisible code points;
+//! folder placeholders (`.emptyFolderPlaceholder`).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -162,4 +163,35 @@ async fn controls_avoided_characters_invisible_code_points_and_empty_segments_ar
             .unwrap();
         assert_storage_error(r, "400", "InvalidKey").await;
     }
+}
+
+#[sqlx::test]
+async fn a_folder_placeholder_skips_the_mime_list_and_must_be_empty(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    create_bucket(&app, "images", json!({ "allowed_mime_types": ["image/*"] })).await;
+
+    let placeholder = upload(
+        &app,
+        &app.service_key,
+        "images",
+        "folder/.emptyFolderPlaceholder",
+        b"",
+        "application/octet-stream",
+    )
+    .await;
+    assert_eq!(placeholder.status(), 200);
+    let folders = service_post(&app, "/object/list/images", json!({ "prefix": "" })).await;
+    assert_eq!(folders[0]["name"], "folder");
+    let not_empty = upload(
+        &app,
+        &app.service_key,
+        "images",
+        "other/.emptyFolderPlaceholder",
+        b"x",
+        "application/octet-stream",
+    )
+    .await;
+    assert_storage_error(not_empty, "413", "EntityTooLarge").await;
+    let ordinary = upload(&app, &app.service_key, "images", "a.txt", b"", "text/plain").await;
+    assert_storage_error(ordinary, "415", "InvalidMimeType").await;
 }
