@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use super::{
     Storage,
     access::{self, bucket_not_found},
-    names, store,
+    mime, names, store,
 };
 use crate::{
     config::storage::parse_size,
@@ -32,7 +32,7 @@ pub struct Bucket {
     pub public: bool,
     /// Largest object, in bytes.
     pub file_size_limit: Option<i64>,
-    /// Accepted MIME types (`type/*` allowed); `None` accepts all.
+    /// Accepted MIME types (`type/*` allowed); `None` or empty accepts all.
     pub allowed_mime_types: Option<Vec<String>>,
 }
 
@@ -118,6 +118,11 @@ fn size_limit(value: Option<&Value>) -> AppResult<Option<i64>> {
     }
 }
 
+/// `allowed_mime_types` as stored (see [`mime::allowed_list`]); `[]` stays `[]` (any type).
+fn mime_list(value: Option<&Vec<String>>) -> AppResult<Option<Vec<String>>> {
+    value.map(|list| mime::allowed_list(list)).transpose()
+}
+
 /// `POST /bucket`: `{"name": <id>}`; a taken id is `BucketAlreadyExists`.
 pub async fn create(
     State(s): State<Storage>,
@@ -135,6 +140,7 @@ pub async fn create(
     names::bucket(&id)?;
     names::bucket(&name)?;
     let limit = size_limit(body.file_size_limit.as_ref())?;
+    let mime_types = mime_list(body.allowed_mime_types.as_ref())?;
     let (owner, owner_id) = access::owner(&who);
     let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     sqlx::query(
@@ -147,7 +153,7 @@ pub async fn create(
     .bind(owner_id)
     .bind(body.public.unwrap_or(false))
     .bind(limit)
-    .bind(body.allowed_mime_types.filter(|m| !m.is_empty()))
+    .bind(mime_types)
     .execute(&mut *tx)
     .await
     .map_err(|e| access::db_error(e, "bucket_already_exists", bucket_not_found()))?;
@@ -216,6 +222,7 @@ pub async fn update(
 ) -> AppResult<Json<Value>> {
     let who = access::caller(&s.app, &method, "/bucket", &headers)?;
     let limit = size_limit(body.file_size_limit.as_ref())?;
+    let mime_types = mime_list(body.allowed_mime_types.as_ref())?;
     let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let updated = sqlx::query(
         "update storage.buckets set public = coalesce($2, public), \
@@ -227,8 +234,8 @@ pub async fn update(
     .bind(body.public)
     .bind(body.file_size_limit.is_some())
     .bind(limit)
-    .bind(body.allowed_mime_types.is_some())
-    .bind(body.allowed_mime_types.filter(|m| !m.is_empty()))
+    .bind(mime_types.is_some())
+    .bind(mime_types)
     .execute(&mut *tx)
     .await
     .map_err(|e| access::db_error(e, "bucket_already_exists", bucket_not_found()))?;

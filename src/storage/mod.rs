@@ -10,6 +10,7 @@
 mod access;
 mod buckets;
 mod download;
+mod mime;
 mod names;
 mod objects;
 mod signed;

@@ -1,4 +1,4 @@
-//! What a bucket id, an object key and a MIME type may be, as Supabase Storage checks them.
+//! What a bucket id and an object key may be, as Supabase Storage checks them.
 
 use crate::error::AppError;
 
@@ -59,54 +59,6 @@ pub fn bucket(name: &str) -> Result<(), AppError> {
         ));
     }
     Ok(())
-}
-
-/// The media type without parameters, lower-cased (`Text/Plain; charset=x` → `text/plain`).
-pub fn essence(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
-}
-
-/// Whether `essence` is one media type, `type/subtype`, each a token of RFC 6838's restricted
-/// names — not a list (`image/png, text/html`: browsers honour the last one), nor a bare `image`.
-fn single_media_type(essence: &str) -> bool {
-    let token = |t: &str| {
-        !t.is_empty()
-            && t.len() <= 127
-            && t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    essence
-        .split_once('/')
-        .is_some_and(|(kind, sub)| token(kind) && token(sub))
-}
-
-/// Whether `content_type` is allowed by a bucket's `allowed_mime_types` (`None`: anything;
-/// entries may be `type/*`). A bucket that restricts types takes only a single well-formed media
-/// type. Refusal is Storage's `InvalidMimeType` (415).
-pub fn mime_allowed(content_type: &str, allowed: Option<&[String]>) -> Result<(), AppError> {
-    let Some(allowed) = allowed.filter(|a| !a.is_empty()) else {
-        return Ok(());
-    };
-    let essence = essence(content_type);
-    let (kind, _) = essence.split_once('/').unwrap_or((essence.as_str(), ""));
-    let ok = single_media_type(&essence)
-        && allowed.iter().any(|a| {
-            let a = a.trim().to_ascii_lowercase();
-            a == essence || a == "*/*" || a.strip_suffix("/*").is_some_and(|prefix| prefix == kind)
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::UnsupportedMediaType {
-            code: "invalid_mime_type",
-            message: format!("mime type {content_type} is not supported").into(),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -170,29 +122,6 @@ mod tests {
         assert!(bucket("my bucket").is_ok());
         for bad in ["", " a", "a ", "a/b", &"b".repeat(101)] {
             assert!(bucket(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn mime_types_match_exactly_or_by_wildcard() {
-        let list = vec!["image/*".to_owned(), "text/plain".to_owned()];
-        assert!(mime_allowed("image/png", Some(&list)).is_ok());
-        assert!(mime_allowed("Text/Plain; charset=utf-8", Some(&list)).is_ok());
-        assert!(mime_allowed("application/pdf", Some(&list)).is_err());
-        assert!(mime_allowed("application/pdf", None).is_ok());
-        assert!(mime_allowed("application/pdf", Some(&[])).is_ok());
-        for malformed in [
-            "image/png, text/html",
-            "image",
-            "image/",
-            "/png",
-            "image/png/x",
-            "",
-        ] {
-            assert!(
-                mime_allowed(malformed, Some(&list)).is_err(),
-                "{malformed:?}"
-            );
         }
     }
 }

@@ -21,7 +21,7 @@ pub fn served_content_type(stored: &str) -> &str {
 /// do this; it keeps SVG images working (in `<img>` scripts never run) while an SVG or XHTML
 /// opened directly cannot act as the API's origin.
 pub fn script_capable(content_type: &str) -> bool {
-    let essence = crate::storage::names::essence(content_type);
+    let essence = crate::storage::mime::essence(content_type);
     essence == "text/xml" || essence == "application/xml" || essence.ends_with("+xml")
 }
 

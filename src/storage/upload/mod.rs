@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::{
     Storage, access,
     buckets::{self, Bucket},
-    names, store,
+    mime, names, store,
 };
 use crate::{
     db::identity::{self, Access, Identity},
@@ -166,7 +166,7 @@ impl Target {
         if self.name.ends_with(FOLDER_PLACEHOLDER) {
             return Ok(());
         }
-        names::mime_allowed(content_type, self.bucket.allowed_mime_types.as_deref())
+        mime::mime_allowed(content_type, self.bucket.allowed_mime_types.as_deref())
     }
 
     /// Whether an object already stored (copied or moved here) meets this destination's rules, as
@@ -206,7 +206,7 @@ async fn upload(
 pub async fn receive(s: &Storage, target: Target, req: Request) -> AppResult<Json<Value>> {
     let headers = req.headers().clone();
     let content_type = header_text(&headers, header::CONTENT_TYPE.as_str());
-    if content_type.is_some_and(|ct| names::essence(ct) == "multipart/form-data") {
+    if content_type.is_some_and(|ct| mime::essence(ct) == "multipart/form-data") {
         let multipart = Multipart::from_request(req, &())
             .await
             .map_err(|e| AppError::bad_request("invalid_request", e.body_text()))?;

@@ -2,6 +2,7 @@
 //! `storage.objects` deciding who may do what.
 
 mod access;
+mod bucket_rules;
 mod buckets;
 mod business;
 mod keys;
