@@ -102,8 +102,11 @@ impl StorageConfig {
     }
 }
 
-/// A size in bytes as Supabase Storage accepts it: a plain number, or a number with one of the
-/// units `B`, `KB`, `MB`, `GB` (powers of 1024, case-insensitive, spaces allowed).
+/// The size of `BIZBASE_STORAGE_FILE_SIZE_LIMIT`: a plain number of bytes, or a number with one
+/// of the units `B`, `KB`, `MB`, `GB` (powers of 1024, case-insensitive, spaces allowed). A
+/// bucket's `file_size_limit` is read with decimal units, as Supabase reads it
+/// (`crate::storage::sizes`); this one keeps its binary units so that a configured limit does not
+/// change meaning (`50MB` here is 52,428,800 bytes, the default, as Supabase's own default).
 pub fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());

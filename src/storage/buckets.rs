@@ -14,10 +14,9 @@ use sqlx::PgPool;
 use super::{
     Storage,
     access::{self, bucket_not_found},
-    mime, names, store,
+    mime, names, sizes, store,
 };
 use crate::{
-    config::storage::parse_size,
     db::identity::{self, Access, DbRole},
     error::{AppError, AppResult},
     http::json::AppJson,
@@ -98,24 +97,29 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
     Value::deserialize(d).map(Some)
 }
 
-/// `file_size_limit` as bytes: a number, a string with a unit (`"1MB"`), or null.
-fn size_limit(value: Option<&Value>) -> AppResult<Option<i64>> {
+/// `file_size_limit` as bytes: a number, a string with a decimal unit (`"1.5MB"`, see
+/// [`sizes::parse_decimal_size`]), or null; above the global limit (`global`) it is
+/// `EntityTooLarge`, as Supabase answers.
+fn size_limit(value: Option<&Value>, global: u64) -> AppResult<Option<i64>> {
     let invalid = || {
         AppError::bad_request(
             "invalid_request",
-            "file_size_limit must be a positive number of bytes or a size such as \"1MB\"",
+            "Invalid file size format, hint: use 20GB / 20MB / 30KB / 3B",
         )
     };
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().filter(|n| *n > 0).map(Some).ok_or_else(invalid),
-        Some(Value::String(s)) => parse_size(s)
+    let bytes = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64().filter(|n| *n > 0).ok_or_else(invalid)?,
+        Some(Value::String(s)) => sizes::parse_decimal_size(s)
             .and_then(|n| i64::try_from(n).ok())
             .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(invalid),
-        Some(_) => Err(invalid()),
+            .ok_or_else(invalid)?,
+        Some(_) => return Err(invalid()),
+    };
+    if u64::try_from(bytes).is_ok_and(|b| b > global) {
+        return Err(AppError::PayloadTooLarge);
     }
+    Ok(Some(bytes))
 }
 
 /// `allowed_mime_types` as stored (see [`mime::allowed_list`]); `[]` stays `[]` (any type).
@@ -139,7 +143,10 @@ pub async fn create(
     let name = body.name.clone().unwrap_or_else(|| id.clone());
     names::bucket(&id)?;
     names::bucket(&name)?;
-    let limit = size_limit(body.file_size_limit.as_ref())?;
+    let limit = size_limit(
+        body.file_size_limit.as_ref(),
+        s.app.config.storage.file_size_limit,
+    )?;
     let mime_types = mime_list(body.allowed_mime_types.as_ref())?;
     let (owner, owner_id) = access::owner(&who);
     let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
@@ -221,7 +228,10 @@ pub async fn update(
     AppJson(body): AppJson<BucketBody>,
 ) -> AppResult<Json<Value>> {
     let who = access::caller(&s.app, &method, "/bucket", &headers)?;
-    let limit = size_limit(body.file_size_limit.as_ref())?;
+    let limit = size_limit(
+        body.file_size_limit.as_ref(),
+        s.app.config.storage.file_size_limit,
+    )?;
     let mime_types = mime_list(body.allowed_mime_types.as_ref())?;
     let mut tx = identity::begin(&s.app.api_pool, &who, Access::ReadWrite).await?;
     let updated = sqlx::query(

@@ -14,6 +14,7 @@ mod mime;
 mod names;
 mod objects;
 mod signed;
+mod sizes;
 pub mod store;
 pub mod sweep;
 mod upload;

@@ -1,4 +1,5 @@
-//! A bucket's `allowed_mime_types` (well-formed media types, stored normalised).
+//! A bucket's `file_size_limit` (decimal units, never above the global limit) and
+//! `allowed_mime_types` (well-formed media types, stored normalised).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -23,6 +24,49 @@ async fn update_bucket(app: &TestApp, id: &str, body: Value) -> reqwest::Respons
         .send()
         .await
         .unwrap()
+}
+
+#[sqlx::test]
+async fn size_limit_strings_use_decimal_units_and_numbers_are_bytes(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+
+    for (id, limit, bytes) in [
+        ("a", json!("1MB"), 1_000_000),
+        ("b", json!("1.5mb"), 1_500_000),
+        ("c", json!("2KB"), 2_000),
+        ("d", json!("10b"), 10),
+        ("e", json!("0.05GB"), 50_000_000),
+        ("f", json!(1024), 1024),
+    ] {
+        let r = create_bucket(&app, id, json!({ "file_size_limit": limit })).await;
+        assert_eq!(r.status(), 200, "{limit}");
+        assert_eq!(bucket(&app, id).await["file_size_limit"], bytes, "{limit}");
+    }
+    let r = update_bucket(&app, "a", json!({ "file_size_limit": "2.25MB" })).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(bucket(&app, "a").await["file_size_limit"], 2_250_000);
+
+    for bad in ["1TB", "MB", "1024", "1 MB", "1.2345KB", "-1MB", ""] {
+        let r = create_bucket(&app, "x", json!({ "file_size_limit": bad })).await;
+        assert_storage_error(r, "400", "InvalidRequest").await;
+    }
+}
+
+#[sqlx::test]
+async fn a_size_limit_above_the_global_limit_is_entity_too_large(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, &[("STORAGE_FILE_SIZE_LIMIT", "10MB")]).await;
+
+    for too_big in [json!("11MB"), json!("1GB"), json!(10 * 1024 * 1024 + 1)] {
+        let r = create_bucket(&app, "big", json!({ "file_size_limit": too_big })).await;
+        let body = assert_storage_error(r, "413", "EntityTooLarge").await;
+        assert_eq!(body["error"], "Payload too large");
+    }
+    // The global setting keeps its binary units: 10MB there is 10 MiB, so 10.4 decimal MB fit.
+    let r = create_bucket(&app, "fits", json!({ "file_size_limit": "10.4MB" })).await;
+    assert_eq!(r.status(), 200);
+    let r = update_bucket(&app, "fits", json!({ "file_size_limit": "20MB" })).await;
+    assert_storage_error(r, "413", "EntityTooLarge").await;
+    assert_eq!(bucket(&app, "fits").await["file_size_limit"], 10_400_000);
 }
 
 #[sqlx::test]

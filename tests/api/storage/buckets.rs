@@ -30,7 +30,10 @@ async fn service_role_creates_gets_lists_updates_and_deletes_a_bucket(pool: PgPo
     .await;
     assert_eq!(got["id"], "avatars");
     assert_eq!(got["public"], true);
-    assert_eq!(got["file_size_limit"], 1024 * 1024);
+    assert_eq!(
+        got["file_size_limit"], 1_000_000,
+        "decimal units, as Supabase"
+    );
     assert_eq!(got["allowed_mime_types"], json!(["image/*"]));
     let listed = json(
         call(
