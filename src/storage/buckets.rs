@@ -90,7 +90,9 @@ pub struct BucketBody {
     /// `None` when absent, `Some(Value::Null)` when given as null (which clears the limit).
     #[serde(default, deserialize_with = "present")]
     file_size_limit: Option<Value>,
-    allowed_mime_types: Option<Vec<String>>,
+    /// Likewise: null clears the list.
+    #[serde(default, deserialize_with = "present")]
+    allowed_mime_types: Option<Value>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -122,9 +124,21 @@ fn size_limit(value: Option<&Value>, global: u64) -> AppResult<Option<i64>> {
     Ok(Some(bytes))
 }
 
-/// `allowed_mime_types` as stored (see [`mime::allowed_list`]); `[]` stays `[]` (any type).
-fn mime_list(value: Option<&Vec<String>>) -> AppResult<Option<Vec<String>>> {
-    value.map(|list| mime::allowed_list(list)).transpose()
+/// `allowed_mime_types` as stored (see [`mime::allowed_list`]): `[]` stays `[]` (any type), null
+/// is none (any type).
+fn mime_list(value: Option<&Value>) -> AppResult<Option<Vec<String>>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            let list: Vec<String> = serde_json::from_value(v.clone()).map_err(|_| {
+                AppError::bad_request(
+                    "invalid_request",
+                    "allowed_mime_types must be an array of media types",
+                )
+            })?;
+            mime::allowed_list(&list).map(Some)
+        }
+    }
 }
 
 /// `POST /bucket`: `{"name": <id>}`; a taken id is `BucketAlreadyExists`.
@@ -244,7 +258,7 @@ pub async fn update(
     .bind(body.public)
     .bind(body.file_size_limit.is_some())
     .bind(limit)
-    .bind(mime_types.is_some())
+    .bind(body.allowed_mime_types.is_some())
     .bind(mime_types)
     .execute(&mut *tx)
     .await

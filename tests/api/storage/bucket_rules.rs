@@ -133,3 +133,35 @@ async fn mime_lists_are_validated_and_stored_normalised(pool: PgPool) {
     .await;
     assert_eq!(r.status(), 200, "an empty list allows every type");
 }
+
+#[sqlx::test]
+async fn an_update_keeps_what_it_leaves_out_and_null_clears_a_rule(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let r = create_bucket(
+        &app,
+        "docs",
+        json!({ "allowed_mime_types": ["image/png"], "file_size_limit": "1MB" }),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+
+    let public_only = update_bucket(&app, "docs", json!({ "public": true })).await;
+    let kept = bucket(&app, "docs").await;
+    let cleared = update_bucket(
+        &app,
+        "docs",
+        json!({ "allowed_mime_types": null, "file_size_limit": null }),
+    )
+    .await;
+    let after = bucket(&app, "docs").await;
+    let not_a_list =
+        update_bucket(&app, "docs", json!({ "allowed_mime_types": "image/png" })).await;
+
+    assert_eq!(public_only.status(), 200);
+    assert_eq!(kept["allowed_mime_types"], json!(["image/png"]));
+    assert_eq!(kept["file_size_limit"], 1_000_000);
+    assert_eq!(cleared.status(), 200);
+    assert_eq!(after["allowed_mime_types"], Value::Null);
+    assert_eq!(after["file_size_limit"], Value::Null);
+    assert_storage_error(not_a_list, "400", "InvalidRequest").await;
+}
