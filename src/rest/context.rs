@@ -153,6 +153,11 @@ impl Accept {
         matches!(self, Self::Object | Self::StrippedObject)
     }
 
+    /// Whether null-valued fields are to be left out (`nulls=stripped`).
+    pub fn strips_nulls(self) -> bool {
+        matches!(self, Self::StrippedJson | Self::StrippedObject)
+    }
+
     /// Reads `Accept`; unsupported media → PGRST107.
     pub fn parse(headers: &HeaderMap) -> Result<Self, PgrstError> {
         let raw = headers

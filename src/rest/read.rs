@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use super::{
     build::{self, Level},
-    context::{Call, Count},
+    context::{Accept, Call, Count},
     errors::{PgrstError, from_db},
     query::Query,
-    respond::{body, content_range, respond},
+    respond::{body, content_range, respond, strip_nulls_sql},
     schema::{SchemaCache, Table},
     sql::{Bind, Sql, qualified},
 };
@@ -40,6 +40,18 @@ pub struct Page {
 }
 
 impl Page {
+    /// The same page with null-valued fields dropped when `accept` asks for it.
+    pub fn for_accept(self, accept: Accept) -> Page {
+        if accept.strips_nulls() {
+            Page {
+                text: strip_nulls_sql(&self.text),
+                estimate: self.estimate,
+            }
+        } else {
+            self
+        }
+    }
+
     /// The same page over a common table expression `cte` (`name as (…)`) that both the page
     /// and its count read, so what `cte` runs (a function's body) runs once.
     pub fn over(self, cte: &str) -> Page {
@@ -168,7 +180,8 @@ pub async fn get(call: &Call<'_>, head: bool) -> AppResult<Response> {
         &qualified(schema, name),
         prefer.count,
         max_rows,
-    )?;
+    )?
+    .for_accept(accept);
     let anon = who.role == DbRole::Anon;
     let mut tx = app.reads.begin(who).await.map_err(|e| from_db(e, anon))?;
     let Fetched {

@@ -178,6 +178,7 @@ pub async fn call(
             estimate: None,
         },
     };
+    let page = page.for_accept(accept);
     let anon = who.role == DbRole::Anon;
     let access = if read_only || f.stable {
         Access::ReadOnly

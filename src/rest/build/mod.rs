@@ -190,6 +190,8 @@ fn output_names(
                 let rel = relation::resolve(cache, table, relation, hint.as_deref())?;
                 out.extend(output_names(cache, rel.target, items)?);
             }
+            // `rel()` adds no key (see `select_list`).
+            SelectItem::Embed { items, .. } if items.is_empty() => {}
             SelectItem::Embed {
                 alias, relation, ..
             } => out.push(alias.clone().unwrap_or_else(|| relation.clone())),
@@ -336,7 +338,8 @@ pub fn order_by(
 }
 
 /// `rel(field)` in `order`: the field of the one row a to-one relation holds, as a subquery.
-/// `rel` is an embed's alias or name in `items`, else a relation of the level's table.
+/// `rel` is an embed's alias in `items`, else the relation of an embed (with its hint), else a
+/// relation of the level's table.
 fn related_order(
     sql: &mut Sql,
     cache: &SchemaCache,
@@ -345,19 +348,27 @@ fn related_order(
     name: &str,
     field: &Field,
 ) -> Result<String, PgrstError> {
-    let (relation, hint) = items
-        .iter()
-        .find_map(|item| match item {
+    // The embed of that alias, else one of that relation (with its hint), else the relation.
+    let embedded = |by_alias: bool| {
+        items.iter().find_map(|item| match item {
             SelectItem::Embed {
                 alias,
                 relation,
                 hint,
                 ..
-            } if alias.as_deref().unwrap_or(relation) == name => {
+            } if (if by_alias {
+                alias.as_deref() == Some(name)
+            } else {
+                relation == name
+            }) =>
+            {
                 Some((relation.as_str(), hint.as_deref()))
             }
             _ => None,
         })
+    };
+    let (relation, hint) = embedded(true)
+        .or_else(|| embedded(false))
         .unwrap_or((name, None));
     let rel = relation::resolve(cache, level.table, relation, hint)?;
     if !rel.to_one {

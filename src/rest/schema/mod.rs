@@ -42,8 +42,8 @@ pub struct Table {
     pub primary_key: Vec<String>,
     /// A view (no writes through the API unless auto-updatable; PostgreSQL decides).
     pub is_view: bool,
-    /// The column sets of its unique indexes (primary key included; partial and expression
-    /// indexes left out).
+    /// The column sets of its primary key and unique constraints (as PostgREST reads one-to-one
+    /// relationships: a unique index that is no constraint does not count).
     pub unique_keys: Vec<Vec<String>>,
 }
 
@@ -154,10 +154,9 @@ impl SchemaCache {
                   join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum \
                   where i.indrelid = c.oid and i.indisprimary), '{}'), \
                coalesce((select json_agg(u.cols) from (select array_agg(a.attname::text order by k.n) cols \
-                  from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, n) \
-                  join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum \
-                  where i.indrelid = c.oid and i.indisunique and i.indpred is null and i.indexprs is null \
-                    and k.n <= i.indnkeyatts group by i.indexrelid) u), '[]') \
+                  from pg_constraint con cross join unnest(con.conkey) with ordinality k(attnum, n) \
+                  join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum \
+                  where con.conrelid = c.oid and con.contype in ('p', 'u') group by con.oid) u), '[]') \
              from pg_class c join pg_namespace n on n.oid = c.relnamespace \
              where n.nspname = any($1) and c.relkind in ('r', 'v', 'm', 'f', 'p') and c.relname <> '_sqlx_migrations'",
         )
@@ -243,10 +242,11 @@ impl SchemaCache {
                      'type', format_type(a.atttypid, a.atttypmod), 'nullable', true, 'has_default', false) order by a.attnum) \
                    from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) \
                  when p.prorettype = 'record'::regtype and p.proallargtypes is not null then \
-                   (select json_agg(json_build_object('name', u.name, 'type', format_type(u.ty, null), \
-                       'nullable', true, 'has_default', false) order by u.i) \
-                    from unnest(p.proargnames, p.proargmodes::text[], p.proallargtypes) with ordinality u(name, mode, ty, i) \
-                    where u.mode in ('o', 'b', 't')) end, '[]') \
+                   (select json_agg(json_build_object('name', coalesce(nullif(u.name, ''), 'column' || u.n), \
+                       'type', format_type(u.ty, null), 'nullable', true, 'has_default', false) order by u.i) \
+                    from (select a.*, row_number() over (order by a.i) n \
+                      from unnest(p.proargnames, p.proargmodes::text[], p.proallargtypes) with ordinality a(name, mode, ty, i) \
+                      where a.mode in ('o', 'b', 't')) u) end, '[]') \
              from pg_proc p join pg_namespace n on n.oid = p.pronamespace \
              join pg_type t on t.oid = p.prorettype \
              left join pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r', 'v', 'm', 'p', 'f') \

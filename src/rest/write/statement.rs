@@ -245,16 +245,9 @@ pub(super) fn statement(
                 &[obj],
             )?;
             if cols.is_empty() {
-                // `{}` changes nothing and matches no row, as in PostgREST.
-                let first = table
-                    .columns
-                    .first()
-                    .map(|c| ident(&c.name))
-                    .ok_or_else(|| {
-                        PgrstError::new(400, "PGRST102", "Empty or invalid json")
-                            .details("nothing to update")
-                    })?;
-                format!("update {from} as {alias} set {first} = {alias}.{first} where false")
+                // `{}` changes nothing and matches no row, as in PostgREST: a read of no row
+                // (no UPDATE runs, so no trigger fires and no column privilege is needed).
+                format!("select {alias}.* from {from} as {alias} where false")
             } else {
                 let p = sql.bind(Bind::Json(payload.clone()));
                 let sets = cols
@@ -272,6 +265,12 @@ pub(super) fn statement(
     if !representation {
         return Ok(write);
     }
+    // The no-op of an empty PATCH is a SELECT, which yields its rows without `returning`.
+    let returning = if write.starts_with("select ") {
+        String::new()
+    } else {
+        format!(" returning {alias}.*")
+    };
     let mut embeds = build::Embeds::default();
     let list = build::select_list(sql, cache, query, &level, &query.select, &mut embeds)?;
     build::check_embedded(sql, query)?;
@@ -280,9 +279,16 @@ pub(super) fn statement(
     } else {
         format!(" where {}", embeds.inner.join(" and "))
     };
+    // `nulls=stripped` here rather than around the statement: a data-modifying WITH must be
+    // the statement's own.
+    let rows = if call.accept.strips_nulls() {
+        "json_strip_nulls(coalesce(json_agg(pgrst_source), '[]'))"
+    } else {
+        "coalesce(json_agg(pgrst_source), '[]')"
+    };
     Ok(format!(
-        "with pgrst_write as ({write} returning {alias}.*), pgrst_source as (select {list} from pgrst_write {alias}{}{filter}) \
-         select (select count(*) from pgrst_write), coalesce(json_agg(pgrst_source), '[]')::text, count(*) from pgrst_source",
+        "with pgrst_write as ({write}{returning}), pgrst_source as (select {list} from pgrst_write {alias}{}{filter}) \
+         select (select count(*) from pgrst_write), {rows}::text, count(*) from pgrst_source",
         embeds.joins()
     ))
 }

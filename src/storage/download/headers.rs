@@ -16,13 +16,22 @@ pub fn served_content_type(stored: &str) -> &str {
     }
 }
 
-/// Whether a served type is XML a browser renders as a document that may run scripts (SVG,
-/// XHTML, any `+xml` or plain XML); such downloads are sent with [`SANDBOX`]. Supabase does not
-/// do this; it keeps SVG images working (in `<img>` scripts never run) while an SVG or XHTML
-/// opened directly cannot act as the API's origin.
+/// Whether a served type may be a document a browser runs scripts in: XML of any kind (SVG,
+/// XHTML, any `+xml`, `text/xml`, `application/xml`, `text/xsl`), or anything that is not one
+/// well-formed media type — a list such as `image/png, image/svg+xml` (browsers take its last
+/// valid entry) or garbage. Such downloads are sent with [`SANDBOX`]. Supabase does not do this;
+/// it keeps SVG images working (in `<img>` scripts never run) while an SVG or XHTML opened
+/// directly cannot act as the API's origin.
 pub fn script_capable(content_type: &str) -> bool {
-    let essence = crate::storage::mime::essence(content_type);
-    essence == "text/xml" || essence == "application/xml" || essence.ends_with("+xml")
+    match crate::storage::mime::media_type(content_type, false) {
+        None => true,
+        Some(essence) => {
+            matches!(
+                essence.as_str(),
+                "text/xml" | "application/xml" | "text/xsl"
+            ) || essence.ends_with("+xml")
+        }
+    }
 }
 
 /// `?download` / `?download=name.ext` as `Content-Disposition` (RFC 6266): `filename*` carries
@@ -139,6 +148,10 @@ mod tests {
             "application/xhtml+xml; charset=utf-8",
             "Text/XML",
             "application/xml",
+            "text/xsl",
+            "application/xhtml+xml, x",
+            "image/png, image/svg+xml, */*",
+            "garbage",
         ] {
             assert!(script_capable(xml), "{xml}");
         }

@@ -3,6 +3,7 @@
 //! books, tags, a junction, an ambiguous pair of foreign keys, an RLS-protected table and a set of
 //! functions) before its first data-API request, so the schema cache sees it.
 
+mod accept;
 mod errors;
 mod filters;
 mod identity;
@@ -177,6 +178,12 @@ create function public.spans() returns setof public.span
 
 create function public.bounds(out lo int, out hi int)
     language sql immutable as $$ select 1, 9 $$;
+
+-- OUT parameters without names: PostgreSQL calls them column1, column2, … (by position among them).
+create function public.unnamed_out(a int, out int, out b text)
+    language sql immutable as $$ select a, 'x' $$;
+create function public.all_unnamed(out int, out text)
+    language sql immutable as $$ select 7, 'y' $$;
 
 create function public.fail(kind text) returns int
     language plpgsql immutable as $$

@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{Rest, strings};
+use super::{Rest, fixture, strings};
 
 #[sqlx::test]
 async fn a_tree_embeds_its_children_by_the_table_name_and_its_parent_by_the_column(pool: PgPool) {
@@ -66,7 +66,25 @@ async fn a_tree_embeds_its_children_by_the_table_name_and_its_parent_by_the_colu
 
 #[sqlx::test]
 async fn a_unique_foreign_key_embeds_one_object_or_null(pool: PgPool) {
-    let app = Rest::start(pool).await;
+    // A unique index that is no constraint does not make a relationship one-to-one (PostgREST
+    // reads constraints only).
+    fixture(&pool).await;
+    sqlx::raw_sql(
+        "create table public.author_notes (id int primary key, author_id int references public.authors (id)); \
+         create unique index on public.author_notes (author_id); \
+         grant select on public.author_notes to anon;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = Rest::serve(pool, &[]).await;
+    let indexed = app
+        .get(
+            "/authors",
+            &[("select", "name,author_notes(id)"), ("id", "eq.1")],
+        )
+        .await;
+    assert_eq!(indexed.json(), json!([{"name": "Ada", "author_notes": []}]));
 
     let r = app
         .get(
@@ -201,4 +219,37 @@ async fn an_empty_embed_filters_without_showing_and_embed_presence_joins_or_tree
         ])
     );
     bad_operator.error(400, "PGRST120");
+}
+
+#[sqlx::test]
+async fn a_related_order_follows_the_hint_of_its_embed_and_spreads_take_empty_embeds(pool: PgPool) {
+    let app = Rest::start(pool).await;
+
+    // Message 1 is from Ada to Brian, message 2 from Brian to Ada.
+    let by_sender = app
+        .get(
+            "/messages",
+            &[
+                ("select", "id,from:authors!sender_id(name)"),
+                ("order", "authors(name).desc"),
+            ],
+        )
+        .await;
+    let spread = app
+        .get(
+            "/books",
+            &[
+                ("select", "id,...authors(name,books!inner())"),
+                ("id", "eq.1"),
+            ],
+        )
+        .await;
+
+    assert_eq!(by_sender.status, 200, "{}", by_sender.text);
+    assert_eq!(
+        by_sender.json(),
+        json!([{"id": 2, "from": {"name": "Brian"}}, {"id": 1, "from": {"name": "Ada"}}])
+    );
+    assert_eq!(spread.status, 200, "{}", spread.text);
+    assert_eq!(spread.json(), json!([{"id": 1, "name": "Ada"}]));
 }

@@ -281,6 +281,8 @@ async fn functions_returning_their_own_columns_are_selected_filtered_ordered_and
     .await;
     let out_parameters = app.get("/rpc/bounds", &[("select", "hi")]).await;
     let unknown_column = app.get("/rpc/pairs", &[("select", "nope")]).await;
+    let unnamed = app.get("/rpc/unnamed_out", &[("a", "5")]).await;
+    let all_unnamed = app.get("/rpc/all_unnamed", &[("select", "column2")]).await;
 
     assert_eq!(table.status, 200, "{}", table.text);
     assert_eq!(table.json(), json!([{"word": "two"}]));
@@ -290,6 +292,9 @@ async fn functions_returning_their_own_columns_are_selected_filtered_ordered_and
     assert_eq!(out_parameters.status, 200, "{}", out_parameters.text);
     assert_eq!(out_parameters.json(), json!({"hi": 9}));
     unknown_column.error(400, "42703");
+    assert_eq!(unnamed.status, 200, "{}", unnamed.text);
+    assert_eq!(unnamed.json(), json!({"column1": 5, "b": "x"}));
+    assert_eq!(all_unnamed.json(), json!({"column2": "y"}));
 }
 
 #[sqlx::test]

@@ -147,7 +147,7 @@ async fn missing_default_numbers_rows_without_an_identity_value(pool: PgPool) {
 #[sqlx::test]
 async fn rows_without_keys_are_rows_of_defaults_and_an_empty_patch_changes_nothing(pool: PgPool) {
     sqlx::raw_sql(
-        "create table public.pings (id serial primary key, note text not null default 'ping'); \
+        "create table public.pings (id int generated always as identity primary key, note text not null default 'ping'); \
          grant select, insert, update on public.pings to anon;",
     )
     .execute(&pool)
