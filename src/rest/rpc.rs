@@ -11,7 +11,7 @@ use super::{
     errors::{PgrstError, from_db},
     read::{Fetched, Page, fetch_page, page_sql, range_status},
     respond::{body, content_range, respond},
-    schema::{Function, Table},
+    schema::Function,
     sql::{Bind, Sql, ident, qualified},
 };
 use crate::{
@@ -122,20 +122,12 @@ pub async fn call(
     );
     let tabular = f.returns_set || f.returns_composite;
     let max_rows = app.config.rest.max_rows;
-    // A record type of its own is read like a table of those columns.
-    let own_record = Table {
-        schema: f.schema.clone(),
-        name: f.name.clone(),
-        columns: f.result_columns.clone(),
-        primary_key: vec![],
-        is_view: true,
-        unique_keys: vec![],
-    };
     let table = match (&f.return_table, tabular) {
         (Some((ts, tn)), true) => Some(cache.table(ts, tn).ok_or_else(|| {
             PgrstError::new(404, "PGRST205", "result table not in the schema cache")
         })?),
-        (None, true) if !own_record.columns.is_empty() => Some(&own_record),
+        // A record type of its own is read like a table of its columns.
+        (None, true) => f.record.as_ref(),
         _ => None,
     };
     let page = match table {

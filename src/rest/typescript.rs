@@ -135,10 +135,11 @@ pub fn generate(cache: &SchemaCache) -> String {
                 ),
                 None if f.returns_void => "undefined".to_owned(),
                 // As `supabase gen types` writes a record's columns: without `| null`.
-                None if !f.result_columns.is_empty() => {
+                None if f.record.is_some() => {
                     let fields: Vec<String> = f
-                        .result_columns
+                        .record
                         .iter()
+                        .flat_map(|r| &r.columns)
                         .map(|c| format!("{}: {}", key(&c.name), ts_type(cache, &c.data_type)))
                         .collect();
                     let set = if f.returns_set { "[]" } else { "" };

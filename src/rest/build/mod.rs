@@ -99,10 +99,10 @@ pub fn select_list(
                 let legacy_count = field.name == "count"
                     && field.path.is_empty()
                     && level.table.column("count").is_none();
-                let (expr, _) = if legacy_count {
-                    ("count(*)".to_owned(), String::new())
+                let expr = if legacy_count {
+                    "count(*)".to_owned()
                 } else {
-                    field_expr(sql, level, field)?
+                    field_expr(sql, level, field)?.0
                 };
                 let expr = match cast {
                     Some(ty) => format!("({expr})::{ty}"),

@@ -102,9 +102,9 @@ pub struct Function {
     pub return_table: Option<(String, String)>,
     /// `format_type` of the return type.
     pub return_type: String,
-    /// The columns of a record it returns that is no table's row (`RETURNS TABLE (…)`, OUT
-    /// parameters, a composite type): what select, filters and order may name.
-    pub result_columns: Vec<Column>,
+    /// A record it returns that is no table's row (`RETURNS TABLE (…)`, OUT parameters, a
+    /// composite type), as a table of its columns: what select, filters and order may name.
+    pub record: Option<Table>,
 }
 
 /// Everything the data API knows about the database.
@@ -285,6 +285,14 @@ impl SchemaCache {
                 .entry((schema.clone(), name.clone()))
                 .or_default()
                 .push(Function {
+                    record: (!result_columns.0.is_empty()).then(|| Table {
+                        schema: schema.clone(),
+                        name: name.clone(),
+                        columns: result_columns.0,
+                        primary_key: vec![],
+                        is_view: true,
+                        unique_keys: vec![],
+                    }),
                     schema,
                     name,
                     args,
@@ -294,7 +302,6 @@ impl SchemaCache {
                     stable,
                     return_table: rs.zip(rt),
                     return_type,
-                    result_columns: result_columns.0,
                 });
         }
         let enum_rows: Vec<(String, String, String, Vec<String>)> = sqlx::query_as(

@@ -155,6 +155,8 @@ pub(super) fn statement(
     } else {
         conditions(sql, &level, &root)?
     };
+    // An empty PATCH is a read of no row, a SELECT: it yields its rows without `returning`.
+    let mut read_of_nothing = false;
     let write = match kind {
         Write::Insert => {
             let payload =
@@ -247,6 +249,7 @@ pub(super) fn statement(
             if cols.is_empty() {
                 // `{}` changes nothing and matches no row, as in PostgREST: a read of no row
                 // (no UPDATE runs, so no trigger fires and no column privilege is needed).
+                read_of_nothing = true;
                 format!("select {alias}.* from {from} as {alias} where false")
             } else {
                 let p = sql.bind(Bind::Json(payload.clone()));
@@ -265,8 +268,7 @@ pub(super) fn statement(
     if !representation {
         return Ok(write);
     }
-    // The no-op of an empty PATCH is a SELECT, which yields its rows without `returning`.
-    let returning = if write.starts_with("select ") {
+    let returning = if read_of_nothing {
         String::new()
     } else {
         format!(" returning {alias}.*")
