@@ -1,14 +1,15 @@
 //! The cache in use, swapped whole on reload, and the listener that reloads it on `NOTIFY pgrst`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::PgPool;
 
 use super::SchemaCache;
 
-/// The current cache, replaced whole on reload.
+/// The current cache, replaced whole on reload, and how many times it was loaded.
 #[derive(Debug, Default)]
-pub struct CacheHandle(std::sync::RwLock<Arc<SchemaCache>>);
+pub struct CacheHandle(std::sync::RwLock<Arc<SchemaCache>>, AtomicU64);
 
 impl CacheHandle {
     /// The cache as of now (cheap: an `Arc` clone).
@@ -26,6 +27,12 @@ impl CacheHandle {
             Ok(mut g) => *g = cache,
             Err(poisoned) => *poisoned.into_inner() = cache,
         }
+        self.1.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times a cache was put in place since start.
+    pub fn loads(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
     }
 
     /// Reloads from the database.
@@ -75,12 +82,11 @@ async fn listen(own: &PgPool, pool: &PgPool, handle: &CacheHandle, schemas: &[St
                     // Anything may have changed while we were not listening.
                     let _ = handle.reload(pool, schemas).await;
                     while let Ok(n) = listener.recv().await {
-                        let payload = n.payload();
-                        if (payload.is_empty()
-                            || payload == "reload schema"
-                            || payload == "reload config")
-                            && let Err(e) = handle.reload(pool, schemas).await
-                        {
+                        if !asks_reload(n.payload()) {
+                            continue;
+                        }
+                        settle(&mut listener).await;
+                        if let Err(e) = handle.reload(pool, schemas).await {
                             tracing::warn!(error = %e, "schema cache reload failed; keeping the previous one");
                         }
                     }
@@ -89,6 +95,30 @@ async fn listen(own: &PgPool, pool: &PgPool, handle: &CacheHandle, schemas: &[St
             Err(e) => tracing::debug!(error = %e, "schema listener cannot connect; retrying"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Whether a `pgrst` notification's payload asks for a reload (PostgREST's payloads; empty = schema).
+fn asks_reload(payload: &str) -> bool {
+    matches!(payload, "" | "reload schema" | "reload config")
+}
+
+/// How long the channel must stay quiet before a reload, and the longest a burst may defer it.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_DEFER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits until no notification has come for [`QUIET`] (at most [`MAX_DEFER`]), so that a burst —
+/// a script of DDL statements, each notifying through the event triggers of migration 0050 —
+/// costs one reload, not one per statement. An error on the connection ends the wait: the reload
+/// reads through the main pool.
+async fn settle(listener: &mut sqlx::postgres::PgListener) {
+    let until = tokio::time::Instant::now() + MAX_DEFER;
+    loop {
+        let wait = QUIET.min(until.saturating_duration_since(tokio::time::Instant::now()));
+        if wait.is_zero() || !matches!(tokio::time::timeout(wait, listener.recv()).await, Ok(Ok(_)))
+        {
+            return;
+        }
     }
 }
 
@@ -115,6 +145,11 @@ impl RestState {
             })
             .await?;
         Ok(())
+    }
+
+    /// How many times the cache was loaded since start (the first load included).
+    pub fn loads(&self) -> u64 {
+        self.cache.loads()
     }
 
     /// Reloads now (after migrations).

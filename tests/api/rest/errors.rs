@@ -1,8 +1,5 @@
 //! Client errors are 4xx in PostgREST's shape, never 500s; hostile input through any part of the
-//! query or body is refused without touching the database; the schema cache follows
-//! `NOTIFY pgrst, 'reload schema'`.
-
-use std::time::{Duration, Instant};
+//! query or body is refused without touching the database.
 
 use reqwest::Method;
 use serde_json::json;
@@ -302,60 +299,6 @@ async fn hostile_values_are_bound_not_spliced(pool: PgPool) {
         json!([{"id": 1, "a'); drop table books; --": null}])
     );
     assert!(table_exists(&app.pool, "books").await);
-}
-
-#[sqlx::test]
-async fn the_schema_cache_reloads_on_notify(pool: PgPool) {
-    let app = Rest::start(pool).await;
-    assert_eq!(
-        app.get("/books", &[("select", "id"), ("limit", "1")])
-            .await
-            .status,
-        200
-    );
-
-    sqlx::raw_sql(
-        "create table public.late (id int primary key, name text); \
-         insert into public.late values (1, 'late'); \
-         grant select on public.late to anon; \
-         create function public.late_fn() returns int language sql stable as $$ select 7 $$; \
-         alter table public.books add column late_col text default 'lc'; \
-         notify pgrst, 'reload schema';",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
-
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let served = loop {
-        let r = app.get("/late", &[]).await;
-        if r.status == 200 || Instant::now() > deadline {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(served.status, 200, "not served within 5 s: {}", served.text);
-    assert_eq!(served.json(), json!([{"id": 1, "name": "late"}]));
-    assert_eq!(app.get("/rpc/late_fn", &[]).await.json(), json!(7));
-    let col = app
-        .get("/books", &[("select", "late_col"), ("id", "eq.1")])
-        .await;
-    assert_eq!(col.json(), json!([{"late_col": "lc"}]));
-
-    sqlx::raw_sql("drop table public.late; notify pgrst;")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let gone = loop {
-        // Until the reload, the stale cache lets PostgreSQL answer 42P01.
-        let r = app.get("/late", &[]).await;
-        if r.json()["code"] == "PGRST205" || Instant::now() > deadline {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    gone.error(404, "PGRST205");
 }
 
 #[sqlx::test]

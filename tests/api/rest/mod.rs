@@ -12,6 +12,7 @@ mod openapi;
 mod read;
 mod relationships;
 mod rpc;
+mod schema_reload;
 mod typescript;
 mod write;
 
@@ -240,6 +241,8 @@ pub struct Rest {
     pub anon_key: String,
     /// The service_role API key.
     pub service_key: String,
+    /// The application's state (to look inside, as the schema cache's load count).
+    pub state: AppState,
     _data_dir: TempDir,
 }
 
@@ -270,7 +273,7 @@ impl Rest {
         let state = AppState::new(config, pool.clone()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = build_app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = build_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         let secret = SecretString::from(SECRET.to_owned());
         Self {
@@ -282,6 +285,7 @@ impl Rest {
             pool,
             anon_key: bizbase::auth::keys::api_key(&secret, "anon").unwrap(),
             service_key: bizbase::auth::keys::api_key(&secret, "service_role").unwrap(),
+            state,
             _data_dir: data_dir,
         }
     }
