@@ -3,6 +3,7 @@
 //! The HTTP surface is wire-compatible with Supabase (`/auth/v1`, `/rest/v1`, `/storage/v1`,
 //! `/functions/v1`); data and its rules live in PostgreSQL, guarded by row-level security.
 
+pub mod ai;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -1,0 +1,3 @@
+//! Analytics computed in-process, without a provider: sentiment of customer messages.
+
+pub mod sentiment;

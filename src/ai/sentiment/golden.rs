@@ -1,0 +1,82 @@
+//! Golden test: every text of `golden/sentences.txt`, scored by the Python reference into
+//! `golden/golden.tsv` by `scripts/sentiment-golden.py`, must score the same here — compound to
+//! 4 places, pos/neu/neg to 3, i.e. the same rounded doubles.
+//!
+//! The sentences under "§1.5 deviations" cover what the existing crates get wrong (see
+//! `docs`' reference, AI and analytics §1.5): a single `?` and the amplifier on a zero sum ("How
+//! do I add a second admin?"), the inverted `least` rule ("The product is at least good"),
+//! dropped one-character tokens ("That is not a good answer."), the missing `no` rule ("There is
+//! no good option here."), the `bus stop`/`beating heart` idioms and `heart`/`hearts`, the
+//! distance-3 `never so/this` precedence ("The service was so good today.") and CAPS.
+
+use super::analyze;
+
+const GOLDEN: &str = include_str!("golden/golden.tsv");
+
+/// Undoes the script's escapes: `\\ \n \t \r \u{HEX}`.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some('u') => {
+                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                let code = u32::from_str_radix(&hex, 16).unwrap();
+                out.push(char::from_u32(code).unwrap());
+            }
+            other => panic!("bad escape {other:?} in {text:?}"),
+        }
+    }
+    out
+}
+
+/// (compound, pos, neu, neg, text) of each golden line.
+pub(super) fn golden() -> Vec<([f64; 4], String)> {
+    GOLDEN
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let mut fields = line.splitn(5, '\t');
+            let mut number = || fields.next().unwrap().parse::<f64>().unwrap();
+            let scores = [number(), number(), number(), number()];
+            (scores, unescape(fields.next().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_golden_sentence_scores_exactly_as_the_reference() {
+    let golden = golden();
+    assert!(golden.len() >= 300, "{} golden texts", golden.len());
+    let mismatches: Vec<String> = golden
+        .iter()
+        .filter_map(|(expected, text)| {
+            let s = analyze(text);
+            let got = [s.compound, s.pos, s.neu, s.neg];
+            (got != *expected).then(|| format!("{text:?}: got {got:?}, reference {expected:?}"))
+        })
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} differ:\n{}",
+        mismatches.len(),
+        golden.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn golden_set_covers_the_edge_cases() {
+    let texts: Vec<String> = golden().into_iter().map(|(_, text)| text).collect();
+    assert!(texts.iter().any(String::is_empty));
+    assert!(texts.iter().any(|t| t.split_whitespace().count() > 400));
+    assert!(texts.iter().any(|t| t.contains('😀')));
+}
