@@ -177,6 +177,42 @@ mod tests {
         }
     }
 
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Rule words, emoji and punctuation, so that generated texts reach every rule.
+        const WORDS: &[&str] = &[
+            "no", "not", "never", "so", "this", "without", "doubt", "least", "at", "very", "but",
+            "kind", "of", "sort", "the", "bomb", "bus", "stop", "good", "GOOD", "bad", "BAD",
+            "great", "ok.", ":)", "<3", "😀", "😡", "!", "?", "isn't", "a", "I", "or", "heart",
+        ];
+
+        fn in_range(s: &Sentiment) -> bool {
+            (-1.0..=1.0).contains(&s.compound)
+                && [s.pos, s.neu, s.neg].iter().all(|x| (0.0..=1.0).contains(x))
+                && s.terms.len() <= 3
+                && s.label == Label::of(s.compound)
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_scores_in_range(text in "\\PC{0,80}|.{0,80}") {
+                prop_assert!(in_range(&analyze(&text)));
+            }
+
+            #[test]
+            fn rule_word_soup_scores_in_range(
+                words in proptest::collection::vec(proptest::sample::select(WORDS), 0..40),
+                glue in "[ \t\u{a0}\u{1c}]{1,2}",
+            ) {
+                let text = words.join(&glue);
+                prop_assert!(in_range(&analyze(&text)));
+            }
+        }
+    }
+
     #[test]
     fn model_name_names_the_reference_version() {
         assert_eq!(MODEL, "vader-3.3.2");
