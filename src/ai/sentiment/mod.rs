@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(Label::of(-0.05), Label::Negative);
         assert_eq!(analyze("The book was good.").label, Label::Positive);
         assert_eq!(analyze("The export is broken.").label, Label::Negative);
-        assert_eq!(analyze("How do I add a second admin?").label, Label::Neutral);
+        assert_eq!(
+            analyze("How do I add a second admin?").label,
+            Label::Neutral
+        );
     }
 
     #[test]
@@ -171,7 +174,9 @@ mod tests {
         let s = analyze(&big);
         assert!((-1.0..=1.0).contains(&s.compound));
         assert!(s.terms.len() <= 3);
-        for odd in ["\u{0}", "!!!", "????", "'", "a", "No", "kind", "but", "least", "\u{feff}"] {
+        for odd in [
+            "\u{0}", "!!!", "????", "'", "a", "No", "kind", "but", "least", "\u{feff}",
+        ] {
             let s = analyze(odd);
             assert!((-1.0..=1.0).contains(&s.compound), "{odd:?}");
         }
@@ -191,7 +196,9 @@ mod tests {
 
         fn in_range(s: &Sentiment) -> bool {
             (-1.0..=1.0).contains(&s.compound)
-                && [s.pos, s.neu, s.neg].iter().all(|x| (0.0..=1.0).contains(x))
+                && [s.pos, s.neu, s.neg]
+                    .iter()
+                    .all(|x| (0.0..=1.0).contains(x))
                 && s.terms.len() <= 3
                 && s.label == Label::of(s.compound)
         }

@@ -23,7 +23,10 @@ pub(super) fn apply_but(is_but: impl Iterator<Item = bool>, valences: &mut [f64]
         for visit in 0..valences.len() {
             let v = valences[visit];
             if v != 0.0 {
-                let first = valences[..visit].iter().position(|&x| x == v).unwrap_or(visit);
+                let first = valences[..visit]
+                    .iter()
+                    .position(|&x| x == v)
+                    .unwrap_or(visit);
                 valences[first] = scale(first, v);
             }
         }
@@ -158,7 +161,9 @@ mod tests {
             let len = if round % 10 == 0 { 300 } else { 1 + round % 12 };
             let mut valences = Vec::with_capacity(len);
             for _ in 0..len {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 valences.push(pool[(seed >> 33) as usize % pool.len()]);
             }
             let but_at = (seed >> 20) as usize % len;

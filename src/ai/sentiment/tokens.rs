@@ -101,7 +101,9 @@ impl<'a> Tokens<'a> {
 
     /// Whether the lower-cased token at `i` has a lexicon rating.
     pub fn in_lexicon(&self, i: usize) -> bool {
-        self.items.get(i).is_some_and(|token| token.rating.is_some())
+        self.items
+            .get(i)
+            .is_some_and(|token| token.rating.is_some())
     }
 
     /// Whether the lower-cased tokens from `start` on spell `words`.
@@ -165,7 +167,11 @@ mod tests {
     use super::*;
 
     fn raws(text: &str) -> Vec<&str> {
-        Tokens::new(text).items.iter().map(|token| token.raw).collect()
+        Tokens::new(text)
+            .items
+            .iter()
+            .map(|token| token.raw)
+            .collect()
     }
 
     #[test]
@@ -203,7 +209,10 @@ mod tests {
         assert_eq!(replace_emoji("ok 😀"), "ok grinning face");
         assert_eq!(replace_emoji("😀😡"), "grinning face pouting face");
         assert_eq!(replace_emoji(" 😀! "), "grinning face!");
-        assert!(matches!(replace_emoji("plain text"), Cow::Borrowed("plain text")));
+        assert!(matches!(
+            replace_emoji("plain text"),
+            Cow::Borrowed("plain text")
+        ));
     }
 
     #[test]

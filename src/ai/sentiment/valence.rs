@@ -17,7 +17,9 @@ use super::{
 /// The valence of every token, in order, before the "but" rule.
 pub(super) fn valences(tokens: &Tokens<'_>) -> Vec<f64> {
     let caps = tokens.cap_differential();
-    (0..tokens.len()).map(|i| valence(tokens, i, caps)).collect()
+    (0..tokens.len())
+        .map(|i| valence(tokens, i, caps))
+        .collect()
 }
 
 fn valence(tokens: &Tokens<'_>, i: usize, caps: bool) -> f64 {
