@@ -1,0 +1,125 @@
+//! Sentiment benchmark: messages per second through `ai::sentiment::analyze` on one thread, for
+//! short chat messages and for a 400-word e-mail, against a ceiling measured in the same run —
+//! splitting the same texts on whitespace and looking each lower-cased token up in the lexicon's
+//! `HashMap`, which any lexicon scorer has to do (so the ratio says what the rules cost on top).
+//!
+//!     cargo build --release --bench sentiment && target/release/deps/sentiment-<hash>
+//!
+//! Texts: the golden sentences (`src/ai/sentiment/golden/golden.tsv`) of at most 40 words as the
+//! chat messages, and its "Hello support team" e-mail (400 words). Options (environment):
+//! BENCH_SECS (default 3) per phase.
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use bizbase::ai::sentiment::{analyze, lexicon};
+
+const GOLDEN: &str = include_str!("../src/ai/sentiment/golden/golden.tsv");
+
+/// The golden file's texts, with its escapes (`\\ \n \t \r \u{HEX}`) undone.
+fn golden_texts() -> Vec<String> {
+    GOLDEN
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.splitn(5, '\t').nth(4))
+        .map(unescape)
+        .collect()
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('u') => {
+                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                let code = u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD);
+                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Runs `score` over `texts` in rounds for about `secs`; returns messages per second.
+fn rate(texts: &[String], secs: f64, mut score: impl FnMut(&str) -> f64) -> f64 {
+    let budget = Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let mut messages = 0_u64;
+    let mut sink = 0.0;
+    while start.elapsed() < budget {
+        for text in texts {
+            sink += score(black_box(text));
+        }
+        messages += texts.len() as u64;
+    }
+    black_box(sink);
+    messages as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The ceiling: whitespace split, lower-case into one reused buffer, one lexicon look-up each.
+fn lookups_only(text: &str, lower: &mut String) -> f64 {
+    let mut sum = 0.0;
+    for word in text.split_whitespace() {
+        lower.clear();
+        if word.is_ascii() {
+            lower.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            lower.push_str(&word.to_lowercase());
+        }
+        sum += lexicon::valence(lower).unwrap_or(0.0);
+    }
+    sum
+}
+
+fn main() {
+    let secs: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3.0);
+    lexicon::load();
+    let texts = golden_texts();
+    let words = |t: &String| t.split_whitespace().count();
+    let chat: Vec<String> = texts.iter().filter(|t| words(t) <= 40).cloned().collect();
+    let email: Vec<String> = texts
+        .iter()
+        .filter(|t| t.starts_with("Hello support team,"))
+        .cloned()
+        .collect();
+    assert_eq!(email.len(), 1, "the golden e-mail is missing");
+
+    println!("sentiment (VADER 3.3.2 port), one thread, {secs} s per phase");
+    println!("| texts | analyze | µs/message | ceiling: split + lookups | % of ceiling |");
+    println!("|---|---|---|---|---|");
+    for (name, set) in [
+        (
+            format!(
+                "{} chat messages (avg {:.0} words)",
+                chat.len(),
+                chat.iter().map(words).sum::<usize>() as f64 / chat.len() as f64
+            ),
+            &chat,
+        ),
+        (format!("e-mail ({} words)", words(&email[0])), &email),
+    ] {
+        let full = rate(set, secs, |t| analyze(t).compound);
+        let mut lower = String::new();
+        let ceiling = rate(set, secs, |t| lookups_only(t, &mut lower));
+        println!(
+            "| {name} | {full:.0} /s | {:.2} | {ceiling:.0} /s | {:.0} % |",
+            1e6 / full,
+            100.0 * full / ceiling
+        );
+    }
+}
