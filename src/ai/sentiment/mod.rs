@@ -4,8 +4,8 @@
 //! [`analyze`] gives the same `compound`/`pos`/`neu`/`neg` as the reference's
 //! `polarity_scores`, quirks included — golden-tested against Python on the sentences in
 //! `golden/` (see `scripts/sentiment-golden.py`) — plus a label and the words that weighed most.
-//! The steps: emoji → names ([`tokens`]), per-word rules ([`valence`]), the "but" rule and
-//! punctuation emphasis ([`score`]).
+//! The steps: emoji → names (`tokens`), per-word rules (`valence`), the "but" rule and
+//! punctuation emphasis (`score`).
 
 pub mod lexicon;
 mod score;
@@ -96,7 +96,7 @@ pub fn analyze(text: &str) -> Sentiment {
 }
 
 /// The three distinct tokens of largest |valence|, strongest first.
-fn strongest_terms(tokens: &tokens::Tokens<'_>, valences: &[f64]) -> Vec<(String, f64)> {
+fn strongest_terms(tokens: &tokens::Tokens, valences: &[f64]) -> Vec<(String, f64)> {
     let mut rated: Vec<(usize, f64)> = valences
         .iter()
         .copied()

@@ -49,9 +49,7 @@ pub(super) fn replace_emoji(text: &str) -> Cow<'_, str> {
 
 /// One whitespace-separated word or emoticon, with what the rules ask of it.
 #[derive(Debug)]
-pub(super) struct Token<'a> {
-    /// As written, less surrounding punctuation when that leaves more than two characters.
-    pub raw: &'a str,
+pub(super) struct Token {
     /// Byte range of `raw.lower()` in [`Tokens::lower_buf`].
     lower: (usize, usize),
     /// Python's `raw.isupper()`.
@@ -62,23 +60,21 @@ pub(super) struct Token<'a> {
 
 /// The tokens of one text; their lower-case forms share one buffer instead of a `String` each.
 #[derive(Debug)]
-pub(super) struct Tokens<'a> {
-    pub items: Vec<Token<'a>>,
+pub(super) struct Tokens {
+    pub items: Vec<Token>,
     lower_buf: String,
 }
 
-impl<'a> Tokens<'a> {
+impl Tokens {
     /// `SentiText._words_and_emoticons`.
-    pub fn new(text: &'a str) -> Self {
+    pub fn new(text: &str) -> Self {
         let mut items = Vec::new();
         let mut lower_buf = String::with_capacity(text.len());
-        for word in text.split(is_py_space).filter(|word| !word.is_empty()) {
-            let raw = strip_punctuation_if_word(word);
+        for raw in words(text) {
             let start = lower_buf.len();
             push_lower(&mut lower_buf, raw);
             let rating = lexicon::valence(&lower_buf[start..]);
             items.push(Token {
-                raw,
                 lower: (start, lower_buf.len()),
                 upper: is_upper(raw),
                 rating,
@@ -120,6 +116,13 @@ impl<'a> Tokens<'a> {
         let upper = self.items.iter().filter(|token| token.upper).count();
         upper > 0 && upper < self.len()
     }
+}
+
+/// The words as VADER keeps them: split on whitespace, punctuation stripped off words.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(is_py_space)
+        .filter(|word| !word.is_empty())
+        .map(strip_punctuation_if_word)
 }
 
 /// `_strip_punc_if_word`: strip ASCII punctuation (Python's `string.punctuation`) off both ends
@@ -167,11 +170,7 @@ mod tests {
     use super::*;
 
     fn raws(text: &str) -> Vec<&str> {
-        Tokens::new(text)
-            .items
-            .iter()
-            .map(|token| token.raw)
-            .collect()
+        words(text).collect()
     }
 
     #[test]

@@ -15,14 +15,14 @@ use super::{
 };
 
 /// The valence of every token, in order, before the "but" rule.
-pub(super) fn valences(tokens: &Tokens<'_>) -> Vec<f64> {
+pub(super) fn valences(tokens: &Tokens) -> Vec<f64> {
     let caps = tokens.cap_differential();
     (0..tokens.len())
         .map(|i| valence(tokens, i, caps))
         .collect()
 }
 
-fn valence(tokens: &Tokens<'_>, i: usize, caps: bool) -> f64 {
+fn valence(tokens: &Tokens, i: usize, caps: bool) -> f64 {
     let word = tokens.lower(i);
     // Boosters, dampeners and the `kind` of `kind of` modify others and score nothing.
     if lexicon::booster(word).is_some() || (word == "kind" && tokens.lower(i + 1) == "of") {
@@ -66,14 +66,14 @@ fn valence(tokens: &Tokens<'_>, i: usize, caps: bool) -> f64 {
 }
 
 /// `no` one or two tokens back, or three back with `or`/`nor` just before the word.
-fn preceded_by_no(tokens: &Tokens<'_>, i: usize) -> bool {
+fn preceded_by_no(tokens: &Tokens, i: usize) -> bool {
     let back = |n: usize| i >= n && tokens.lower(i - n) == "no";
     back(1) || back(2) || (back(3) && matches!(tokens.lower(i - 1), "or" | "nor"))
 }
 
 /// `scalar_inc_dec`: what the booster or dampener at `j` adds to a word of valence `v` — away
 /// from zero for a booster, towards it for a dampener, more if the modifier alone is in CAPS.
-fn booster_scalar(tokens: &Tokens<'_>, j: usize, v: f64, caps: bool) -> f64 {
+fn booster_scalar(tokens: &Tokens, j: usize, v: f64, caps: bool) -> f64 {
     let Some(b) = lexicon::booster(tokens.lower(j)) else {
         return 0.0;
     };
@@ -85,7 +85,7 @@ fn booster_scalar(tokens: &Tokens<'_>, j: usize, v: f64, caps: bool) -> f64 {
 }
 
 /// `_negation_check` for the token `distance` places before word `i`.
-fn negation(tokens: &Tokens<'_>, i: usize, distance: usize, v: f64) -> f64 {
+fn negation(tokens: &Tokens, i: usize, distance: usize, v: f64) -> f64 {
     let w = |n: usize| tokens.lower(i - n);
     let so_or_this = |n: usize| matches!(w(n), "so" | "this");
     let negator = lexicon::is_negation(w(distance));
@@ -104,7 +104,7 @@ fn negation(tokens: &Tokens<'_>, i: usize, distance: usize, v: f64) -> f64 {
 
 /// `_special_idioms_check` (only reached for `i >= 3`): a special phrase around the word replaces
 /// its valence, then the two-word dampeners `kind of`, `sort of`, `just enough` before it add.
-fn idioms(tokens: &Tokens<'_>, i: usize, mut v: f64) -> f64 {
+fn idioms(tokens: &Tokens, i: usize, mut v: f64) -> f64 {
     let phrase = |start: usize, len: usize| -> Option<f64> {
         SPECIAL_CASES
             .iter()
@@ -134,7 +134,7 @@ fn idioms(tokens: &Tokens<'_>, i: usize, mut v: f64) -> f64 {
 }
 
 /// `_least_check`: `least` right before the word negates it, unless `at least` / `very least`.
-fn least(tokens: &Tokens<'_>, i: usize, v: f64) -> f64 {
+fn least(tokens: &Tokens, i: usize, v: f64) -> f64 {
     if i == 0 || tokens.in_lexicon(i - 1) || tokens.lower(i - 1) != "least" {
         return v;
     }
