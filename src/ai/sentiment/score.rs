@@ -126,9 +126,19 @@ fn normalize(sum: f64) -> f64 {
     (sum / (sum * sum + 15.0).sqrt()).clamp(-1.0, 1.0)
 }
 
-/// Python's `round(x, places)`: the double nearest to the correctly rounded decimal (ties to
-/// even on the exact binary value) — which is what Rust's fixed-precision formatting produces.
+/// Python's `round(x, places)` for 3 or 4 places: the double nearest to the correctly rounded
+/// decimal (ties to even on the exact binary value).
+///
+/// `x · 10ⁿ` is off by far less than 10⁻⁶ for scores this small, so unless it lies that close to
+/// a half, rounding it picks the right last digit, and the division (both operands exact) gives
+/// the nearest double to that decimal. Near a half, Rust's fixed-precision formatting, which
+/// rounds the exact binary value, decides.
 pub(super) fn round(x: f64, places: usize) -> f64 {
+    let scale = if places == 3 { 1e3 } else { 1e4 };
+    let scaled = x * scale;
+    if scaled.abs() < 1e12 && (scaled.fract().abs() - 0.5).abs() > 1e-6 {
+        return scaled.round() / scale;
+    }
     format!("{x:.places$}").parse().unwrap_or(x)
 }
 
@@ -197,10 +207,24 @@ mod tests {
     }
 
     #[test]
+    fn fast_rounding_equals_formatting() {
+        let mut seed = 11_u64;
+        for _ in 0..200_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let x = ((seed >> 11) as f64 / (1_u64 << 53) as f64) * 2.0 - 1.0;
+            for places in [3, 4] {
+                let slow: f64 = format!("{x:.places$}").parse().unwrap();
+                assert_eq!(round(x, places).to_bits(), slow.to_bits(), "{x} to {places}");
+            }
+        }
+    }
+
+    #[test]
     fn rounding_is_pythons() {
-        assert_eq!(round(0.125, 2), 0.12);
-        assert_eq!(round(0.375, 2), 0.38);
-        assert_eq!(round(2.675, 2), 2.67); // 2.67499999… in binary
+        assert_eq!(round(0.0625, 3), 0.062);
+        assert_eq!(round(0.1875, 3), 0.188);
+        assert_eq!(round(2.6745, 3), 2.675); // 2.674500000000000099… in binary
+        assert_eq!(round(0.00125, 4), 0.0013); // 0.00125000000000000002…
         assert_eq!(round(0.03125, 4), 0.0312);
         assert_eq!(round(-0.00001, 4), 0.0);
         assert_eq!(round(0.4404, 4), 0.4404);
