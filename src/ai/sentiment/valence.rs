@@ -23,14 +23,15 @@ pub(super) fn valences(tokens: &Tokens) -> Vec<f64> {
 }
 
 fn valence(tokens: &Tokens, i: usize, caps: bool) -> f64 {
+    // Unrated words score nothing (the reference tests boosters first; either way it is 0).
+    let Some(rating) = tokens.items.get(i).and_then(|token| token.rating) else {
+        return 0.0;
+    };
     let word = tokens.lower(i);
     // Boosters, dampeners and the `kind` of `kind of` modify others and score nothing.
     if lexicon::booster(word).is_some() || (word == "kind" && tokens.lower(i + 1) == "of") {
         return 0.0;
     }
-    let Some(rating) = tokens.items.get(i).and_then(|token| token.rating) else {
-        return 0.0;
-    };
     let mut v = rating;
 
     // `no` before a rated word negates that word instead of counting itself.
