@@ -210,11 +210,17 @@ mod tests {
     fn fast_rounding_equals_formatting() {
         let mut seed = 11_u64;
         for _ in 0..200_000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let x = ((seed >> 11) as f64 / (1_u64 << 53) as f64) * 2.0 - 1.0;
             for places in [3, 4] {
                 let slow: f64 = format!("{x:.places$}").parse().unwrap();
-                assert_eq!(round(x, places).to_bits(), slow.to_bits(), "{x} to {places}");
+                assert_eq!(
+                    round(x, places).to_bits(),
+                    slow.to_bits(),
+                    "{x} to {places}"
+                );
             }
         }
     }
