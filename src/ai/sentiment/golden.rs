@@ -2,8 +2,8 @@
 //! `golden/golden.tsv` by `scripts/sentiment-golden.py`, must score the same here — compound to
 //! 4 places, pos/neu/neg to 3, i.e. the same rounded doubles.
 //!
-//! The sentences under "§1.5 deviations" cover what the existing crates get wrong (see
-//! `docs`' reference, AI and analytics §1.5): a single `?` and the amplifier on a zero sum ("How
+//! The sentences under "§1.5 deviations" cover what the existing crates get wrong (the shared
+//! reference `ai-and-analytics.md` §1.5): a single `?` and the amplifier on a zero sum ("How
 //! do I add a second admin?"), the inverted `least` rule ("The product is at least good"),
 //! dropped one-character tokens ("That is not a good answer."), the missing `no` rule ("There is
 //! no good option here."), the `bus stop`/`beating heart` idioms and `heart`/`hearts`, the
