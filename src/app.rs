@@ -153,6 +153,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::auth::router(state.clone()))
         .merge(crate::rest::router(state.clone()))
         .merge(crate::integrations::router(state.clone()))
+        .merge(crate::ai::http::router(state.clone()))
         .merge(crate::ops::subject::http::router(state.clone()));
     let router = Router::new()
         .merge(layers::limit_body(api, state.config.max_body_bytes))
@@ -239,6 +240,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     }
     let worker = jobs::outbox::spawn(state.clone());
     let cleanup = jobs::auth_cleanup::spawn(state.clone());
+    let sentiment = jobs::sentiment::spawn(database.pool.clone(), config.sentiment);
     let retention =
         crate::ops::audit::retention(database.pool.clone(), config.audit_retention_days);
     let sweeper = match &state.objects {
@@ -268,6 +270,7 @@ async fn serve_on(config: &Config, database: &Database) -> anyhow::Result<()> {
     tracing::info!("stopped accepting requests; shutting down");
     worker.stop().await;
     cleanup.stop().await;
+    sentiment.stop().await;
     retention.stop().await;
     sweeper.stop().await;
     backups.stop().await;

@@ -1,3 +1,4 @@
 //! Analytics computed in-process, without a provider: sentiment of customer messages.
 
+pub mod http;
 pub mod sentiment;

@@ -81,6 +81,9 @@ pub struct Config {
     /// Audit entries older than this many days are pruned (`BIZBASE_AUDIT_RETENTION_DAYS`;
     /// unset: kept forever).
     pub audit_retention_days: Option<u32>,
+    /// Score the sentiment of customer messages in the background (`BIZBASE_SENTIMENT`, default
+    /// on).
+    pub sentiment: bool,
     /// Data API settings.
     pub rest: RestConfig,
     /// Storage settings.
@@ -205,6 +208,7 @@ impl Config {
             pg_bin_dir: src.get("PG_BIN_DIR").map(|v| PathBuf::from(&v.value)),
             db_pool_max,
             migrate_on_start: src.parsed_bool("MIGRATE")?.unwrap_or(true),
+            sentiment: src.parsed_bool("SENTIMENT")?.unwrap_or(true),
             jwt_secret,
             log,
             log_format,

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "REST_STATEMENT_TIMEOUT_MS",
     "REST_MAX_QUERY_BYTES",
     "AUDIT_RETENTION_DAYS",
+    "SENTIMENT",
 ];
 
 fn known(key: &str) -> Option<&'static str> {

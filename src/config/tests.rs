@@ -31,6 +31,7 @@ fn defaults_listen_on_loopback_8080_with_embedded_database() {
     assert_eq!(c.log_format, LogFormat::Pretty);
     assert_eq!(c.cors_origins, CorsOrigins::Any);
     assert!(c.migrate_on_start);
+    assert!(c.sentiment);
 }
 
 #[test]
@@ -135,8 +136,13 @@ fn unknown_bizbase_variables_are_reported() {
 
 #[test]
 fn booleans_accept_common_spellings_and_reject_others() {
-    let off = Config::from_sources(&env(&[("BIZBASE_MIGRATE", "off")])).unwrap();
+    let off = Config::from_sources(&env(&[
+        ("BIZBASE_MIGRATE", "off"),
+        ("BIZBASE_SENTIMENT", "no"),
+    ]))
+    .unwrap();
     assert!(!off.migrate_on_start);
+    assert!(!off.sentiment);
     assert_eq!(
         load_err(&[("BIZBASE_MIGRATE", "maybe")]).origin,
         "BIZBASE_MIGRATE"

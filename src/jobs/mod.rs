@@ -2,4 +2,5 @@
 
 pub mod auth_cleanup;
 pub mod outbox;
+pub mod sentiment;
 pub mod task;

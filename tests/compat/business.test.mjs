@@ -92,6 +92,37 @@ test('business: a customer sees and opens only their own tickets', T, async () =
   assert.equal(assigned.status, 403);
 });
 
+test('business: a customer\'s message is scored by the running server, and the agent sees why', T, async () => {
+  const { sb } = members.customer;
+  const ticket = await sb.from('tickets').insert({ org_id: orgA, subject: 'Broken export' }).select('id').single();
+  assertNoError(ticket.error, 'customer opens a ticket');
+  const said = await sb
+    .from('ticket_messages')
+    .insert({ org_id: orgA, ticket_id: ticket.data.id, author_kind: 'customer', body: 'This is terrible, I am very angry!' })
+    .select('id')
+    .single();
+  assertNoError(said.error, 'customer writes');
+
+  const agent = members.customer_service.sb;
+  let row;
+  for (let i = 0; i < 100; i += 1) {
+    const read = await agent
+      .from('ticket_messages')
+      .select('sentiment, sentiment_label, sentiment_model, sentiment_terms, tickets(sentiment)')
+      .eq('id', said.data.id)
+      .single();
+    assertNoError(read.error, 'agent reads the message');
+    row = read.data;
+    if (row.sentiment_label !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(row.sentiment_label, 'negative', `not scored within 10 s: ${JSON.stringify(row)}`);
+  assert.ok(row.sentiment < -0.05, `score ${row.sentiment}`);
+  assert.equal(row.sentiment_model, 'vader-3.3.2');
+  assert.ok(row.sentiment_terms.some(([term]) => term === 'terrible'), JSON.stringify(row.sentiment_terms));
+  assert.equal(row.tickets.sentiment, 'negative');
+});
+
 test('business: writes outside the preset and into another org are refused', T, async () => {
   const rep = members.sales_rep.sb;
   const lead = await rep.from('leads').insert({ org_id: orgA, title: 'Fresh' }).select('title').single();

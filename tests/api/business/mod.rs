@@ -15,6 +15,7 @@ mod integrations;
 mod invoices;
 mod matrix;
 mod same_org;
+mod sentiment;
 mod service;
 mod subject;
 
