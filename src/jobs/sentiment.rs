@@ -2,8 +2,10 @@
 //! default), with the offline model of [`crate::ai::sentiment`].
 //!
 //! A customer message without a score, a label or a model (migration 0051) is claimed with
-//! `for update skip locked` — several bizbase processes share the work — scored off the async
-//! runtime, and written back with the model's name and the terms that moved its score most. A
+//! `for update skip locked` (several bizbase processes share the work), scored off the async
+//! runtime on its own words (without the history an e-mail reply quotes,
+//! [`sentiment::own_words`]), and written back with the model's name and the terms that moved its
+//! score most. A
 //! score or label that staff set is never overwritten; an erased message is never scored. Each
 //! ticket's own `sentiment` then follows its customer messages: the label of their exponentially
 //! weighted mean, the newest weighing half, so one cheerful line after three angry ones does not
@@ -66,7 +68,7 @@ pub async fn score_batch(pool: &PgPool) -> anyhow::Result<usize> {
     let scores = tokio::task::spawn_blocking(move || {
         bodies
             .iter()
-            .map(|b| sentiment::analyze(b))
+            .map(|b| sentiment::analyze(&sentiment::own_words(b)))
             .collect::<Vec<_>>()
     })
     .await?;

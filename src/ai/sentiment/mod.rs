@@ -8,6 +8,7 @@
 //! punctuation emphasis (`score`).
 
 pub mod lexicon;
+mod quoted;
 mod score;
 mod tokens;
 mod valence;
@@ -16,6 +17,8 @@ mod valence;
 mod golden;
 
 use serde::Serialize;
+
+pub use quoted::own_words;
 
 /// The model's name as stored with each score.
 pub const MODEL: &str = "vader-3.3.2";

@@ -129,6 +129,33 @@ async fn customer_messages_are_scored_and_the_ticket_follows_them(pool: PgPool) 
 }
 
 #[sqlx::test]
+async fn an_e_mail_reply_is_scored_on_its_own_words_not_the_history_it_quotes(pool: PgPool) {
+    let w = World::build(pool).await;
+    let reply = format!(
+        "{THANKS}\n\nOn Mon, 3 Jan 2026 at 10:00, Support <help@a.test> wrote:\n> {ANGRY}\n> {ANGRIER}\n"
+    );
+    assert_eq!(
+        analyze(&reply).label.as_str(),
+        "negative",
+        "the quote must matter"
+    );
+    let id = say(&w, w.id("ticket_own"), &reply).await;
+
+    score_batch(&w.app.pool).await.unwrap();
+
+    let (score, label, _, terms) = scored(&w.app.pool, id).await;
+    let own = analyze(&format!("{THANKS}\n\n"));
+    assert_eq!(
+        (score, label.as_deref(), terms),
+        (
+            Some(round3(own.compound)),
+            Some("positive"),
+            Some(json!(own.terms))
+        )
+    );
+}
+
+#[sqlx::test]
 async fn an_edited_message_is_scored_again_and_an_erased_one_never(pool: PgPool) {
     let w = World::build(pool).await;
     let pool = &w.app.pool;
