@@ -198,6 +198,11 @@ async fn a_backup_restores_into_an_empty_database_and_store_with_every_row_and_f
     assert_eq!(created.manifest.tables["storage.objects"], 3);
     assert!(before.len() > 40, "{before:?}");
     assert_eq!(fingerprint(&target.pool).await, before);
+    assert_eq!(
+        event_triggers(&target.pool).await,
+        2,
+        "reinstalled for a superuser"
+    );
     assert_eq!(read_files(&restored_config, files.keys()).await, files);
     let e = again.unwrap_err().to_string();
     assert!(e.contains("is not empty"), "{e}");
@@ -208,6 +213,58 @@ async fn a_backup_restores_into_an_empty_database_and_store_with_every_row_and_f
         "the archive is not encrypted"
     );
     target.drop_now(&pool).await;
+}
+
+/// How many of the data API's event triggers (migration 0050) the database has.
+async fn event_triggers(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_event_trigger where evtname like 'bizbase_schema_%'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn a_backup_of_a_superusers_database_restores_into_one_whose_owner_is_none(pool: PgPool) {
+    let (dir, backups, source) = source_of(&pool).await;
+    assert_eq!(event_triggers(&pool).await, 2);
+    let before = fingerprint(&pool).await;
+    backup::create(&source).await.unwrap();
+    // As a managed database hands it out: an owner that bypasses row-level security, no superuser.
+    let owner = crate::owner::Owner::create(&pool, "bypassrls").await;
+    let mut src = sources(&owner.database, &dir.path().join("dst"), &backups, &KEY);
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let server = base.split_once("://").unwrap().1.split_once('@').unwrap().1;
+    let server = server.rsplit_once('/').unwrap().0;
+    src.set(
+        "DATABASE_URL",
+        &format!("postgres://{}@{server}/{}", owner.role, owner.database),
+    );
+
+    let restored = backup::restore(&Config::from_sources(&src).unwrap(), &Source::Latest).await;
+
+    restored.unwrap();
+    let target = owner.pool().await;
+    assert_eq!(fingerprint(&target).await, before);
+    assert_eq!(
+        event_triggers(&target).await,
+        0,
+        "only a superuser may have them"
+    );
+    let hook_defaults: i64 = sqlx::query_scalar(
+        "select count(*) from pg_default_acl d join pg_namespace n on n.oid = d.defaclnamespace \
+         where n.nspname = 'auth' and d.defaclrole = (select oid from pg_roles where rolname = current_user)",
+    )
+    .fetch_one(&target)
+    .await
+    .unwrap();
+    assert_eq!(
+        hook_defaults, 1,
+        "the hook role's default privileges, as the new owner"
+    );
+    target.close().await;
+    owner.drop().await;
 }
 
 #[sqlx::test]
@@ -514,6 +571,11 @@ async fn with_an_s3_bucket_archives_go_there_and_restore_and_retention_read_them
     assert!(moto.get(BUCKET, &key).await.starts_with(b"BIZBKP01"));
     assert_eq!(restored.archive, created.location);
     assert_eq!(fingerprint(&target.pool).await, before);
+    assert_eq!(
+        event_triggers(&target.pool).await,
+        2,
+        "reinstalled for a superuser"
+    );
     assert_eq!(read_files(&restored_config, files.keys()).await, files);
     // Found by name in the bucket (and refused only because the target is no longer empty).
     let e = by_name.unwrap_err().to_string();

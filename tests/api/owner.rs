@@ -15,14 +15,17 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// A login role that owns a database of its own, created by the test's superuser and dropped at
 /// the end (roles are cluster-wide).
-struct Owner {
+pub struct Owner {
     admin: PgPool,
-    role: String,
-    database: String,
+    /// The role's name (also its password-less login).
+    pub role: String,
+    /// Its database's name.
+    pub database: String,
 }
 
 impl Owner {
-    async fn create(admin: &PgPool, attributes: &str) -> Self {
+    /// Creates the role with `attributes` (`bypassrls`, …) and its database.
+    pub async fn create(admin: &PgPool, attributes: &str) -> Self {
         let suffix = Uuid::new_v4().simple().to_string();
         let owner = Self {
             admin: admin.clone(),
@@ -42,7 +45,7 @@ impl Owner {
     }
 
     /// A pool logged in as the owner, on its database.
-    async fn pool(&self) -> PgPool {
+    pub async fn pool(&self) -> PgPool {
         let options = self
             .admin
             .connect_options()
@@ -57,7 +60,8 @@ impl Owner {
             .unwrap()
     }
 
-    async fn drop(self) {
+    /// Drops the database and the role.
+    pub async fn drop(self) {
         for sql in [
             format!("drop database {} with (force)", self.database),
             format!("drop role {}", self.role),

@@ -184,7 +184,12 @@ pub async fn tools(config: &Config, pool: &PgPool) -> anyhow::Result<PathBuf> {
         })
 }
 
-async fn run(mut cmd: tokio::process::Command, what: &str) -> anyhow::Result<()> {
+async fn run(cmd: tokio::process::Command, what: &str) -> anyhow::Result<()> {
+    output(cmd, what).await.map(drop)
+}
+
+/// Runs `cmd` to the end; its standard output, or an error with its standard error.
+async fn output(mut cmd: tokio::process::Command, what: &str) -> anyhow::Result<Vec<u8>> {
     let out = cmd
         .kill_on_drop(true)
         .output()
@@ -197,7 +202,7 @@ async fn run(mut cmd: tokio::process::Command, what: &str) -> anyhow::Result<()>
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(())
+    Ok(out.stdout)
 }
 
 /// `pg_dump --format=custom` of `target` as of the exported `snapshot`, into `out`.
@@ -216,14 +221,55 @@ pub async fn dump(bin: &Path, target: &Target, snapshot: &str, out: &Path) -> an
 
 /// Restores `dump` into the (empty) database of `target` in one transaction: it succeeds whole or
 /// leaves the database as it was. Objects are owned by the restoring role (`--no-owner`).
-pub async fn restore(bin: &Path, target: &Target, dump: &Path) -> anyhow::Result<()> {
+///
+/// A dump taken where bizbase is a superuser (the embedded cluster) must also load where it is
+/// not (a managed database): event triggers, which only a superuser may create, are always left
+/// out, and a restoring role that is no superuser also leaves out the default privileges of other
+/// roles (`ALTER DEFAULT PRIVILEGES FOR ROLE postgres …`, which only members of that role may
+/// run). The caller installs bizbase's own again, as the restoring role, where it may
+/// ([`load_database`](super::restore::load_database)).
+pub async fn restore(
+    bin: &Path,
+    target: &Target,
+    dump: &Path,
+    superuser: bool,
+) -> anyhow::Result<()> {
+    let mut list = tokio::process::Command::new(bin.join("pg_restore"));
+    list.arg("--list").arg(dump);
+    let contents = output(list, "pg_restore --list").await?;
+    let kept = restorable(&String::from_utf8_lossy(&contents), superuser);
+    let list_file = dump.with_extension("list");
+    tokio::fs::write(&list_file, kept)
+        .await
+        .with_context(|| format!("cannot write {}", list_file.display()))?;
     let mut cmd = tokio::process::Command::new(bin.join("pg_restore"));
     target.apply(&mut cmd);
     cmd.args(["--no-owner", "--exit-on-error", "--single-transaction"])
+        .arg("--use-list")
+        .arg(&list_file)
         .arg("--dbname")
         .arg(target.database())
         .arg(dump);
-    run(cmd, "pg_restore").await
+    let restored = run(cmd, "pg_restore").await;
+    let _ = tokio::fs::remove_file(&list_file).await;
+    restored
+}
+
+/// A `pg_restore --list` with the entries [`restore`] leaves out commented out (`;` starts a
+/// comment).
+fn restorable(list: &str, superuser: bool) -> String {
+    list.lines()
+        .map(|line| {
+            let left_out = !line.starts_with(';')
+                && (line.contains(" EVENT TRIGGER ")
+                    || (!superuser && line.contains(" DEFAULT ACL ")));
+            if left_out {
+                format!(";{line}\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
 }
 
 /// Runs the migration named `description` again: the cluster-wide part of the schema (the API
@@ -239,4 +285,29 @@ pub async fn rerun_migration(pool: &PgPool, description: &str) -> anyhow::Result
         .await
         .with_context(|| format!("re-running the migration {description}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restorable;
+
+    const LIST: &str = "; Archive created at 2026-11-29\n\
+        ;\n\
+        4101; 1259 16500 TABLE public leads postgres\n\
+        4390; 826 16400 DEFAULT ACL auth DEFAULT PRIVILEGES FOR TABLES postgres\n\
+        4391; 3466 16700 EVENT TRIGGER - bizbase_schema_changed postgres\n\
+        4392; 0 0 ACL - TABLE leads postgres\n";
+
+    #[test]
+    fn event_triggers_are_always_left_out_and_default_privileges_by_a_non_superuser() {
+        let as_superuser = restorable(LIST, true);
+        assert!(as_superuser.contains("\n4390; 826"));
+        assert!(as_superuser.contains("\n;4391; 3466"));
+        let as_owner = restorable(LIST, false);
+        assert!(as_owner.contains("\n;4390; 826"));
+        assert!(as_owner.contains("\n;4391; 3466"));
+        for kept in ["\n4101; 1259", "\n4392; 0 0 ACL", "; Archive created"] {
+            assert!(as_owner.contains(kept), "{kept}");
+        }
+    }
 }

@@ -254,7 +254,8 @@ fn versions(unpacked: &Unpacked) -> impl Iterator<Item = String> + '_ {
 
 /// Loads the dump into the empty database of `target` (reached through `pool`), with the
 /// cluster-wide roles the dump's grants name (the API roles, the hook's `supabase_auth_admin`)
-/// created first and their settings applied after.
+/// created first and their settings applied after, and what the dump's restore leaves out
+/// (event triggers, other roles' default privileges) installed again as the restoring role.
 pub async fn load_database(
     bin: &Path,
     target: &Target,
@@ -263,8 +264,16 @@ pub async fn load_database(
 ) -> anyhow::Result<()> {
     dump::rerun_migration(pool, "roles").await?;
     dump::rerun_migration(pool, "auth hook role").await?;
-    dump::restore(bin, target, &unpacked.entry(DUMP_ENTRY)).await?;
-    dump::rerun_migration(pool, "role timeouts").await
+    let superuser: bool =
+        sqlx::query_scalar("select rolsuper from pg_catalog.pg_roles where rolname = current_user")
+            .fetch_one(pool)
+            .await?;
+    dump::restore(bin, target, &unpacked.entry(DUMP_ENTRY), superuser).await?;
+    dump::rerun_migration(pool, "role timeouts").await?;
+    // What the restore left out (see `dump::restore`), as this role: the default privileges of
+    // the hook's role, and the event triggers where it may create them.
+    dump::rerun_migration(pool, "auth hook call").await?;
+    dump::rerun_migration(pool, "reload schema on ddl").await
 }
 
 /// Writes every blob of the manifest into `objects` at its version's location; if one cannot be
