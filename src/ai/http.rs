@@ -1,7 +1,7 @@
-//! `POST /functions/v1/sentiment` with `{"text": "…"}`: the sentiment the worker would give a
-//! customer message with this text — for a front end that shows the tone of a draft, or scores
-//! text of its own — answered with the model's name. Signed-in callers only (a user's token or
-//! the service role), texts up to the length of a ticket message.
+//! `POST /functions/v1/sentiment` with `{"text": "…"}`: the text's sentiment by the model the
+//! worker uses, scored as given (quoted history included) — for a front end that shows the tone
+//! of a draft, or scores text of its own — answered with the model's name. Signed-in callers only
+//! (a user's token or the service role), texts up to the length of a ticket message.
 
 use axum::{Json, extract::State};
 use serde::Deserialize;
