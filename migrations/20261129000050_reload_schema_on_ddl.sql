@@ -5,7 +5,8 @@
 --
 -- Event triggers need a superuser. An owner that is not one (a managed database) skips them with a
 -- notice; there `NOTIFY pgrst, 'reload schema'` after DDL stays the way (README, data API).
--- Temporary objects never notify. Notifications of one transaction collapse into one, and the
+-- Temporary objects never notify; nor do indexes, statistics objects and a materialized view's refresh,
+-- which change nothing the cache holds (a refresh on a schedule would reload every server each time). Notifications of one transaction collapse into one, and the
 -- listener waits for a quiet moment before it reloads, so a script of statements costs one reload.
 
 create or replace function private.notify_schema_changed() returns event_trigger
@@ -14,6 +15,8 @@ begin
     if exists (
         select 1 from pg_event_trigger_ddl_commands()
         where schema_name is distinct from 'pg_temp'
+          and command_tag not in ('CREATE INDEX', 'ALTER INDEX', 'REFRESH MATERIALIZED VIEW',
+                                  'CREATE STATISTICS', 'ALTER STATISTICS')
     ) then
         notify pgrst, 'reload schema';
     end if;
@@ -23,7 +26,10 @@ $$;
 create or replace function private.notify_schema_dropped() returns event_trigger
 language plpgsql as $$
 begin
-    if exists (select 1 from pg_event_trigger_dropped_objects() where not is_temporary) then
+    if exists (
+        select 1 from pg_event_trigger_dropped_objects()
+        where not is_temporary and object_type not in ('index', 'statistics object')
+    ) then
         notify pgrst, 'reload schema';
     end if;
 end
