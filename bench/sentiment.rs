@@ -17,40 +17,18 @@ use std::{
 
 use bizbase::ai::sentiment::{analyze, lexicon};
 
-const GOLDEN: &str = include_str!("../src/ai/sentiment/golden/golden.tsv");
+#[path = "../src/ai/sentiment/golden_file.rs"]
+mod golden_file;
 
-/// The golden file's texts, with its escapes (`\\ \n \t \r \u{HEX}`) undone.
+/// The golden file's texts.
 fn golden_texts() -> Vec<String> {
-    GOLDEN
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.splitn(5, '\t').nth(4))
-        .map(unescape)
-        .collect()
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('u') => {
-                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                let code = u32::from_str_radix(&hex, 16).unwrap_or(0xFFFD);
-                out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
-            }
-            Some(other) => out.push(other),
-            None => {}
+    match golden_file::rows() {
+        Ok(rows) => rows.into_iter().map(|(_, text)| text).collect(),
+        Err(e) => {
+            eprintln!("the golden file does not read: {e}");
+            std::process::exit(1);
         }
     }
-    out
 }
 
 /// Runs `score` over `texts` in rounds for about `secs`; returns messages per second.

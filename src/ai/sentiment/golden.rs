@@ -11,45 +11,9 @@
 
 use super::analyze;
 
-const GOLDEN: &str = include_str!("golden/golden.tsv");
-
-/// Undoes the script's escapes: `\\ \n \t \r \u{HEX}`.
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some('u') => {
-                let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                let code = u32::from_str_radix(&hex, 16).unwrap();
-                out.push(char::from_u32(code).unwrap());
-            }
-            other => panic!("bad escape {other:?} in {text:?}"),
-        }
-    }
-    out
-}
-
 /// (compound, pos, neu, neg, text) of each golden line.
 pub(super) fn golden() -> Vec<([f64; 4], String)> {
-    GOLDEN
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .map(|line| {
-            let mut fields = line.splitn(5, '\t');
-            let mut number = || fields.next().unwrap().parse::<f64>().unwrap();
-            let scores = [number(), number(), number(), number()];
-            (scores, unescape(fields.next().unwrap()))
-        })
-        .collect()
+    super::golden_file::rows().unwrap()
 }
 
 #[test]

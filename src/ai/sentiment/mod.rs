@@ -15,6 +15,8 @@ mod valence;
 
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod golden_file;
 
 use serde::Serialize;
 
