@@ -27,7 +27,7 @@ pub struct ScoreRequest {
 }
 
 /// `POST /functions/v1/sentiment`.
-pub async fn score(
+pub async fn post_sentiment(
     State(_app): State<AppState>,
     bearer: Bearer,
     AppJson(body): AppJson<ScoreRequest>,
@@ -50,7 +50,7 @@ pub async fn score(
 /// The route, behind the gateway rules.
 pub fn router(state: AppState) -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/functions/v1/sentiment", axum::routing::post(score))
+        .route("/functions/v1/sentiment", axum::routing::post(post_sentiment))
         .layer(axum::middleware::from_fn_with_state(
             state,
             crate::auth::gateway::require_apikey,
