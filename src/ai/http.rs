@@ -50,7 +50,10 @@ pub async fn post_sentiment(
 /// The route, behind the gateway rules.
 pub fn router(state: AppState) -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/functions/v1/sentiment", axum::routing::post(post_sentiment))
+        .route(
+            "/functions/v1/sentiment",
+            axum::routing::post(post_sentiment),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state,
             crate::auth::gateway::require_apikey,
