@@ -56,8 +56,10 @@ const UNSCORED: &str = "m.author_kind = 'customer' and m.sentiment is null and m
 /// Scores up to [`BATCH`] unscored customer messages of one org, oldest first, and updates their
 /// tickets' sentiment; returns how many messages it wrote.
 ///
-/// The messages are read and scored holding nothing (a long e-mail takes milliseconds). The
-/// writes then run in one transaction that first takes the org's audit chain — which every write
+/// The org is that of the oldest message no writer holds at that moment (a share lock taken and
+/// let go within the statement), so a long transaction holding one org's messages does not stall
+/// the others. The messages are read and scored holding nothing (a long e-mail takes
+/// milliseconds). The writes then run in one transaction that first takes the org's audit chain — which every write
 /// below appends to — and then only rows nobody holds (`skip locked`): so the worker never waits
 /// while holding something another writer waits for, and cannot deadlock with customers, staff or
 /// another bizbase. A message changed since it was read, or held by another writer at that
@@ -66,7 +68,7 @@ const UNSCORED: &str = "m.author_kind = 'customer' and m.sentiment is null and m
 pub async fn score_batch(pool: &PgPool) -> anyhow::Result<usize> {
     let rows: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with next as (select m.org_id from public.ticket_messages m where {UNSCORED} \
-                       order by m.created_at limit 1) \
+                       order by m.created_at limit 1 for share of m skip locked) \
          select m.org_id, m.id, m.xmin::text, m.body from public.ticket_messages m, next \
          where m.org_id = next.org_id and {UNSCORED} order by m.created_at limit $1"
     )))

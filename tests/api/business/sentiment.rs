@@ -264,6 +264,39 @@ async fn the_worker_never_deadlocks_with_a_writer_of_the_same_org(pool: PgPool) 
 }
 
 #[sqlx::test]
+async fn a_message_held_by_a_long_transaction_does_not_stall_the_other_orgs(pool: PgPool) {
+    let w = World::build(pool).await;
+    let pool = w.app.pool.clone();
+    score_all(&pool).await;
+    let held = say(&w, w.id("ticket_own"), ANGRY).await;
+    let other: Uuid = sqlx::query_scalar(
+        "insert into public.ticket_messages (org_id, ticket_id, author_kind, body) \
+         values ($1, $2, 'customer', $3) returning id",
+    )
+    .bind(w.b)
+    .bind(w.ids_b["ticket_own"])
+    .bind(ANGRIER)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Org A's only unscored message, the oldest of all, is in the middle of someone's update.
+    let mut writer = pool.begin().await.unwrap();
+    sqlx::query("update public.ticket_messages set internal = false where id = $1")
+        .bind(held)
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+
+    let written = score_batch(&pool).await.unwrap();
+
+    assert_eq!(written, 1, "org B's message is scored meanwhile");
+    assert_eq!(scored(&pool, other).await.1.as_deref(), Some("negative"));
+    writer.commit().await.unwrap();
+    score_all(&pool).await;
+    assert_eq!(scored(&pool, held).await.1.as_deref(), Some("negative"));
+}
+
+#[sqlx::test]
 async fn a_customer_cannot_write_the_scorers_columns(pool: PgPool) {
     let w = World::build(pool).await;
     for extra in [
