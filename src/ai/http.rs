@@ -3,7 +3,7 @@
 //! of a draft, or scores text of its own — answered with the model's name. Signed-in callers only
 //! (a user's token or the service role), texts up to the length of a ticket message.
 
-use axum::{Json, extract::State};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -28,7 +28,6 @@ pub struct ScoreRequest {
 
 /// `POST /functions/v1/sentiment`.
 pub async fn post_sentiment(
-    State(_app): State<AppState>,
     bearer: Bearer,
     AppJson(body): AppJson<ScoreRequest>,
 ) -> AppResult<Json<Value>> {
